@@ -1,0 +1,19 @@
+import type { HostFacts } from "../kubeadm/config.js";
+import type { PkiStore } from "../kubeadm/store.js";
+
+/** Everything a command may touch. bin/kpki.ts wires the real one; tests pass a fake. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Whether stdout is a terminal (colour and progress only then). */
+  readonly isTty: boolean;
+  readonly crypto: Crypto;
+  /** The process start time (kubeadm captures it once: StartTimeUTC). */
+  readonly now: () => Date;
+  readonly store: PkiStore;
+  /** A store for --dry-run that reports writes instead of making them. */
+  readonly dryRunStore: (report: (line: string) => void) => PkiStore;
+  readonly host: () => HostFacts;
+  readonly readText: (path: string) => Promise<string | undefined>;
+}

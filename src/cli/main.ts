@@ -1,0 +1,75 @@
+import yargs from "yargs";
+import { isPkiError } from "../errors.js";
+import { caCreateCommand } from "./commands/ca-create.js";
+import { initCommand } from "./commands/init.js";
+import type { CliIo } from "./io.js";
+
+/** Exit codes, documented in the README and in every command's help. */
+export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
+
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const SHELLS = ["bash", "zsh", "fish"] as const;
+
+/** Builds the yargs application. Commands are listed here explicitly, one module each. */
+export function buildCli(io: CliIo, args: readonly string[]) {
+  return yargs([...args])
+    .scriptName("kpki")
+    .usage("$0 <command> [options]\n\nkpki: a kubeadm-compatible PKI toolkit for Kubernetes clusters.")
+    .command(initCommand(io))
+    .command({
+      command: "ca",
+      describe: "Standalone certificate authorities for dev clusters",
+      builder: (y) => y.command(caCreateCommand(io)).demandCommand(1, "Specify a ca subcommand (create)"),
+      handler: () => undefined,
+    })
+    .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")
+    .example("$0 init --dir ./dev-cluster", "Make a dev-cluster PKI with kubeadm's defaults")
+    .example("$0 completion fish > ~/.config/fish/completions/kpki.fish", "Install fish completion")
+    .epilogue("Exit codes: 0 success, 1 error (bad input, a file that does not match, I/O), 2 usage error.")
+    .demandCommand(1, "Specify a command")
+    .strict()
+    .recommendCommands()
+    .exitProcess(false)
+    .wrap(Math.min(120, Number(io.env["COLUMNS"]) || 100))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+}
+
+/**
+ * Runs kpki with `args` and returns the exit code. The one place that turns
+ * errors into messages: one line on stderr, no stack trace (KPKI_DEBUG=1 adds it).
+ */
+export async function run(args: readonly string[], io: CliIo): Promise<number> {
+  // yargs picks the completion template from $SHELL; `kpki completion fish` names the shell instead.
+  const [first, second] = args;
+  const completionShell = first === "completion" && SHELLS.includes(second as (typeof SHELLS)[number]) ? second : undefined;
+  const argv = completionShell ? ["completion"] : args;
+  const savedShell = process.env["SHELL"];
+  if (completionShell) process.env["SHELL"] = `/bin/${completionShell}`;
+  let helpOutput = "";
+  try {
+    await buildCli(io, argv).parseAsync([...argv], {}, (_err, _parsed, output) => {
+      helpOutput = output;
+    });
+    if (helpOutput) io.stdout(helpOutput.endsWith("\n") ? helpOutput : `${helpOutput}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof UsageError || (error as { name?: string }).name === "YError") {
+      io.stderr(`error: ${(error as Error).message}\nRun 'kpki --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    const message = isPkiError(error) ? error.message : `${(error as Error).message ?? String(error)}`;
+    io.stderr(`error: ${message}\n`);
+    if (io.env["KPKI_DEBUG"]) io.stderr(`${(error as Error).stack ?? ""}\n`);
+    return EXIT.error;
+  } finally {
+    if (completionShell) {
+      if (savedShell === undefined) delete process.env["SHELL"];
+      else process.env["SHELL"] = savedShell;
+    }
+  }
+}

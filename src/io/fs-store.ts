@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import { constants, promises as fs } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { PkiError } from "../errors.js";
+import type { PkiStore } from "../kubeadm/store.js";
+
+const reason = (error: unknown): string => {
+  const e = error as NodeJS.ErrnoException;
+  switch (e.code) {
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a parent is not a directory";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on device";
+    case "ELOOP":
+      return "too many levels of symbolic links";
+    default:
+      return e.message ?? String(error);
+  }
+};
+
+async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, constants.O_RDONLY);
+    await handle.sync();
+  } catch {
+    // Some file systems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a temporary file in the same directory,
+ * created with `mode`, flushed to disk, then renamed over `path`, and the
+ * directory flushed. A crash leaves either the old file or the new one.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const dir = dirname(path);
+  try {
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    throw new PkiError("io", `cannot create directory ${dir}: ${reason(error)}`, { cause: error });
+  }
+  const tmp = join(dir, `.${basename(path)}.kpki-${randomBytes(6).toString("hex")}.tmp`);
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    await handle.writeFile(data);
+    await handle.chmod(mode); // the umask may have narrowed or the mode argument been ignored
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(tmp, path);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw new PkiError("io", `cannot write ${path}: ${reason(error)}`, { cause: error });
+  }
+  await fsyncDir(dir);
+}
+
+/** Reads a text file; undefined when it does not exist. */
+export async function readFileIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new PkiError("io", `cannot read ${path}: ${reason(error)}`, { cause: error });
+  }
+}
+
+/** The PkiStore on the local file system. */
+export const fsStore = (): PkiStore => ({
+  read: readFileIfExists,
+  write: writeFileAtomic,
+});
+
+/** A store that reads the real files but only reports the writes it would make (for --dry-run). */
+export const dryRunStore = (report: (line: string) => void): PkiStore => ({
+  read: readFileIfExists,
+  write: async (path, _data, mode) => {
+    report(`[dryrun] Would write file "${path}" with mode ${mode.toString(8).padStart(4, "0")}`);
+  },
+});

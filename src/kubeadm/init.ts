@@ -1,0 +1,367 @@
+import { invalidInput, mismatch, PkiError } from "../errors.js";
+import {
+  createCertificate,
+  ipStrings,
+  isSignedBy,
+  keyMatchesCertificate,
+  parseCertificatePem,
+  randomSerial,
+  type Issuer,
+  type ParsedCertificate,
+} from "../pki/cert.js";
+import { dnsNameMatches } from "../pki/dns.js";
+import { formatIp } from "../pki/ip.js";
+import {
+  generateKeyPair,
+  parsePrivateKeyPem,
+  privateKeyToPem,
+  publicKeyToPem,
+  type KeyAlgorithm,
+  type KeyPair,
+} from "../pki/keys.js";
+import {
+  caEntry,
+  CERT_PHASE_ORDER,
+  KUBECONFIGS,
+  type CaEntry,
+  type CaName,
+  type KubeconfigEntry,
+  type LeafEntry,
+} from "./catalogue.js";
+import type { ClusterConfig } from "./config.js";
+import { controlPlaneApiEndpoint, localApiEndpoint, readKubeconfig, renderKubeconfig } from "./kubeconfig.js";
+import { kubeconfigUser, resolveCaSpec, resolveKubeconfigCertSpec, resolveLeafSpec, type ResolvedSpec } from "./resolve.js";
+import { joinPath, MODES, type PkiStore } from "./store.js";
+
+/** What `kpki init` and its phases run. */
+export interface InitSelection {
+  /** Cert phase names (`ca`, `apiserver`, ..., `sa`), or undefined for none. */
+  readonly certs?: readonly string[];
+  /** Kubeconfig phase names (`admin`, `kubelet`, ...), or undefined for none. */
+  readonly kubeconfigs?: readonly string[];
+}
+
+/** Everything init needs from outside: time, crypto, files and output. */
+export interface InitDeps {
+  readonly crypto: Crypto;
+  readonly store: PkiStore;
+  /** The process start time, as kubeadm's StartTimeUTC(). */
+  readonly now: Date;
+  /** kubeadm's stdout lines. */
+  readonly log: (line: string) => void;
+  /** Warnings (kubeadm prints them through klog on stderr). */
+  readonly warn: (line: string) => void;
+}
+
+/** The phase names `init phase certs` accepts, in order. */
+export const CERT_PHASE_NAMES: readonly string[] = [...CERT_PHASE_ORDER.map((e) => e.name), "sa"];
+/** The phase names `init phase kubeconfig` accepts, in order. */
+export const KUBECONFIG_PHASE_NAMES: readonly string[] = KUBECONFIGS.map((k) => k.name);
+
+interface CaState {
+  readonly entry: CaEntry;
+  cert: ParsedCertificate | undefined;
+  key: KeyPair | undefined;
+  /** Present when this run creates the CA (or finishes one whose key was written before a crash). */
+  pending?: Promise<KeyPair>;
+  readonly keyless: boolean;
+}
+
+type Step =
+  | { readonly kind: "ca"; readonly state: CaState }
+  | { readonly kind: "ca-external-etcd" }
+  | { readonly kind: "leaf"; readonly entry: LeafEntry; readonly action: "create"; readonly key: Promise<KeyPair> }
+  | { readonly kind: "leaf"; readonly entry: LeafEntry; readonly action: "reuse" }
+  | { readonly kind: "leaf-external-etcd"; readonly entry: LeafEntry }
+  | { readonly kind: "sa"; readonly action: "create"; readonly key: Promise<KeyPair> }
+  | { readonly kind: "sa"; readonly action: "reuse"; readonly pubMissing?: KeyPair }
+  | { readonly kind: "sa"; readonly action: "external" };
+
+const certPath = (cfg: ClusterConfig, baseName: string, ext: "crt" | "key"): string =>
+  joinPath(cfg.certificatesDir, `${baseName}.${ext}`);
+
+/** Starts a key generation now; errors surface when the promise is awaited. */
+function startKey(algorithm: KeyAlgorithm, crypto: Crypto): Promise<KeyPair> {
+  const p = generateKeyPair(algorithm, crypto);
+  p.catch(() => undefined); // awaited later; avoid an unhandled rejection if an earlier step fails first
+  return p;
+}
+
+async function readCert(store: PkiStore, path: string, what: string): Promise<ParsedCertificate | undefined> {
+  const text = await store.read(path);
+  if (text === undefined) return undefined;
+  try {
+    return parseCertificatePem(text);
+  } catch (error) {
+    throw mismatch(`failure loading ${what} certificate from ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function readKey(store: PkiStore, path: string, what: string, crypto: Crypto): Promise<KeyPair | undefined> {
+  const text = await store.read(path);
+  if (text === undefined) return undefined;
+  try {
+    return await parsePrivateKeyPem(text, crypto);
+  } catch (error) {
+    throw mismatch(`failure loading ${what} key from ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Go's HostnameError text, for an existing cert that lacks an expected SAN. */
+function missingSan(cert: ParsedCertificate, spec: ResolvedSpec): string | undefined {
+  for (const dns of spec.dnsNames) {
+    if (!cert.dnsNames.some((p) => dnsNameMatches(p, dns))) {
+      return `x509: certificate is valid for ${cert.dnsNames.join(", ") || "no DNS names"}, not ${dns}`;
+    }
+  }
+  const have = ipStrings(cert);
+  for (const ip of spec.ips) {
+    if (!have.includes(formatIp(ip))) return `x509: certificate is valid for ${have.join(", ") || "no IP addresses"}, not ${formatIp(ip)}`;
+  }
+  return undefined;
+}
+
+function servingLine(entry: LeafEntry, cert: ParsedCertificate): string | undefined {
+  if (!entry.extKeyUsages.some((u) => u === "serverAuth")) return undefined;
+  return `[certs] ${entry.baseName} serving cert is signed for DNS names [${cert.dnsNames.join(" ")}] and IPs [${ipStrings(cert).join(" ")}]`;
+}
+
+/**
+ * `kubeadm init phase certs` + `kubeadm init phase kubeconfig`, idempotent:
+ * existing CAs are reused, existing leaves and kubeconfigs are validated and
+ * kept, a CA certificate without its key is external-CA mode. Every existing
+ * file is checked before anything is written, so bad input changes nothing.
+ * Independent keys are generated concurrently; files are written in kubeadm's
+ * order, each key before its certificate.
+ */
+export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps: InitDeps): Promise<void> {
+  const { crypto, store, log, warn, now } = deps;
+  const certNames = new Set(selection.certs ?? []);
+  const kubeconfigNames = new Set(selection.kubeconfigs ?? []);
+  for (const n of certNames) if (!CERT_PHASE_NAMES.includes(n)) throw invalidInput(`unknown certificate phase "${n}"`);
+  for (const n of kubeconfigNames) if (!KUBECONFIG_PHASE_NAMES.includes(n)) throw invalidInput(`unknown kubeconfig phase "${n}"`);
+  const externalEtcd = cfg.etcd.external;
+
+  // ---- Pass 1: read and validate what exists; plan the rest. Nothing is written here.
+  const cas = new Map<CaName, CaState>();
+  const loadCa = async (name: CaName): Promise<CaState> => {
+    const known = cas.get(name);
+    if (known) return known;
+    const entry = caEntry(name);
+    const crtPath = certPath(cfg, entry.baseName, "crt");
+    const keyPath = certPath(cfg, entry.baseName, "key");
+    const cert = await readCert(store, crtPath, `${entry.baseName} CA`);
+    const key = await readKey(store, keyPath, `${entry.baseName} CA`, crypto);
+    if (cert && !cert.isCa) throw mismatch(`certificate ${entry.baseName} is not a CA (${crtPath})`);
+    if (cert && key && !(await keyMatchesCertificate(cert, key, crypto))) {
+      throw mismatch(`${keyPath} does not match ${crtPath}`);
+    }
+    const state: CaState = { entry, cert, key, keyless: cert !== undefined && key === undefined };
+    cas.set(name, state);
+    return state;
+  };
+
+  const steps: Step[] = [];
+  for (const entry of CERT_PHASE_ORDER) {
+    if (!certNames.has(entry.name)) continue;
+    if (entry.localEtcdOnly && externalEtcd) {
+      steps.push(entry.kind === "ca" ? { kind: "ca-external-etcd" } : { kind: "leaf-external-etcd", entry });
+      continue;
+    }
+    if (entry.kind === "ca") {
+      const state = await loadCa(entry.name);
+      if (!state.cert) {
+        // A key without a certificate is what an interrupted earlier run leaves: finish it with that key.
+        state.pending = state.key ? Promise.resolve(state.key) : startKey(cfg.encryptionAlgorithm, crypto);
+      }
+      steps.push({ kind: "ca", state });
+      continue;
+    }
+    steps.push(await planLeaf(entry));
+  }
+
+  async function planLeaf(entry: LeafEntry): Promise<Step> {
+    const ca = await loadCa(entry.ca);
+    const caDesc = `${ca.entry.baseName} certificate authority`;
+    if (!ca.cert && !ca.pending) {
+      throw mismatch(`failure loading ${caDesc}: couldn't load the certificate file ${certPath(cfg, ca.entry.baseName, "crt")}`);
+    }
+    const crtPath = certPath(cfg, entry.baseName, "crt");
+    const keyPath = certPath(cfg, entry.baseName, "key");
+    const cert = await readCert(store, crtPath, entry.baseName);
+    const key = await readKey(store, keyPath, entry.baseName, crypto);
+    if (!cert) {
+      if (ca.keyless) {
+        throw mismatch(`invalid or incomplete external CA: ${entry.uxName} certificate ${crtPath} is missing and ${caDesc} has no key to sign it`);
+      }
+      return { kind: "leaf", entry, action: "create", key: key ? Promise.resolve(key) : startKey(cfg.encryptionAlgorithm, crypto) };
+    }
+    if (!key) throw mismatch(`certificate ${entry.baseName} exists but its key ${keyPath} is missing`);
+    if (!(await keyMatchesCertificate(cert, key, crypto))) throw mismatch(`${keyPath} does not match ${crtPath}`);
+    if (!ca.cert || !(await isSignedBy(cert, ca.cert, crypto))) {
+      throw mismatch(`certificate ${entry.baseName} is not signed by corresponding CA (${crtPath})`);
+    }
+    const problem = missingSan(cert, resolveLeafSpec(entry, cfg, now));
+    if (problem) throw mismatch(`certificate ${entry.baseName} is invalid: ${problem} (${crtPath})`);
+    return { kind: "leaf", entry, action: "reuse" };
+  }
+
+  if (certNames.has("sa")) {
+    const ca = await loadCa("ca");
+    const keyPath = joinPath(cfg.certificatesDir, "sa.key");
+    const pubPath = joinPath(cfg.certificatesDir, "sa.pub");
+    if (ca.keyless) {
+      steps.push({ kind: "sa", action: "external" });
+    } else {
+      const text = await store.read(keyPath);
+      if (text === undefined) {
+        steps.push({ kind: "sa", action: "create", key: startKey(cfg.encryptionAlgorithm, crypto) });
+      } else {
+        let key: KeyPair;
+        try {
+          key = await parsePrivateKeyPem(text, crypto);
+        } catch {
+          throw mismatch(`file sa.key existed but it could not be loaded properly (${keyPath})`);
+        }
+        const pubMissing = (await store.read(pubPath)) === undefined;
+        steps.push(pubMissing ? { kind: "sa", action: "reuse", pubMissing: key } : { kind: "sa", action: "reuse" });
+      }
+    }
+  }
+
+  // Kubeconfigs: validate existing ones against ca.crt; start keys for the rest.
+  const kubeconfigPlans: { entry: KubeconfigEntry; path: string; key?: Promise<KeyPair> }[] = [];
+  const kubeconfigEntries = KUBECONFIGS.filter((k) => kubeconfigNames.has(k.name));
+  if (kubeconfigEntries.length) {
+    const ca = await loadCa("ca");
+    if (!ca.cert && !ca.pending) {
+      throw mismatch(`couldn't create a kubeconfig; the CA files couldn't be loaded: ${certPath(cfg, "ca", "crt")} does not exist`);
+    }
+    for (const entry of kubeconfigEntries) {
+      const path = joinPath(cfg.kubeconfigDir, entry.fileName);
+      const text = await store.read(path);
+      if (text === undefined) {
+        if (ca.keyless) {
+          throw mismatch(`the ${entry.fileName} file does not exists or it is not valid: external CA mode needs a user-provided ${path}`);
+        }
+        kubeconfigPlans.push({ entry, path, key: startKey(cfg.encryptionAlgorithm, crypto) });
+        continue;
+      }
+      const view = readKubeconfig(text, path);
+      if (ca.cert && (view.caData ?? "").trim() !== ca.cert.pem.trim()) {
+        throw mismatch(`a kubeconfig file "${path}" exists already but has got the wrong CA cert`);
+      }
+      if (!ca.cert) {
+        throw mismatch(`a kubeconfig file "${path}" exists already but the CA it must match is being created now`);
+      }
+      const expected = entry.server === "local" ? localApiEndpoint(cfg) : controlPlaneApiEndpoint(cfg);
+      if (view.server !== expected) {
+        warn(`a kubeconfig file "${path}" exists already but has an unexpected API Server URL: expected: ${expected}, got: ${view.server ?? ""}`);
+      }
+      kubeconfigPlans.push({ entry, path });
+    }
+  }
+
+  // ---- Pass 2: write, in kubeadm's order.
+  const issuerOf = async (name: CaName): Promise<Issuer> => {
+    const state = cas.get(name);
+    if (!state?.cert || !state.key) throw new PkiError("mismatch", `the ${name} CA has no key to sign with`);
+    return { certificate: state.cert, key: state.key };
+  };
+  const writePair = async (baseName: string, key: KeyPair, cert: ParsedCertificate): Promise<void> => {
+    await store.write(certPath(cfg, baseName, "key"), await privateKeyToPem(key, crypto), MODES.key);
+    await store.write(certPath(cfg, baseName, "crt"), cert.pem, MODES.cert);
+  };
+  const issue = async (spec: ResolvedSpec, key: KeyPair, issuer: Issuer | { selfSigned: KeyPair }): Promise<ParsedCertificate> =>
+    createCertificate({ ...spec, serial: randomSerial(crypto) }, key.publicKey, issuer, crypto);
+
+  if (steps.length) log(`[certs] Using certificateDir folder "${cfg.certificatesDir}"`);
+  for (const step of steps) {
+    switch (step.kind) {
+      case "ca-external-etcd":
+        log("[certs] External etcd mode: Skipping etcd/ca certificate authority generation");
+        break;
+      case "leaf-external-etcd":
+        log(`[certs] External etcd mode: Skipping ${step.entry.baseName} certificate generation`);
+        break;
+      case "ca": {
+        const { state } = step;
+        if (state.pending) {
+          const key = await state.pending;
+          const cert = await issue(resolveCaSpec(state.entry, cfg, now), key, { selfSigned: key });
+          log(`[certs] Generating "${state.entry.baseName}" certificate and key`);
+          await writePair(state.entry.baseName, key, cert);
+          state.cert = cert;
+          state.key = key;
+          delete state.pending;
+        } else if (state.keyless) {
+          log(`[certs] Using existing ${state.entry.baseName} keyless certificate authority`);
+        } else {
+          log(`[certs] Using existing ${state.entry.baseName} certificate authority`);
+        }
+        break;
+      }
+      case "leaf": {
+        if (step.action === "reuse") {
+          log(`[certs] Using existing ${step.entry.baseName} certificate and key on disk`);
+          break;
+        }
+        const key = await step.key;
+        const cert = await issue(resolveLeafSpec(step.entry, cfg, now), key, await issuerOf(step.entry.ca));
+        log(`[certs] Generating "${step.entry.baseName}" certificate and key`);
+        await writePair(step.entry.baseName, key, cert);
+        const line = servingLine(step.entry, cert);
+        if (line) log(line);
+        break;
+      }
+      case "sa": {
+        const keyPath = joinPath(cfg.certificatesDir, "sa.key");
+        const pubPath = joinPath(cfg.certificatesDir, "sa.pub");
+        if (step.action === "external") {
+          log("[certs] Using existing sa keys");
+        } else if (step.action === "reuse") {
+          log(`[certs] Using the existing "sa" key`);
+          // sa.key without sa.pub is what an interrupted run leaves; complete the pair.
+          if (step.pubMissing) await store.write(pubPath, await publicKeyToPem(step.pubMissing.publicKey, crypto), MODES.publicKey);
+        } else {
+          const key = await step.key;
+          log(`[certs] Generating "sa" key and public key`);
+          await store.write(keyPath, await privateKeyToPem(key, crypto), MODES.key);
+          await store.write(pubPath, await publicKeyToPem(key.publicKey, crypto), MODES.publicKey);
+        }
+        break;
+      }
+    }
+  }
+
+  if (kubeconfigPlans.length) {
+    log(`[kubeconfig] Using kubeconfig folder "${cfg.kubeconfigDir}"`);
+    const ca = cas.get("ca");
+    for (const plan of kubeconfigPlans) {
+      if (!plan.key) {
+        log(ca?.keyless ? `[kubeconfig] External CA mode: Using user provided ${plan.entry.fileName}` : `[kubeconfig] Using existing kubeconfig file: "${plan.path}"`);
+        continue;
+      }
+      const issuer = await issuerOf("ca");
+      const key = await plan.key;
+      const spec = resolveKubeconfigCertSpec(plan.entry, cfg, now, issuer.certificate.notBefore);
+      const cert = await issue(spec, key, issuer);
+      const server = plan.entry.server === "local" ? localApiEndpoint(cfg) : controlPlaneApiEndpoint(cfg, warn);
+      const text = renderKubeconfig({
+        clusterName: cfg.clusterName,
+        server,
+        caPem: issuer.certificate.pem,
+        user: kubeconfigUser(plan.entry, cfg),
+        clientCertPem: cert.pem,
+        clientKeyPem: await privateKeyToPem(key, crypto),
+      });
+      log(`[kubeconfig] Writing "${plan.entry.fileName}" kubeconfig file`);
+      await store.write(plan.path, text, MODES.kubeconfig);
+    }
+  }
+}
+
+/** Every cert phase name in `all` order (for `init phase certs all`). */
+export const allCertPhases = (): string[] => [...CERT_PHASE_NAMES];
+/** Every kubeconfig phase name in `all` order. */
+export const allKubeconfigPhases = (): string[] => [...KUBECONFIG_PHASE_NAMES];

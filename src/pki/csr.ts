@@ -1,0 +1,135 @@
+import type { Bytes } from "./der.js";
+import { children, decodeOne, readOid, TAG } from "./der.js";
+import { EXTENSION_OIDS, subjectAltNameValue } from "./extensions.js";
+import { algorithmOfKey, signingAlgorithm, type KeyAlgorithm, type KeyPair } from "./keys.js";
+import { encodeSubject, type Subject } from "./name.js";
+import { decodePem, encodePem, PemError } from "./pem.js";
+import { Extension, Name, Pkcs10CertificateRequest, Pkcs10CertificateRequestGenerator } from "./x509.js";
+import { CertificateError } from "./cert.js";
+import { normalizeIp } from "./ip.js";
+
+/** What a CSR asks for: kubeadm's NewCSR puts only the subject and DNS/IP SANs in it. */
+export interface CsrSpec {
+  readonly subject: Subject;
+  readonly dnsNames: readonly string[];
+  readonly ips: readonly Bytes[];
+}
+
+/** A parsed PKCS#10 request. */
+export interface ParsedCsr {
+  readonly der: Bytes;
+  readonly pem: string;
+  readonly commonName: string;
+  readonly organizations: readonly string[];
+  readonly subjectDer: Bytes;
+  readonly dnsNames: readonly string[];
+  readonly ips: readonly Bytes[];
+  readonly emailAddresses: readonly string[];
+  readonly uris: readonly string[];
+  /** OIDs of every extension in the extensionRequest attribute, in order. */
+  readonly requestedExtensions: readonly string[];
+  readonly keyAlgorithm: KeyAlgorithm | undefined;
+  readonly publicKey: CryptoKey;
+  readonly spki: Bytes;
+  /** Whether the request's self-signature verifies with its own public key. */
+  readonly signatureValid: boolean;
+}
+
+/** Creates a PKCS#10 CSR signed by `key`: the subject, and a SAN extension request when there are SANs. */
+export async function createCsr(spec: CsrSpec, key: KeyPair, crypto: Crypto): Promise<ParsedCsr> {
+  const extensions =
+    spec.dnsNames.length || spec.ips.length
+      ? [new Extension(EXTENSION_OIDS.subjectAltName, false, subjectAltNameValue(spec.dnsNames, spec.ips))]
+      : [];
+  const csr = await Pkcs10CertificateRequestGenerator.create(
+    {
+      name: new Name(encodeSubject(spec.subject)),
+      keys: { privateKey: key.privateKey, publicKey: key.publicKey },
+      signingAlgorithm: signingAlgorithm(key.algorithm),
+      extensions,
+    },
+    crypto,
+  );
+  return parseCsrDer(new Uint8Array(csr.rawData), crypto);
+}
+
+/** Parses and verifies one DER CSR. */
+export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr> {
+  let csr: Pkcs10CertificateRequest;
+  let info: ReturnType<typeof children>;
+  try {
+    const top = children(decodeOne(der));
+    const infoNode = top[0];
+    if (!infoNode || infoNode.tag !== TAG.sequence) throw new Error("no CertificationRequestInfo");
+    info = children(infoNode);
+    csr = new Pkcs10CertificateRequest(der);
+  } catch (error) {
+    throw new CertificateError(`not a valid PKCS#10 certificate request: ${(error as Error).message}`);
+  }
+  const [, subjectNode, spkiNode] = info;
+  if (!subjectNode || !spkiNode) throw new CertificateError("truncated CertificationRequestInfo");
+  const text = new TextDecoder();
+  let commonName = "";
+  const organizations: string[] = [];
+  for (const rdn of children(subjectNode)) {
+    for (const atv of children(rdn)) {
+      const [type, value] = children(atv);
+      if (!type || !value) continue;
+      const oid = readOid(type);
+      if (oid === "2.5.4.3") commonName = text.decode(value.content);
+      if (oid === "2.5.4.10") organizations.push(text.decode(value.content));
+    }
+  }
+  const dnsNames: string[] = [];
+  const ips: Bytes[] = [];
+  const emailAddresses: string[] = [];
+  const uris: string[] = [];
+  const requestedExtensions: string[] = [];
+  for (const ext of csr.extensions) {
+    requestedExtensions.push(ext.type);
+    if (ext.type !== EXTENSION_OIDS.subjectAltName) continue;
+    for (const gn of children(decodeOne(new Uint8Array(ext.value)))) {
+      if (gn.tag === 0x82) dnsNames.push(text.decode(gn.content));
+      else if (gn.tag === 0x87) ips.push(normalizeIp(gn.content.slice()));
+      else if (gn.tag === 0x81) emailAddresses.push(text.decode(gn.content));
+      else if (gn.tag === 0x86) uris.push(text.decode(gn.content));
+    }
+  }
+  let publicKey: CryptoKey;
+  let keyAlgorithm: KeyAlgorithm | undefined;
+  let signatureValid = false;
+  try {
+    publicKey = await csr.publicKey.export(crypto);
+    try {
+      keyAlgorithm = algorithmOfKey(publicKey);
+    } catch {
+      keyAlgorithm = undefined;
+    }
+    signatureValid = await csr.verify(crypto);
+  } catch (error) {
+    throw new CertificateError(`the request's public key or signature cannot be read: ${(error as Error).message}`);
+  }
+  return {
+    der,
+    pem: encodePem("CERTIFICATE REQUEST", der),
+    commonName,
+    organizations,
+    subjectDer: subjectNode.encoded.slice(),
+    dnsNames,
+    ips,
+    emailAddresses,
+    uris,
+    requestedExtensions,
+    keyAlgorithm,
+    publicKey,
+    spki: spkiNode.encoded.slice(),
+    signatureValid,
+  };
+}
+
+/** Parses the first `CERTIFICATE REQUEST` (or `NEW CERTIFICATE REQUEST`) block in PEM text. */
+export async function parseCsrPem(text: string, crypto: Crypto): Promise<ParsedCsr> {
+  const block = decodePem(text).find((b) => b.label === "CERTIFICATE REQUEST" || b.label === "NEW CERTIFICATE REQUEST");
+  if (!block) throw new PemError("no CERTIFICATE REQUEST block found");
+  return parseCsrDer(block.der, crypto);
+}

@@ -1,0 +1,244 @@
+/**
+ * A minimal DER encoder. We build the few structures whose exact bytes matter
+ * (names, extensions, key containers) ourselves, so that every byte can be
+ * compared with what Go's crypto/x509 (and so kubeadm) writes. Decoding uses
+ * asn1js (see ./asn1.ts).
+ */
+
+/** Byte arrays backed by a plain ArrayBuffer (what WebCrypto accepts). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+export const TAG = {
+  boolean: 0x01,
+  integer: 0x02,
+  bitString: 0x03,
+  octetString: 0x04,
+  null: 0x05,
+  oid: 0x06,
+  utf8String: 0x0c,
+  printableString: 0x13,
+  ia5String: 0x16,
+  sequence: 0x30,
+  set: 0x31,
+} as const;
+
+/** Concatenates byte arrays. */
+export function concat(parts: readonly Bytes[]): Bytes {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function encodeLength(length: number): Bytes {
+  if (length < 0x80) return Uint8Array.of(length);
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+}
+
+/** Tag-length-value with a one-byte tag. */
+export function tlv(tag: number, content: Bytes): Bytes {
+  return concat([Uint8Array.of(tag), encodeLength(content.length), content]);
+}
+
+export const sequence = (...items: Bytes[]): Bytes => tlv(TAG.sequence, concat(items));
+
+function compareBytes(a: Bytes, b: Bytes): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** SET OF, members sorted by their encodings as DER (X.690 §11.6) and as Go's encoding/asn1 does. */
+export const setOf = (items: readonly Bytes[]): Bytes =>
+  tlv(TAG.set, concat([...items].sort(compareBytes)));
+
+/** Context-specific tag number `n`; `constructed` for EXPLICIT or constructed IMPLICIT values. */
+export const context = (n: number, content: Bytes, constructed: boolean): Bytes =>
+  tlv((constructed ? 0xa0 : 0x80) | n, content);
+
+export const boolean = (value: boolean): Bytes => tlv(TAG.boolean, Uint8Array.of(value ? 0xff : 0x00));
+export const nullValue = (): Bytes => Uint8Array.of(TAG.null, 0x00);
+export const octetString = (bytes: Bytes): Bytes => tlv(TAG.octetString, bytes);
+
+/** BIT STRING with `unusedBits` padding bits in the last byte. */
+export const bitString = (bytes: Bytes, unusedBits = 0): Bytes =>
+  tlv(TAG.bitString, concat([Uint8Array.of(unusedBits), bytes]));
+
+/** INTEGER from unsigned big-endian magnitude bytes: minimal, positive (a 0x00 is added before a high bit). */
+export function unsignedInteger(magnitude: Bytes): Bytes {
+  let start = 0;
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
+  let body = magnitude.subarray(start);
+  if (body.length === 0) body = Uint8Array.of(0);
+  if ((body[0] ?? 0) & 0x80) body = concat([Uint8Array.of(0), body]);
+  return tlv(TAG.integer, body);
+}
+
+export const smallInteger = (value: number): Bytes => unsignedInteger(bigIntToBytes(BigInt(value)));
+
+/** Unsigned big-endian bytes of a non-negative bigint (at least one byte). */
+export function bigIntToBytes(value: bigint): Bytes {
+  if (value < 0n) throw new RangeError("negative value");
+  const hex = value.toString(16);
+  return hexToBytes(hex.length % 2 ? `0${hex}` : hex);
+}
+
+/** OBJECT IDENTIFIER from dotted text. */
+export function oid(dotted: string): Bytes {
+  const arcs = dotted.split(".").map((a) => BigInt(a));
+  const [first = 0n, second = 0n, ...rest] = arcs;
+  const body: number[] = [];
+  for (const arc of [first * 40n + second, ...rest]) {
+    const chunk: number[] = [];
+    let v = arc;
+    do {
+      chunk.unshift(Number(v & 0x7fn));
+      v >>= 7n;
+    } while (v > 0n);
+    for (let i = 0; i < chunk.length - 1; i++) chunk[i] = (chunk[i] ?? 0) | 0x80;
+    body.push(...chunk);
+  }
+  return tlv(TAG.oid, Uint8Array.from(body));
+}
+
+const utf8 = new TextEncoder();
+export const utf8String = (text: string): Bytes => tlv(TAG.utf8String, utf8.encode(text));
+export const printableString = (text: string): Bytes => tlv(TAG.printableString, utf8.encode(text));
+export const ia5String = (text: string): Bytes => tlv(TAG.ia5String, utf8.encode(text));
+
+export function hexToBytes(hex: string): Bytes {
+  if (hex.length % 2 !== 0 || /[^0-9a-f]/i.test(hex)) throw new RangeError(`invalid hex: ${hex}`);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export const bytesToHex = (bytes: Bytes): string =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+export function base64UrlToBytes(text: string): Bytes {
+  return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+}
+
+export function bytesToBase64(bytes: Bytes): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+export function base64ToBytes(text: string): Bytes {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+export function bytesEqual(a: Bytes, b: Bytes): boolean {
+  return compareBytes(a, b) === 0;
+}
+
+/** One decoded DER element. `content` is the value bytes; `encoded` the whole element. */
+export interface DerNode {
+  readonly tag: number;
+  readonly constructed: boolean;
+  readonly content: Bytes;
+  readonly encoded: Bytes;
+}
+
+/** Raised for bytes that are not strict DER. */
+export class DerError extends Error {
+  override name = "DerError";
+}
+
+/**
+ * Reads one DER element at `offset`. Strict: definite minimal lengths only,
+ * single-byte tags only (all the structures kpki reads use low tag numbers).
+ */
+export function readElement(bytes: Bytes, offset = 0): { node: DerNode; next: number } {
+  const tag = bytes[offset];
+  if (tag === undefined) throw new DerError("unexpected end of data");
+  if ((tag & 0x1f) === 0x1f) throw new DerError("multi-byte tags are not supported");
+  let pos = offset + 1;
+  const first = bytes[pos++];
+  if (first === undefined) throw new DerError("unexpected end of data in length");
+  let length = first;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0) throw new DerError("indefinite length is not DER");
+    if (count > 4) throw new DerError("length too large");
+    length = 0;
+    for (let i = 0; i < count; i++) {
+      const b = bytes[pos++];
+      if (b === undefined) throw new DerError("unexpected end of data in length");
+      if (i === 0 && b === 0) throw new DerError("non-minimal length");
+      length = length * 256 + b;
+    }
+    if (length < 0x80) throw new DerError("non-minimal length");
+  }
+  const end = pos + length;
+  if (end > bytes.length) throw new DerError("element runs past the end of the data");
+  return {
+    node: {
+      tag,
+      constructed: (tag & 0x20) !== 0,
+      content: bytes.subarray(pos, end),
+      encoded: bytes.subarray(offset, end),
+    },
+    next: end,
+  };
+}
+
+/** Decodes exactly one element that spans all of `bytes`. */
+export function decodeOne(bytes: Bytes): DerNode {
+  const { node, next } = readElement(bytes, 0);
+  if (next !== bytes.length) throw new DerError("trailing data after the DER element");
+  return node;
+}
+
+/** The child elements of a constructed element. */
+export function children(node: DerNode): DerNode[] {
+  if (!node.constructed) throw new DerError(`tag 0x${node.tag.toString(16)} is not constructed`);
+  const out: DerNode[] = [];
+  let pos = 0;
+  while (pos < node.content.length) {
+    const { node: child, next } = readElement(node.content, pos);
+    out.push(child);
+    pos = next;
+  }
+  return out;
+}
+
+/** Dotted text of an OBJECT IDENTIFIER element. */
+export function readOid(node: DerNode): string {
+  if (node.tag !== TAG.oid) throw new DerError("expected an OBJECT IDENTIFIER");
+  const arcs: bigint[] = [];
+  let value = 0n;
+  for (const b of node.content) {
+    value = (value << 7n) | BigInt(b & 0x7f);
+    if (!(b & 0x80)) {
+      arcs.push(value);
+      value = 0n;
+    }
+  }
+  const [head = 0n, ...rest] = arcs;
+  const first = head < 80n ? head / 40n : 2n;
+  return [first, head - first * 40n, ...rest].join(".");
+}
+
+/** Unsigned magnitude of a non-negative INTEGER element (leading zero bytes removed). */
+export function readUnsigned(node: DerNode): Bytes {
+  if (node.tag !== TAG.integer) throw new DerError("expected an INTEGER");
+  if ((node.content[0] ?? 0) & 0x80) throw new DerError("negative INTEGER");
+  let start = 0;
+  while (start < node.content.length - 1 && node.content[start] === 0) start++;
+  return node.content.subarray(start);
+}
