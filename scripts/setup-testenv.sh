@@ -1,0 +1,383 @@
+#!/usr/bin/env bash
+# scripts/setup-testenv.sh: prepare the real peers that kpki's integration tests need.
+#
+# Target: a fresh Debian 12 (bookworm) machine, run as root, that can reach Debian's apt
+# archive and the npm registry only. Usage:  bash scripts/setup-testenv.sh
+#
+# What it does (details: the shared reference notes, real-peers.md §1, §5, §9.1, P3):
+#   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl
+#     (and golang-go, rsync, jq, make when kube-apiserver has to be built).
+#     `apt-get update` runs at most once, and only if something has to be installed.
+#   * kubectl: the one on PATH is used as is. Only if there is none, Debian's kubernetes-client
+#     (1.20.2) is unpacked with `apt-get download` + `dpkg -x` into $CACHE/kubectl and linked
+#     as $CACHE/bin/kubectl (it can't be apt-installed over google-cloud-cli's kubectl, P3).
+#   * kube-apiserver + kube-controller-manager v1.20.2: there is no binary package, so they are
+#     built offline from Debian's `kubernetes` source package with Debian's Go 1.19, after
+#     swapping the vendored reflect2 v1.0.1 for Debian's 1.0.2 (with v1.0.1 and Go >= 1.18
+#     kube-apiserver crashes on the first pretty-printed JSON response, §9.1).
+#     Cold run: about 7-9 minutes on 2 cores. Warm run: seconds.
+#   * It exports nothing and starts no servers. It prints one line per tool at the end.
+#
+# WHERE THE TESTS FIND THE BINARIES (the path rule; tests must use the same rule):
+#
+#     CACHE = $KPKI_TESTENV                     if set and non-empty (must be an absolute path)
+#           = $XDG_CACHE_HOME/kpki-testenv      else, if XDG_CACHE_HOME is set and non-empty
+#           = $HOME/.cache/kpki-testenv         otherwise
+#     (shell: ${KPKI_TESTENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kpki-testenv};
+#      Node:  process.env.KPKI_TESTENV || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'kpki-testenv'))
+#
+#     $CACHE/bin/kube-apiserver             always (v1.20.2)
+#     $CACHE/bin/kube-controller-manager    always (v1.20.2)
+#     $CACHE/bin/kubectl                    only if no kubectl was on PATH; else use `kubectl` from PATH
+#     etcd, etcdctl, openssl, cfssl, cfssljson, curl: on PATH (/usr/bin)
+#     easy-rsa: /usr/share/easy-rsa/easyrsa (not on PATH)
+#
+# Other files in $CACHE: logs/ (apt and build logs), aptsrc/ (private deb-src apt state and the
+# downloaded source package), build/ (the source tree, only while building or with
+# KPKI_TESTENV_KEEP_BUILD=1), home/ (HOME for the build).
+#
+# Environment knobs:
+#   KPKI_TESTENV=/abs/dir        cache directory (see above)
+#   KPKI_TESTENV_KEEP_BUILD=1    keep the source tree and Go build cache after a build (~2 GB)
+#                                so that a later rebuild is incremental; default: delete them.
+
+set -euo pipefail
+set -o errtrace
+
+readonly K8S_VERSION=v1.20.2
+# Recipe id written to the stamp files. Change it to force a rebuild/re-extraction.
+readonly RECIPE="kpki-testenv/1 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go"
+readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl)
+readonly BUILD_PKGS=(golang-go rsync jq make)
+readonly EASYRSA=/usr/share/easy-rsa/easyrsa
+
+T0=$SECONDS
+
+log() { printf 'setup-testenv: %s\n' "$*"; }
+die() { printf 'setup-testenv: ERROR: %s\n' "$*" >&2; exit 1; }
+on_err() {
+  printf 'setup-testenv: ERROR: command failed (exit %s) at line %s: %s\n' "$1" "$2" "$3" >&2
+}
+trap 'on_err "$?" "$LINENO" "$BASH_COMMAND"' ERR
+
+# ---------------------------------------------------------------------------------------------
+# cache directory (the path rule above)
+if [ -n "${KPKI_TESTENV:-}" ]; then
+  CACHE=$KPKI_TESTENV
+elif [ -n "${XDG_CACHE_HOME:-}" ]; then
+  CACHE=$XDG_CACHE_HOME/kpki-testenv
+elif [ -n "${HOME:-}" ]; then
+  CACHE=$HOME/.cache/kpki-testenv
+else
+  die "cannot choose a cache directory: KPKI_TESTENV, XDG_CACHE_HOME and HOME are all unset"
+fi
+case $CACHE in
+  /*) ;;
+  *) die "the cache directory must be an absolute path (got '$CACHE'); set KPKI_TESTENV=/abs/path" ;;
+esac
+readonly CACHE
+readonly BIN=$CACHE/bin LOGS=$CACHE/logs APTSRC=$CACHE/aptsrc BUILD=$CACHE/build
+readonly TREE=$BUILD/kubernetes
+readonly STAMP=$BIN/.kube-build.stamp
+
+mkdir -p "$BIN" "$LOGS" || die "cannot create $BIN (is the cache directory writable?)"
+
+# One run at a time per cache (tests started in parallel may all call this script).
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+  log "another setup-testenv run holds $CACHE/.lock; waiting for it..."
+  flock 9
+fi
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Private apt options: root downloads into the cache (which _apt may not be able to enter)
+# without the "unsandboxed" warning.
+APT_DL_OPTS=()
+if is_root; then APT_DL_OPTS=(-o APT::Sandbox::User=root); fi
+
+# run_logged LOGFILE CMD...: run CMD with its output appended to LOGFILE; on failure show the tail.
+run_logged() {
+  local logf=$1; shift
+  printf '\n=== %s: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$logf"
+  if ! "$@" >>"$logf" 2>&1; then
+    printf 'setup-testenv: --- last lines of %s ---\n' "$logf" >&2
+    tail -n 25 "$logf" >&2 || true
+    die "failed: $* (full log: $logf)"
+  fi
+}
+
+is_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+}
+
+APT_UPDATED=0
+apt_update_once() {
+  [ "$APT_UPDATED" = 1 ] && return 0
+  is_root || die "apt-get update needs root (run this script as root)"
+  log "apt-get update"
+  run_logged "$LOGS/apt.log" apt-get update
+  APT_UPDATED=1
+}
+
+# apt_download DIR PKG: `apt-get download PKG` into DIR (updating the lists once if needed).
+apt_download() {
+  local dir=$1 pkg=$2
+  mkdir -p "$dir"
+  if ! (cd "$dir" && apt-get "${APT_DL_OPTS[@]}" download "$pkg") >>"$LOGS/apt.log" 2>&1; then
+    if [ "$APT_UPDATED" = 0 ]; then
+      apt_update_once
+      (cd "$dir" && run_logged "$LOGS/apt.log" apt-get "${APT_DL_OPTS[@]}" download "$pkg")
+    else
+      tail -n 15 "$LOGS/apt.log" >&2 || true
+      die "apt-get download $pkg failed (log: $LOGS/apt.log)"
+    fi
+  fi
+  compgen -G "$dir/${pkg}_*.deb" >/dev/null || die "apt-get download $pkg left no .deb in $dir"
+}
+
+POLICY_RC=/usr/sbin/policy-rc.d
+CREATED_POLICY_RC=0
+cleanup() {
+  if [ "$CREATED_POLICY_RC" = 1 ]; then rm -f "$POLICY_RC"; fi
+  if [ -n "${HEARTBEAT_PID:-}" ]; then kill "$HEARTBEAT_PID" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+apt_install() {
+  is_root || die "installing $* needs root (run this script as root)"
+  if [ -n "$(dpkg --audit 2>/dev/null || true)" ]; then
+    log "dpkg reports half-installed packages; running dpkg --configure -a"
+    run_logged "$LOGS/apt.log" env DEBIAN_FRONTEND=noninteractive dpkg --configure -a
+  fi
+  apt_update_once
+  # etcd-server's postinst would start an etcd service; keep servers from starting, as Debian's
+  # container images do, unless the machine already has a policy of its own.
+  if [ ! -e "$POLICY_RC" ]; then
+    printf '#!/bin/sh\n# temporary, from kpki scripts/setup-testenv.sh\nexit 101\n' >"$POLICY_RC"
+    chmod 0755 "$POLICY_RC"
+    CREATED_POLICY_RC=1
+  fi
+  log "apt-get install $*"
+  run_logged "$LOGS/apt.log" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "$@"
+  if [ "$CREATED_POLICY_RC" = 1 ]; then rm -f "$POLICY_RC"; CREATED_POLICY_RC=0; fi
+}
+
+# kube_ok NAME: $BIN/NAME exists and reports the expected version.
+kube_ok() {
+  local b=$BIN/$1
+  [ -x "$b" ] && [ "$("$b" --version 2>/dev/null || true)" = "Kubernetes $K8S_VERSION" ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. is a build needed?
+
+NEED_BUILD=1
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ] && kube_ok kube-apiserver && kube_ok kube-controller-manager; then
+  NEED_BUILD=0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 2. Debian packages
+
+want=("${APT_PKGS[@]}")
+if [ "$NEED_BUILD" = 1 ]; then want+=("${BUILD_PKGS[@]}"); fi
+missing=()
+for p in "${want[@]}"; do
+  is_installed "$p" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install "${missing[@]}"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 3. kubectl (P3: never apt-install kubernetes-client next to other packages, never over another kubectl)
+
+if command -v kubectl >/dev/null 2>&1; then
+  KUBECTL=$(command -v kubectl)
+else
+  KC_DIR=$CACHE/kubectl
+  if [ ! -x "$KC_DIR/usr/bin/kubectl" ] || ! "$KC_DIR/usr/bin/kubectl" version --client -o json >/dev/null 2>&1; then
+    log "no kubectl on PATH; unpacking Debian's kubernetes-client into $KC_DIR"
+    rm -rf "$CACHE/dl-kubectl" "$KC_DIR.new"
+    apt_download "$CACHE/dl-kubectl" kubernetes-client
+    dpkg -x "$(compgen -G "$CACHE/dl-kubectl/kubernetes-client_*.deb" | head -n 1)" "$KC_DIR.new"
+    [ -x "$KC_DIR.new/usr/bin/kubectl" ] || die "kubernetes-client .deb has no usr/bin/kubectl"
+    rm -rf "$KC_DIR" && mv "$KC_DIR.new" "$KC_DIR"
+    rm -rf "$CACHE/dl-kubectl"
+  fi
+  ln -sfn ../kubectl/usr/bin/kubectl "$BIN/kubectl"
+  KUBECTL=$BIN/kubectl
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. kube-apiserver + kube-controller-manager from Debian's source package
+
+# write_src_list OUT_DIR: a deb-src list derived from the system's own Debian apt sources.
+write_src_list() {
+  local parts=$1
+  rm -rf "$parts" && mkdir -p "$parts"
+  if [ -s /etc/apt/sources.list.d/debian.sources ]; then
+    # deb822: turn every stanza's "Types:" into deb-src, keep URIs/Suites/Components/Signed-By.
+    sed -E 's/^[Tt][Yy][Pp][Ee][Ss]:.*$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$parts/src.sources"
+    grep -q '^Types: deb-src' "$parts/src.sources" ||
+      die "/etc/apt/sources.list.d/debian.sources has no 'Types:' stanza to derive deb-src from"
+  elif [ -s /etc/apt/sources.list ]; then
+    # one-line format: "deb [opts] URI suite comps" -> "deb-src [opts] URI suite comps"
+    sed -nE 's/^[[:space:]]*deb[[:space:]]+/deb-src /p; s/^[[:space:]]*(deb-src[[:space:]].*)$/\1/p' \
+      /etc/apt/sources.list | awk '!seen[$0]++' >"$parts/src.list"
+    [ -s "$parts/src.list" ] || die "/etc/apt/sources.list has no 'deb' lines to derive deb-src from"
+  else
+    die "found neither /etc/apt/sources.list.d/debian.sources nor /etc/apt/sources.list to derive a deb-src source from"
+  fi
+}
+
+fetch_source() {
+  if compgen -G "$APTSRC/dl/kubernetes_*.orig.tar.*" >/dev/null; then return 0; fi
+  log "fetching Debian's kubernetes source package (deb-src derived from the system's apt sources)"
+  write_src_list "$APTSRC/parts"
+  mkdir -p "$APTSRC/lists/partial" "$APTSRC/cache/archives/partial"
+  local a=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$APTSRC/parts"
+           -o Dir::State::Lists="$APTSRC/lists" -o Dir::Cache="$APTSRC/cache" "${APT_DL_OPTS[@]}")
+  run_logged "$LOGS/apt.log" apt-get "${a[@]}" update
+  rm -rf "$APTSRC/dl.tmp" && mkdir -p "$APTSRC/dl.tmp"
+  (cd "$APTSRC/dl.tmp" && run_logged "$LOGS/apt.log" apt-get "${a[@]}" source --download-only kubernetes)
+  compgen -G "$APTSRC/dl.tmp/kubernetes_*.orig.tar.*" >/dev/null ||
+    die "apt-get source kubernetes did not produce an orig tarball (log: $LOGS/apt.log)"
+  rm -rf "$APTSRC/dl" && mv "$APTSRC/dl.tmp" "$APTSRC/dl"
+}
+
+prepare_tree() {
+  if [ -f "$TREE/.kpki-prepared" ] && [ "$(cat "$TREE/.kpki-prepared")" = "$RECIPE" ]; then
+    log "reusing the prepared source tree $TREE"
+    return 0
+  fi
+  local orig
+  orig=$(compgen -G "$APTSRC/dl/kubernetes_*.orig.tar.*" | head -n 1)
+  log "extracting $(basename "$orig")"
+  chmod -R u+w "$BUILD" 2>/dev/null || true   # Go's module/build dirs can be read-only
+  rm -rf "$BUILD" && mkdir -p "$BUILD/x"
+  tar -xf "$orig" -C "$BUILD/x" || die "cannot extract $orig"
+  local tops=("$BUILD"/x/*)
+  [ "${#tops[@]}" = 1 ] && [ -d "${tops[0]}/cmd/kube-apiserver" ] ||
+    die "unexpected layout in $orig (no single top-level dir with cmd/kube-apiserver)"
+  mv "${tops[0]}" "$TREE" && rmdir "$BUILD/x"
+
+  # §9.1: vendored reflect2 v1.0.1 -> Debian's golang-github-modern-go-reflect2-dev 1.0.2
+  log "replacing vendored reflect2 v1.0.1 with Debian's golang-github-modern-go-reflect2-dev (1.0.2)"
+  local dl=$BUILD/reflect2-deb
+  apt_download "$dl" golang-github-modern-go-reflect2-dev
+  dpkg -x "$(compgen -G "$dl/golang-github-modern-go-reflect2-dev_*.deb" | head -n 1)" "$dl/x"
+  local new=$dl/x/usr/share/gocode/src/github.com/modern-go/reflect2
+  local r=$TREE/vendor/github.com/modern-go/reflect2
+  [ -f "$new/go_above_118.go" ] ||
+    die "the reflect2 package has no go_above_118.go (need >= 1.0.2; got $(basename "$dl"/*.deb))"
+  [ -f "$r/LICENSE" ] || die "vendored reflect2 not found at $r"
+  cp "$r/LICENSE" "$dl/LICENSE.vendored"
+  rm -rf "$r" && mkdir -p "$r"
+  cp "$new"/*.go "$r"/
+  rm -f "$r/go.mod"
+  cp "$dl/LICENSE.vendored" "$r/LICENSE"
+  sed -i 's#github.com/modern-go/reflect2 v1.0.1#github.com/modern-go/reflect2 v1.0.2#g' "$TREE/vendor/modules.txt"
+  rm -rf "$dl"
+
+  # GOPATH layout, as debian/rules builds it
+  mkdir -p "$TREE/.go/src/k8s.io"
+  ln -sfn ../../.. "$TREE/.go/src/k8s.io/kubernetes"
+  printf '%s\n' "$RECIPE" >"$TREE/.kpki-prepared"
+}
+
+build_kube() {
+  local gobin=/usr/lib/go/bin
+  [ -x "$gobin/go" ] || die "Debian's Go ($gobin/go from golang-go) is missing"
+  local gover
+  gover=$("$gobin/go" version) || die "$gobin/go does not run"
+  local blog=$LOGS/build.log
+  mkdir -p "$CACHE/home"
+  : >"$blog"
+  log "building kube-apiserver and kube-controller-manager with $gover (about 7-9 minutes on 2 cores; log: $blog)..."
+  # heartbeat for CI systems that kill silent jobs; dies with this script. Its `sleep` must not
+  # hold the lock (fd 9) or stdout: it outlives the killed subshell by up to a minute.
+  local start=$SECONDS parent=$$
+  ( exec 9>&-
+    while sleep 60 </dev/null >/dev/null 2>&1; kill -0 "$parent" 2>/dev/null; do
+      printf 'setup-testenv:   ...still building (%d min)\n' $(( (SECONDS - start) / 60 ))
+    done ) &
+  HEARTBEAT_PID=$!
+  local rc=0
+  (
+    cd "$TREE" &&
+    exec env -u GOROOT -u GOBIN -u GOOS -u GOARCH -u GOCACHE -u GOENV -u GOMODCACHE -u GOTOOLCHAIN \
+      -u GO111MODULE -u KUBE_GIT_VERSION -u KUBE_GIT_VERSION_FILE -u KUBE_BUILD_PLATFORMS \
+      PATH="$gobin:$PATH" GOPATH="$TREE/.go" CGO_ENABLED=0 GOPROXY=off GOFLAGS= HOME="$CACHE/home" \
+      make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+  ) >>"$blog" 2>&1 || rc=$?
+  kill "$HEARTBEAT_PID" 2>/dev/null || true
+  wait "$HEARTBEAT_PID" 2>/dev/null || true
+  HEARTBEAT_PID=
+  if [ "$rc" != 0 ]; then
+    printf 'setup-testenv: --- last lines of %s ---\n' "$blog" >&2
+    tail -n 40 "$blog" >&2 || true
+    die "make failed (exit $rc) after $((SECONDS - start)) s; full log: $blog"
+  fi
+  log "build finished in $((SECONDS - start)) s"
+
+  local n f
+  for n in kube-apiserver kube-controller-manager; do
+    f=$TREE/_output/bin/$n
+    [ -x "$f" ] || die "the build did not produce $f (log: $blog)"
+    # the reflect2 1.0.2 code must be linked in (its file names are in the binary's line table)
+    grep -qa 'modern-go/reflect2/go_above_118.go' "$f" ||
+      die "$n was not built with reflect2 1.0.2 (go_above_118.go not referenced); see $blog"
+    cp "$f" "$BIN/.$n.tmp" && chmod 0755 "$BIN/.$n.tmp" && mv -f "$BIN/.$n.tmp" "$BIN/$n"
+    kube_ok "$n" || die "$BIN/$n --version does not print 'Kubernetes $K8S_VERSION' (got: $("$BIN/$n" --version 2>&1 | head -n 1))"
+  done
+  printf '%s\n' "$RECIPE" >"$STAMP"
+}
+
+if [ "$NEED_BUILD" = 1 ]; then
+  rm -f "$STAMP"
+  fetch_source
+  prepare_tree
+  build_kube
+  if [ "${KPKI_TESTENV_KEEP_BUILD:-0}" = 1 ]; then
+    log "keeping the source tree and Go build cache (KPKI_TESTENV_KEEP_BUILD=1)"
+  else
+    log "removing the source tree and Go build cache (binaries are in $BIN; set KPKI_TESTENV_KEEP_BUILD=1 to keep them)"
+    chmod -R u+w "$BUILD" "$CACHE/home" 2>/dev/null || true
+    rm -rf "$BUILD" "$CACHE/home"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 5. check everything and print one line per tool
+
+first_line() { "$@" 2>&1 | sed -n '1p'; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH after installation"; }
+for c in etcd etcdctl openssl cfssl cfssljson curl; do need_cmd "$c"; done
+[ -x "$EASYRSA" ] || die "$EASYRSA not found (package easy-rsa)"
+
+v_etcd=$(etcd --version 2>&1 | sed -n 's/^etcd Version: //p')
+v_etcdctl=$(ETCDCTL_API=3 etcdctl version 2>&1 | sed -n 's/^etcdctl version: //p')
+v_kubectl=$("$KUBECTL" version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -n 1)
+v_openssl=$(first_line openssl version)
+v_cfssl=$(cfssl version 2>&1 | sed -n 's/^Version: //p')
+v_easyrsa=$("$EASYRSA" --version 2>&1 | sed -n 's/^ *Version: *//p' | head -n 1)
+v_kas=$(first_line "$BIN/kube-apiserver" --version)
+v_kcm=$(first_line "$BIN/kube-controller-manager" --version)
+[ -n "$v_kubectl" ] || die "$KUBECTL does not run (kubectl version --client failed)"
+
+log "ready in $((SECONDS - T0)) s; cache: $CACHE"
+printf '  %-24s %-48s %s\n' \
+  etcd "$(command -v etcd)" "${v_etcd:-?}" \
+  etcdctl "$(command -v etcdctl)" "${v_etcdctl:-?}" \
+  kubectl "$KUBECTL" "$v_kubectl" \
+  openssl "$(command -v openssl)" "$v_openssl" \
+  cfssl "$(command -v cfssl)" "${v_cfssl:-?}" \
+  easyrsa "$EASYRSA" "${v_easyrsa:-?}" \
+  kube-apiserver "$BIN/kube-apiserver" "$v_kas" \
+  kube-controller-manager "$BIN/kube-controller-manager" "$v_kcm"
