@@ -1,0 +1,24 @@
+import type { CliIo } from "../../src/cli/io.js";
+import { dryRunStore, fsStore, readFileIfExists } from "../../src/io/fs-store.js";
+import type { PkiStore } from "../../src/kubeadm/store.js";
+import { T0, crypto } from "./clock.js";
+
+/** A CliIo that captures output; files go to the real file system unless a store is given. */
+export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+    env: {},
+    isTty: false,
+    crypto,
+    now: () => T0,
+    store: fsStore(),
+    dryRunStore,
+    host: () => ({ hostname: "node1", defaultAddress: "192.0.2.10" }),
+    readText: readFileIfExists,
+    ...overrides,
+  };
+  return { io, stdout: () => out.join(""), stderr: () => err.join("") };
+}
