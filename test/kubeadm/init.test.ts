@@ -6,7 +6,7 @@ import { parsePrivateKeyPem } from "../../src/pki/keys.js";
 import { decodePem } from "../../src/pki/pem.js";
 import { children, decodeOne, readOid } from "../../src/pki/der.js";
 import { resolveClusterConfig, type ClusterConfig, type ConfigFlags } from "../../src/kubeadm/config.js";
-import { runInit, allCertPhases, allKubeconfigPhases } from "../../src/kubeadm/init.js";
+import { runInit, allCertPhases, allKubeconfigPhases, type InitSelection } from "../../src/kubeadm/init.js";
 import { readKubeconfig } from "../../src/kubeadm/kubeconfig.js";
 import { memoryStore } from "../helpers/memory-store.js";
 import { T0, crypto } from "../helpers/clock.js";
@@ -15,7 +15,7 @@ const host = { hostname: "eck-lab", defaultAddress: "207.244.255.225" };
 const config = (flags: ConfigFlags = {}, docs?: Parameters<typeof resolveClusterConfig>[0]): ClusterConfig =>
   resolveClusterConfig(docs, { certDir: "/k/pki", kubeconfigDir: "/k", encryptionAlgorithm: "ECDSA-P256", ...flags }, host);
 
-async function init(cfg: ClusterConfig, store = memoryStore(), selection = { certs: allCertPhases(), kubeconfigs: allKubeconfigPhases() }) {
+async function init(cfg: ClusterConfig, store = memoryStore(), selection: InitSelection = { certs: allCertPhases(), kubeconfigs: allKubeconfigPhases() }) {
   const out: string[] = [];
   const warnings: string[] = [];
   await runInit(cfg, selection, { crypto, store: store.store, now: T0, log: (l) => out.push(l), warn: (w) => warnings.push(w) });

@@ -11,7 +11,7 @@ import {
 import { encodeSubject } from "../../src/pki/name.js";
 import { parseIp } from "../../src/pki/ip.js";
 
-const hex = (b: Uint8Array) => bytesToHex(b).toUpperCase();
+const hex = (b: Uint8Array<ArrayBuffer>) => bytesToHex(b).toUpperCase();
 
 describe("extension values match Go's crypto/x509 bytes (kubeadm-certs.md §1.4)", () => {
   it("KeyUsage of a leaf is 03 02 05 A0 and of a CA 03 02 02 A4", () => {
