@@ -47,7 +47,8 @@ set -o errtrace
 readonly K8S_VERSION=v1.20.2
 # Recipe id written to the stamp files. Change it to force a rebuild/re-extraction.
 readonly RECIPE="kpki-testenv/1 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go"
-readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl)
+# golang-go is also a test peer: test/interop/go-x509.test.ts checks kpki against Go's crypto/x509 byte for byte.
+readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go)
 readonly BUILD_PKGS=(golang-go rsync jq make)
 readonly EASYRSA=/usr/share/easy-rsa/easyrsa
 
