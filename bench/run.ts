@@ -1,0 +1,455 @@
+/**
+ * `npm run bench`: kpki against an openssl-only shell script making the same
+ * kubeadm PKI, and Node's WebCrypto against @peculiar/webcrypto inside runInit.
+ *
+ * A benchmark reports; it never fails on a missed target. The exit code is
+ * non-zero only if the benchmark itself cannot run (no dist/, no openssl).
+ */
+import { spawnSync, execFileSync } from "node:child_process";
+import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { Crypto as PeculiarCrypto } from "@peculiar/webcrypto";
+import { parse as parseYaml } from "yaml";
+import { resolveClusterConfig } from "../src/kubeadm/config.js";
+import { allCertPhases, allKubeconfigPhases, runInit } from "../src/kubeadm/init.js";
+import type { PkiStore } from "../src/kubeadm/store.js";
+import type { KeyAlgorithm } from "../src/pki/keys.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const KPKI = join(ROOT, "dist", "bin", "kpki.js");
+const OPENSSL_SCRIPT = join(ROOT, "bench", "openssl-pki.sh");
+const NODE_NAME = "n1";
+const ADVERTISE = "10.0.0.10";
+
+/** KPKI_BENCH_QUICK=1: one run of everything, to check the harness (the numbers mean little). */
+const QUICK = process.env["KPKI_BENCH_QUICK"] === "1";
+const RSA_CLI_RUNS = QUICK ? 1 : 5;
+const EC_CLI_RUNS = QUICK ? 1 : 10;
+const RSA_PROVIDER_RUNS = QUICK ? 1 : 3;
+const EC_PROVIDER_RUNS = QUICK ? 1 : 10;
+
+const TARGET_RSA_RATIO = 0.55; // kpki/openssl, medians
+const TARGET_EC_WALL_MS = 300; // kpki median, Node start-up included
+
+// ---------------------------------------------------------------- helpers
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? Number.NaN) + (s[mid] ?? Number.NaN)) / 2;
+};
+const fmtMs = (ms: number): string =>
+  Number.isNaN(ms) ? "n/a" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+const fmtRatio = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}x` : "n/a");
+
+function table(rows: readonly (readonly string[])[], indent = "  "): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const line = (row: readonly string[]): string =>
+    indent + row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  ");
+  const [head, ...body] = rows;
+  if (!head) return "";
+  const rule = indent + widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(head), rule, ...body.map(line)].join("\n");
+}
+
+interface Series {
+  readonly label: string;
+  readonly ms: number[];
+  failures: number;
+}
+const series = (label: string): Series => ({ label, ms: [], failures: 0 });
+const statsRow = (s: Series): string[] => [
+  s.label,
+  fmtMs(median(s.ms)),
+  fmtMs(Math.min(...s.ms)),
+  fmtMs(Math.max(...s.ms)),
+  `${s.ms.length}${s.failures ? ` (+${s.failures} failed)` : ""}`,
+];
+const STATS_HEAD = ["", "median", "min", "max", "runs"];
+
+const warnings: string[] = [];
+function warn(line: string): void {
+  warnings.push(line);
+  console.log(`  WARNING: ${line}`);
+}
+
+/** Wall time of a child process, from spawn to exit (Node or bash start-up included). */
+function timeChild(s: Series, command: string, args: readonly string[]): boolean {
+  const t0 = performance.now();
+  const r = spawnSync(command, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) {
+    s.failures++;
+    const why = r.error ? r.error.message : `exit ${r.status ?? r.signal ?? "?"}`;
+    warn(`${s.label} failed (${why}): ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}`);
+    return false;
+  }
+  s.ms.push(ms);
+  return true;
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.push(relative(dir, p));
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out.sort();
+}
+
+/** Same relative file names in both trees; a warning line otherwise. */
+function compareFileSets(what: string, kpkiDir: string, opensslDir: string): boolean {
+  const a = listFiles(kpkiDir);
+  const b = listFiles(opensslDir);
+  const onlyA = a.filter((f) => !b.includes(f));
+  const onlyB = b.filter((f) => !a.includes(f));
+  if (onlyA.length || onlyB.length || a.length === 0) {
+    warn(`${what}: file sets differ (kpki ${a.length} files, openssl ${b.length}); only kpki: [${onlyA.join(", ")}]; only openssl: [${onlyB.join(", ")}]`);
+    return false;
+  }
+  return true;
+}
+
+// ------------------------------------------- deeper one-off equivalence check
+
+const b64 = (s: unknown): string => (typeof s === "string" ? Buffer.from(s, "base64").toString("utf8") : "");
+
+/** A normalised description of a certificate: what kubeadm decides, not serials, dates or key bytes. */
+function certProfile(pem: string): string {
+  const c = new X509Certificate(pem);
+  const details = c.publicKey.asymmetricKeyDetails ?? {};
+  const key = `${c.publicKey.asymmetricKeyType ?? "?"}${details.modulusLength ?? ""}${details.namedCurve ?? ""}`;
+  const days = Math.round((Date.parse(c.validTo) - Date.now()) / 86_400_000);
+  return JSON.stringify({
+    subject: c.subject,
+    issuer: c.issuer,
+    san: c.subjectAltName ?? "",
+    eku: c.keyUsage ?? [],
+    ca: c.ca,
+    key,
+    days,
+    extensions: extensionShape(c.raw),
+  });
+}
+
+/**
+ * The extension OIDs (with criticality) in certificate order, read from the DER.
+ * Small and tolerant: it walks tbsCertificate to the [3] extensions field.
+ */
+function extensionShape(der: Buffer): string[] {
+  const read = (buf: Buffer, at: number): { tag: number; start: number; end: number } => {
+    const tag = buf[at] ?? 0;
+    let len = buf[at + 1] ?? 0;
+    let start = at + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = (len << 8) | (buf[start + i] ?? 0);
+      start += n;
+    }
+    return { tag, start, end: start + len };
+  };
+  const children = (buf: Buffer, start: number, end: number): { tag: number; start: number; end: number }[] => {
+    const out = [];
+    for (let at = start; at < end; ) {
+      const node = read(buf, at);
+      out.push(node);
+      at = node.end;
+    }
+    return out;
+  };
+  const oidText = (bytes: Buffer): string => {
+    const first = bytes[0] ?? 0;
+    const parts = [Math.floor(first / 40), first % 40];
+    let v = 0;
+    for (const b of bytes.subarray(1)) {
+      v = v * 128 + (b & 0x7f);
+      if (!(b & 0x80)) {
+        parts.push(v);
+        v = 0;
+      }
+    }
+    return parts.join(".");
+  };
+  const cert = read(der, 0);
+  const tbs = children(der, cert.start, cert.end)[0];
+  if (!tbs) return [];
+  const extWrapper = children(der, tbs.start, tbs.end).find((n) => n.tag === 0xa3);
+  if (!extWrapper) return [];
+  const list = children(der, extWrapper.start, extWrapper.end)[0];
+  if (!list) return [];
+  return children(der, list.start, list.end).map((ext) => {
+    const [oidNode, second] = children(der, ext.start, ext.end);
+    const critical = second?.tag === 0x01 && der[second.start] !== 0;
+    return `${oidNode ? oidText(der.subarray(oidNode.start, oidNode.end)) : "?"}${critical ? "!" : ""}`;
+  });
+}
+
+const bigintText = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? value.toString() : value);
+
+function keyProfile(pem: string): string {
+  const k = createPrivateKey(pem);
+  const d = k.asymmetricKeyDetails ?? {};
+  return `${k.asymmetricKeyType ?? "?"}${d.modulusLength ?? ""}${d.namedCurve ?? ""}`;
+}
+const pemLabel = (pem: string): string => /-----BEGIN ([A-Z ]+)-----/.exec(pem)?.[1] ?? "?";
+
+function kubeconfigProfile(text: string): { profile: string; keyLabel: string } {
+  const doc = parseYaml(text) as Record<string, unknown>;
+  const clusters = doc["clusters"] as { name: string; cluster: Record<string, unknown> }[];
+  const users = doc["users"] as { name: string; user: Record<string, unknown> }[];
+  const contexts = doc["contexts"] as { name: string; context: Record<string, unknown> }[];
+  const cluster = clusters[0];
+  const user = users[0];
+  const keyPem = b64(user?.user["client-key-data"]);
+  return {
+    profile: JSON.stringify({
+      currentContext: doc["current-context"],
+      contexts: contexts.map((c) => [c.name, c.context["cluster"], c.context["user"]]),
+      cluster: [cluster?.name, cluster?.cluster["server"], certProfile(b64(cluster?.cluster["certificate-authority-data"]))],
+      user: [user?.name, certProfile(b64(user?.user["client-certificate-data"])), keyProfile(keyPem)],
+      keys: Object.keys(doc),
+    }),
+    keyLabel: pemLabel(keyPem),
+  };
+}
+
+/** Compares what the two PKIs say (subjects, SANs, EKUs, extensions, key types, kubeconfig fields). */
+function compareContents(what: string, kpkiDir: string, opensslDir: string): void {
+  const labels = new Set<string>();
+  let differences = 0;
+  for (const rel of listFiles(kpkiDir)) {
+    const a = join(kpkiDir, rel);
+    const b = join(opensslDir, rel);
+    if (!existsSync(b)) continue; // reported by compareFileSets
+    const ta = readFileSync(a, "utf8");
+    const tb = readFileSync(b, "utf8");
+    let pa: string;
+    let pb: string;
+    try {
+      if (rel.endsWith(".crt")) {
+        pa = certProfile(ta);
+        pb = certProfile(tb);
+      } else if (rel.endsWith(".key")) {
+        pa = keyProfile(ta);
+        pb = keyProfile(tb);
+        labels.add(`${pemLabel(ta)} vs ${pemLabel(tb)}`);
+      } else if (rel.endsWith(".pub")) {
+        const ka = createPublicKey(ta);
+        const kb = createPublicKey(tb);
+        pa = `${ka.asymmetricKeyType}${JSON.stringify(ka.asymmetricKeyDetails, bigintText)}|${pemLabel(ta)}`;
+        pb = `${kb.asymmetricKeyType}${JSON.stringify(kb.asymmetricKeyDetails, bigintText)}|${pemLabel(tb)}`;
+      } else if (rel.endsWith(".conf")) {
+        const ka = kubeconfigProfile(ta);
+        const kb = kubeconfigProfile(tb);
+        pa = ka.profile;
+        pb = kb.profile;
+        labels.add(`${ka.keyLabel} vs ${kb.keyLabel}`);
+      } else {
+        continue;
+      }
+    } catch (error) {
+      differences++;
+      warn(`${what}: ${rel} could not be read: ${(error as Error).message}`);
+      continue;
+    }
+    if (pa !== pb) {
+      differences++;
+      warn(`${what}: ${rel} differs:\n      kpki:    ${pa}\n      openssl: ${pb}`);
+    }
+  }
+  const keyNote = [...labels].join("; ");
+  if (!differences) {
+    console.log(`  contents (${what}): subjects, issuers, SANs, EKUs, CA flag, extension OIDs+criticality in order, key types,`);
+    console.log(`    validity days and kubeconfig fields all match. Key PEM encodings (kpki vs openssl): ${keyNote}`);
+  }
+}
+
+// ---------------------------------------------------------------- set-up
+
+const benchStart = performance.now();
+if (!existsSync(KPKI)) {
+  console.error(`${KPKI} is missing: run \`npm run build\` first (npm run bench does).`);
+  process.exit(1);
+}
+let opensslVersion: string;
+try {
+  opensslVersion = execFileSync("openssl", ["version"], { encoding: "utf8" }).trim();
+} catch {
+  console.error("openssl is not on PATH: the baseline cannot run.");
+  process.exit(1);
+}
+const cpuList = cpus();
+console.log("kpki benchmark");
+console.log(`  CPUs (os.cpus().length): ${cpuList.length}`);
+console.log(`  CPU model:               ${cpuList[0]?.model ?? "?"}`);
+console.log(`  node:                    ${process.version}`);
+console.log(`  openssl:                 ${opensslVersion}`);
+console.log(`  load average 1/5/15 min: ${loadavg().map((x) => x.toFixed(2)).join(" / ")} (at start)`);
+
+const tmpRoot = mkdtempSync(join(tmpdir(), "kpki-bench-"));
+let runNo = 0;
+const freshDir = (tag: string): string => {
+  const d = join(tmpRoot, `${String(++runNo).padStart(3, "0")}-${tag}`);
+  mkdirSync(d);
+  return d;
+};
+const cleanup = (): void => rmSync(tmpRoot, { recursive: true, force: true });
+process.on("exit", cleanup);
+process.on("SIGINT", () => process.exit(130));
+
+const kpkiArgs = (dir: string, alg: KeyAlgorithm): string[] => [
+  KPKI,
+  "init",
+  "--dir",
+  dir,
+  "--node-name",
+  NODE_NAME,
+  "--apiserver-advertise-address",
+  ADVERTISE,
+  ...(alg === "RSA-2048" ? [] : ["--encryption-algorithm", alg]),
+];
+
+interface CliResult {
+  readonly kpki: Series;
+  readonly openssl: Series;
+  readonly fileSetMismatches: number;
+  readonly pairsCompared: number;
+}
+
+function cliComparison(alg: KeyAlgorithm, mode: "rsa" | "ec", runs: number): CliResult {
+  const kpki = series("node dist/bin/kpki.js init");
+  const openssl = series(`bash bench/openssl-pki.sh DIR ${mode}`);
+  let mismatches = 0;
+  let compared = 0;
+  for (let i = 0; i < runs; i++) {
+    const kDir = freshDir(`kpki-${mode}`);
+    const oDir = freshDir(`openssl-${mode}`);
+    const kOk = timeChild(kpki, process.execPath, kpkiArgs(kDir, alg));
+    const oOk = timeChild(openssl, "bash", [OPENSSL_SCRIPT, oDir, mode, NODE_NAME, ADVERTISE]);
+    // Outside the timed region: the same file names in both trees.
+    if (kOk && oOk) {
+      compared++;
+      if (!compareFileSets(`${alg} run ${i + 1}`, kDir, oDir)) mismatches++;
+      if (i === 0) compareContents(`${alg} run 1`, kDir, oDir);
+    }
+    rmSync(kDir, { recursive: true, force: true });
+    rmSync(oDir, { recursive: true, force: true });
+  }
+  return { kpki, openssl, fileSetMismatches: mismatches, pairsCompared: compared };
+}
+
+const verdict = (met: boolean): string => (met ? "met" : "MISSED");
+const summary: string[][] = [["target", "measured", "goal", "result"]];
+
+// ---------------------------------------------------------------- 1. RSA CLI
+
+console.log(`\n1. RSA-2048 full PKI (16 keys, 27 files), child processes, ${RSA_CLI_RUNS} runs each, interleaved`);
+const rsa = cliComparison("RSA-2048", "rsa", RSA_CLI_RUNS);
+const rsaRatio = median(rsa.kpki.ms) / median(rsa.openssl.ms);
+console.log(table([STATS_HEAD, statsRow(rsa.kpki), statsRow(rsa.openssl)]));
+console.log(`  ratio of medians kpki/openssl: ${fmtRatio(rsaRatio)}   target <= ${TARGET_RSA_RATIO}x: ${verdict(rsaRatio <= TARGET_RSA_RATIO)}`);
+console.log(`  same file names in both output dirs: ${rsa.pairsCompared - rsa.fileSetMismatches} of ${rsa.pairsCompared} run pairs`);
+summary.push(["RSA-2048 CLI, kpki/openssl (medians)", fmtRatio(rsaRatio), `<= ${TARGET_RSA_RATIO}x`, verdict(rsaRatio <= TARGET_RSA_RATIO)]);
+
+// ---------------------------------------------------------------- 2. EC CLI
+
+console.log(`\n2. ECDSA-P256 full PKI (16 keys, 27 files), child processes, ${EC_CLI_RUNS} runs each, interleaved`);
+const ec = cliComparison("ECDSA-P256", "ec", EC_CLI_RUNS);
+const ecMedian = median(ec.kpki.ms);
+const ecRatio = ecMedian / median(ec.openssl.ms);
+console.log(table([STATS_HEAD, statsRow(ec.kpki), statsRow(ec.openssl)]));
+console.log(`  kpki median wall time (incl. Node start-up): ${fmtMs(ecMedian)}   target < ${TARGET_EC_WALL_MS} ms: ${verdict(ecMedian < TARGET_EC_WALL_MS)}`);
+console.log(`  ratio of medians kpki/openssl: ${fmtRatio(ecRatio)}`);
+console.log(`  same file names in both output dirs: ${ec.pairsCompared - ec.fileSetMismatches} of ${ec.pairsCompared} run pairs`);
+summary.push(["ECDSA-P256 CLI, kpki median wall", fmtMs(ecMedian), `< ${TARGET_EC_WALL_MS} ms`, verdict(ecMedian < TARGET_EC_WALL_MS)]);
+summary.push(["ECDSA-P256 CLI, kpki/openssl (medians)", fmtRatio(ecRatio), "(report only)", ""]);
+
+// Node start-up alone, for reading the numbers above.
+const nodeBare = series("node -e 0 (bare Node start-up)");
+const kpkiHelp = series("node dist/bin/kpki.js --version");
+for (let i = 0; i < 5; i++) {
+  timeChild(nodeBare, process.execPath, ["-e", "0"]);
+  timeChild(kpkiHelp, process.execPath, [KPKI, "--version"]);
+}
+console.log("\n  for reference, process start-up without any PKI work (5 runs each):");
+console.log(table([STATS_HEAD, statsRow(nodeBare), statsRow(kpkiHelp)], "  "));
+
+// ---------------------------------------------------------------- 3. crypto providers
+
+console.log(
+  `\n3. Crypto provider inside runInit (in-memory store, no Node start-up, no file I/O): ` +
+    `RSA-2048 x${RSA_PROVIDER_RUNS}, ECDSA-P256 x${EC_PROVIDER_RUNS}, interleaved`,
+);
+
+const memoryStore: PkiStore = { read: async () => undefined, write: async () => {} };
+const selection = { certs: allCertPhases(), kubeconfigs: allKubeconfigPhases() };
+const providers: { readonly name: string; readonly crypto: Crypto }[] = [
+  { name: "node globalThis.crypto", crypto: globalThis.crypto },
+  { name: "@peculiar/webcrypto", crypto: new PeculiarCrypto() },
+];
+
+async function timeInit(s: Series, alg: KeyAlgorithm, crypto: Crypto): Promise<void> {
+  const cfg = resolveClusterConfig(
+    undefined,
+    { certDir: "/bench/pki", kubeconfigDir: "/bench", nodeName: NODE_NAME, advertiseAddress: ADVERTISE, encryptionAlgorithm: alg },
+    { hostname: NODE_NAME, defaultAddress: ADVERTISE },
+  );
+  const t0 = performance.now();
+  try {
+    await runInit(cfg, selection, { crypto, store: memoryStore, now: new Date(), log: () => {}, warn: () => {} });
+    s.ms.push(performance.now() - t0);
+  } catch (error) {
+    s.failures++;
+    warn(`${s.label} failed: ${(error as Error).message}`);
+  }
+}
+
+// One untimed ECDSA run per provider first, so module loading and JIT warm-up are not timed.
+for (const p of providers) await timeInit(series(`${p.name} warm-up`), "ECDSA-P256", p.crypto);
+
+const providerRows: string[][] = [STATS_HEAD];
+const providerRatios: { alg: KeyAlgorithm; ratio: number }[] = [];
+for (const [alg, runs] of [
+  ["RSA-2048", RSA_PROVIDER_RUNS],
+  ["ECDSA-P256", EC_PROVIDER_RUNS],
+] as const) {
+  const [nodeSeries, peculiarSeries] = providers.map((p) => series(`${alg}, ${p.name}`));
+  if (!nodeSeries || !peculiarSeries) continue;
+  for (let i = 0; i < runs; i++) {
+    await timeInit(nodeSeries, alg, providers[0]?.crypto ?? globalThis.crypto);
+    await timeInit(peculiarSeries, alg, providers[1]?.crypto ?? globalThis.crypto);
+  }
+  providerRows.push(statsRow(nodeSeries), statsRow(peculiarSeries));
+  providerRatios.push({ alg, ratio: median(peculiarSeries.ms) / median(nodeSeries.ms) });
+}
+console.log(table(providerRows));
+for (const { alg, ratio } of providerRatios) {
+  const faster = !Number.isFinite(ratio)
+    ? "n/a"
+    : ratio > 1
+      ? `Node's WebCrypto is faster (${ratio.toFixed(2)}x)`
+      : ratio < 1
+        ? `@peculiar/webcrypto is faster (${(1 / ratio).toFixed(2)}x)`
+        : "same speed";
+  console.log(`  ${alg}: ratio of medians peculiar/node ${fmtRatio(ratio)}: ${faster}`);
+  summary.push([`${alg} runInit, peculiar/node (medians)`, fmtRatio(ratio), "(report only)", ratio > 1 ? "node faster" : "peculiar faster"]);
+}
+console.log("  (the CLI uses Node's WebCrypto: src/io/node-io.ts)");
+
+// ---------------------------------------------------------------- summary
+
+console.log("\nSummary");
+console.log(table(summary));
+console.log(`\n${warnings.length ? `${warnings.length} warning(s) above.` : "No warnings: every kpki/openssl pair wrote the same file names."}`);
+console.log(`Total bench time: ${fmtMs(performance.now() - benchStart)}; load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" / ")}`);
