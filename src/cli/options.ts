@@ -67,7 +67,7 @@ export async function clusterConfigFromArgs(args: ClusterArgs, io: CliIo): Promi
     if (mixed.length) throw invalidInput(`can not mix '--config' with arguments [${mixed.join(" ")}]`);
     const text = await io.readText(args.config);
     if (text === undefined) throw invalidInput(`unable to read config from "${args.config}": no such file`);
-    docs = parseKubeadmConfig(text, args.config);
+    docs = await parseKubeadmConfig(text, args.config);
   }
   if (args.dir !== undefined && (args["cert-dir"] !== undefined || args["kubeconfig-dir"] !== undefined)) {
     throw invalidInput("--dir is a shorthand for --cert-dir and --kubeconfig-dir; give either --dir or those two");

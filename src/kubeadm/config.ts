@@ -1,4 +1,3 @@
-import { parseAllDocuments } from "yaml";
 import { invalidInput } from "../errors.js";
 import { isDns1123Subdomain, isWildcardDns1123Subdomain } from "../pki/dns.js";
 import { parseDuration } from "../pki/duration.js";
@@ -94,7 +93,8 @@ export interface KubeadmConfigDocuments {
 }
 
 /** Parses a kubeadm config file (multi-document YAML); other kinds (KubeletConfiguration, ...) are ignored. */
-export function parseKubeadmConfig(text: string, source = "config"): KubeadmConfigDocuments {
+export async function parseKubeadmConfig(text: string, source = "config"): Promise<KubeadmConfigDocuments> {
+  const { parseAllDocuments } = await import("yaml"); // on first use: keeps `kpki init` start-up fast
   let init: Obj | undefined;
   let cluster: Obj | undefined;
   const docs = parseAllDocuments(text);

@@ -247,7 +247,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         kubeconfigPlans.push({ entry, path, key: startKey(cfg.encryptionAlgorithm, crypto) });
         continue;
       }
-      const view = readKubeconfig(text, path);
+      const view = await readKubeconfig(text, path);
       if (ca.cert && (view.caData ?? "").trim() !== ca.cert.pem.trim()) {
         throw mismatch(`a kubeconfig file "${path}" exists already but has got the wrong CA cert`);
       }
@@ -268,9 +268,32 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
     if (!state?.cert || !state.key) throw new PkiError("mismatch", `the ${name} CA has no key to sign with`);
     return { certificate: state.cert, key: state.key };
   };
-  const writePair = async (baseName: string, key: KeyPair, cert: ParsedCertificate): Promise<void> => {
-    await store.write(certPath(cfg, baseName, "key"), await privateKeyToPem(key, crypto), MODES.key);
-    await store.write(certPath(cfg, baseName, "crt"), cert.pem, MODES.cert);
+  // Files are written concurrently (fsync dominates), with two orderings kept: a key before its
+  // certificate, and a CA's pair before anything it signed, so an interruption can only leave a
+  // key without its certificate, which the next run completes with that key.
+  const writes: Promise<void>[] = [];
+  const caWritten = new Map<CaName, Promise<void>>();
+  const schedule = (after: Promise<void> | undefined, task: () => Promise<void>): Promise<void> => {
+    const p = (async () => {
+      await after;
+      await task();
+    })();
+    p.catch(() => undefined); // collected below with allSettled
+    writes.push(p);
+    return p;
+  };
+  const writePair = async (
+    baseName: string,
+    key: KeyPair,
+    cert: ParsedCertificate,
+    after?: Promise<void>,
+  ): Promise<{ readonly done: Promise<void> }> => {
+    const keyPem = await privateKeyToPem(key, crypto);
+    const done = schedule(after, async () => {
+      await store.write(certPath(cfg, baseName, "key"), keyPem, MODES.key);
+      await store.write(certPath(cfg, baseName, "crt"), cert.pem, MODES.cert);
+    });
+    return { done };
   };
   const issue = async (spec: ResolvedSpec, key: KeyPair, issuer: Issuer | { selfSigned: KeyPair }): Promise<ParsedCertificate> =>
     createCertificate({ ...spec, serial: randomSerial(crypto) }, key.publicKey, issuer, crypto);
@@ -290,7 +313,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
           const key = await state.pending;
           const cert = await issue(resolveCaSpec(state.entry, cfg, now), key, { selfSigned: key });
           log(`[certs] Generating "${state.entry.baseName}" certificate and key`);
-          await writePair(state.entry.baseName, key, cert);
+          caWritten.set(state.entry.name, (await writePair(state.entry.baseName, key, cert)).done);
           state.cert = cert;
           state.key = key;
           delete state.pending;
@@ -309,7 +332,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         const key = await step.key;
         const cert = await issue(resolveLeafSpec(step.entry, cfg, now), key, await issuerOf(step.entry.ca));
         log(`[certs] Generating "${step.entry.baseName}" certificate and key`);
-        await writePair(step.entry.baseName, key, cert);
+        await writePair(step.entry.baseName, key, cert, caWritten.get(step.entry.ca));
         const line = servingLine(step.entry, cert);
         if (line) log(line);
         break;
@@ -322,12 +345,19 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         } else if (step.action === "reuse") {
           log(`[certs] Using the existing "sa" key`);
           // sa.key without sa.pub is what an interrupted run leaves; complete the pair.
-          if (step.pubMissing) await store.write(pubPath, await publicKeyToPem(step.pubMissing.publicKey, crypto), MODES.publicKey);
+          if (step.pubMissing) {
+            const pub = await publicKeyToPem(step.pubMissing.publicKey, crypto);
+            schedule(undefined, () => store.write(pubPath, pub, MODES.publicKey));
+          }
         } else {
           const key = await step.key;
           log(`[certs] Generating "sa" key and public key`);
-          await store.write(keyPath, await privateKeyToPem(key, crypto), MODES.key);
-          await store.write(pubPath, await publicKeyToPem(key.publicKey, crypto), MODES.publicKey);
+          const keyPem = await privateKeyToPem(key, crypto);
+          const pub = await publicKeyToPem(key.publicKey, crypto);
+          schedule(undefined, async () => {
+            await store.write(keyPath, keyPem, MODES.key);
+            await store.write(pubPath, pub, MODES.publicKey);
+          });
         }
         break;
       }
@@ -356,9 +386,12 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         clientKeyPem: await privateKeyToPem(key, crypto),
       });
       log(`[kubeconfig] Writing "${plan.entry.fileName}" kubeconfig file`);
-      await store.write(plan.path, text, MODES.kubeconfig);
+      schedule(caWritten.get("ca"), () => store.write(plan.path, text, MODES.kubeconfig));
     }
   }
+
+  const failure = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure) throw failure.reason;
 }
 
 /** Every cert phase name in `all` order (for `init phase certs all`). */

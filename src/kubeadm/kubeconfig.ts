@@ -1,4 +1,3 @@
-import { parse, stringify } from "yaml";
 import { invalidInput } from "../errors.js";
 import { bytesToBase64, base64ToBytes } from "../pki/der.js";
 import { formatIp } from "../pki/ip.js";
@@ -38,6 +37,22 @@ export interface KubeconfigContent {
 const b64 = (text: string): string => bytesToBase64(new TextEncoder().encode(text));
 
 /**
+ * A YAML scalar as go-yaml writes a string: plain when that reads back as the
+ * same string, double-quoted otherwise. (Hand-written so that writing a
+ * kubeconfig does not load a YAML library: `kpki init` start-up time counts.)
+ */
+function scalar(value: string): string {
+  const plain =
+    /^[A-Za-z0-9_./][A-Za-z0-9_./:@\[\]+=-]*$/.test(value) &&
+    !/^(?:true|false|yes|no|on|off|y|n|null|~)$/i.test(value) &&
+    !/^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?$/.test(value) &&
+    !/^0[xob]/i.test(value) &&
+    !value.includes(": ") &&
+    !value.endsWith(":");
+  return plain ? value : JSON.stringify(value);
+}
+
+/**
  * A kubeconfig exactly as client-go's clientcmd.Write serialises kubeadm's
  * config: keys in alphabetical order, lists not indented, `preferences: {}`,
  * PEM data base64-encoded on one line, context `<user>@<cluster>`.
@@ -51,16 +66,26 @@ export function renderKubeconfig(content: KubeconfigContent): string {
   const cluster: Record<string, string> = {};
   if (content.caPem !== "") cluster["certificate-authority-data"] = b64(content.caPem);
   cluster["server"] = content.server;
-  const doc = {
-    apiVersion: "v1",
-    clusters: [{ cluster, name: content.clusterName }],
-    contexts: [{ context: { cluster: content.clusterName, user: content.user }, name: contextName }],
-    "current-context": contextName,
-    kind: "Config",
-    preferences: {},
-    users: [{ name: content.user, user }],
-  };
-  return stringify(doc, { indentSeq: false, lineWidth: 0, minContentWidth: 0 });
+  const map = (indent: string, entries: Record<string, string>): string =>
+    Object.entries(entries).map(([k, v]) => `${indent}${k}: ${scalar(v)}\n`).join("");
+  return (
+    "apiVersion: v1\n" +
+    "clusters:\n" +
+    "- cluster:\n" +
+    map("    ", cluster) +
+    `  name: ${scalar(content.clusterName)}\n` +
+    "contexts:\n" +
+    "- context:\n" +
+    `    cluster: ${scalar(content.clusterName)}\n` +
+    `    user: ${scalar(content.user)}\n` +
+    `  name: ${scalar(contextName)}\n` +
+    `current-context: ${scalar(contextName)}\n` +
+    "kind: Config\n" +
+    "preferences: {}\n" +
+    "users:\n" +
+    `- name: ${scalar(content.user)}\n` +
+    (Object.keys(user).length ? `  user:\n${map("    ", user)}` : "  user: {}\n")
+  );
 }
 
 /** The current context's cluster and user of a kubeconfig, with embedded data decoded. */
@@ -92,7 +117,9 @@ function decodeData(value: unknown, what: string, source: string): string | unde
 }
 
 /** Reads the current context of a kubeconfig; errors name the file and what is missing, like kubeadm's. */
-export function readKubeconfig(text: string, source: string): KubeconfigView {
+export async function readKubeconfig(text: string, source: string): Promise<KubeconfigView> {
+  // Loaded on first use: most runs never read a kubeconfig, and start-up time counts.
+  const { parse } = await import("yaml");
   let doc: unknown;
   try {
     doc = parse(text);

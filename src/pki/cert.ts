@@ -1,8 +1,23 @@
 import type { Bytes } from "./der.js";
-import { bytesEqual, bytesToHex, children, decodeOne, readOid, TAG, type DerNode } from "./der.js";
+import {
+  bitString,
+  bytesEqual,
+  bytesToHex,
+  children,
+  context,
+  decodeOne,
+  readOid,
+  readTime,
+  sequence,
+  TAG,
+  time,
+  unsignedInteger,
+  type DerNode,
+} from "./der.js";
 import {
   authorityKeyIdentifierValue,
   basicConstraintsValue,
+  encodeExtension,
   EXT_KEY_USAGE_OIDS,
   EXTENSION_OIDS,
   extKeyUsageValue,
@@ -15,10 +30,10 @@ import {
   type RawExtension,
 } from "./extensions.js";
 import { formatIp, normalizeIp } from "./ip.js";
-import { signingAlgorithm, spkiOf, subjectPublicKeyBits, type KeyAlgorithm, type KeyPair } from "./keys.js";
+import { spkiOf, subjectPublicKeyBits, type KeyAlgorithm, type KeyPair } from "./keys.js";
 import { encodeSubject, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
-import { Extension, Name, X509Certificate, X509CertificateGenerator } from "./x509.js";
+import { algorithmIdentifier, sign, signatureOidFor, SIGNATURE_ALGORITHMS, verify } from "./signature.js";
 
 /** What to put into a certificate; everything else follows kubeadm's template (§1.4). */
 export interface CertificateSpec {
@@ -64,8 +79,12 @@ export interface ParsedCertificate {
   readonly subjectKeyId: Bytes | undefined;
   readonly authorityKeyId: Bytes | undefined;
   readonly spki: Bytes;
-  /** The library object, for signature checks. */
-  readonly x509: X509Certificate;
+  /** The signed TBSCertificate, the signature algorithm OID and the signature bits. */
+  readonly tbsDer: Bytes;
+  readonly signatureOid: string;
+  /** The signature algorithm's name as openssl prints it, e.g. sha256WithRSAEncryption. */
+  readonly signatureAlgorithm: string;
+  readonly signature: Bytes;
 }
 
 /** Raised when bytes are not a certificate kpki can read. */
@@ -99,17 +118,11 @@ export async function keyIdOf(publicKey: CryptoKey, crypto: Crypto): Promise<Byt
   return new Uint8Array(await crypto.subtle.digest("SHA-1", bits));
 }
 
-/** Hex serial for @peculiar/x509 (which encodes it as a minimal positive INTEGER). */
-function serialHex(serial: bigint): string {
-  if (serial <= 0n) throw new RangeError("serial must be positive");
-  const hex = serial.toString(16);
-  return hex.length % 2 ? `0${hex}` : hex;
-}
-
 /**
  * Issues a certificate for `publicKey`. With no issuer it is self-signed (a
  * root CA); otherwise it is signed by the issuer's key with the issuer's
- * subject as the issuer name and the issuer's SKI as AKI.
+ * subject as the issuer name and the issuer's SKI as AKI. The TBSCertificate is
+ * assembled here, field by field, as Go's x509.CreateCertificate writes it.
  */
 export async function createCertificate(
   spec: CertificateSpec,
@@ -117,6 +130,7 @@ export async function createCertificate(
   issuer: Issuer | { readonly selfSigned: KeyPair },
   crypto: Crypto,
 ): Promise<ParsedCertificate> {
+  if (spec.serial <= 0n) throw new RangeError("serial must be positive");
   const subjectDer = encodeSubject(spec.subject);
   const selfSigned = "selfSigned" in issuer;
   const signer = selfSigned ? issuer.selfSigned : issuer.key;
@@ -124,21 +138,21 @@ export async function createCertificate(
   const ski = spec.isCa ? await keyIdOf(publicKey, crypto) : undefined;
   // Go sets AKI from the parent's SKI only when issuer and subject names differ.
   const aki = !selfSigned && !bytesEqual(issuerDer, subjectDer) ? issuer.certificate.subjectKeyId : undefined;
-  const cert = await X509CertificateGenerator.create(
-    {
-      serialNumber: serialHex(spec.serial),
-      subject: new Name(subjectDer),
-      issuer: new Name(issuerDer),
-      notBefore: spec.notBefore,
-      notAfter: spec.notAfter,
-      publicKey,
-      signingKey: signer.privateKey,
-      signingAlgorithm: signingAlgorithm(signer.algorithm),
-      extensions: templateExtensions(spec, ski, aki).map((e) => new Extension(e.oid, e.critical, e.value)),
-    },
-    crypto,
+  const sigOid = signatureOidFor(signer.algorithm);
+  const sigAlg = algorithmIdentifier(sigOid);
+  const hex = spec.serial.toString(16);
+  const tbs = sequence(
+    context(0, unsignedInteger(Uint8Array.of(2)), true), // v3
+    unsignedInteger(Uint8Array.from((hex.length % 2 ? `0${hex}` : hex).match(/../g) ?? [], (h) => parseInt(h, 16))),
+    sigAlg,
+    issuerDer,
+    sequence(time(spec.notBefore), time(spec.notAfter)),
+    subjectDer,
+    await spkiOf(publicKey, crypto),
+    context(3, sequence(...templateExtensions(spec, ski, aki).map(encodeExtension)), true),
   );
-  return parseCertificateDer(new Uint8Array(cert.rawData));
+  const signature = await sign(sigOid, signer.privateKey, tbs, crypto);
+  return parseCertificateDer(sequence(tbs, sigAlg, bitString(signature)));
 }
 
 /** A random serial uniform in [1, 2^63 - 1], as kubeadm's `rand.Int(MaxInt64-1) + 1`. */
@@ -206,26 +220,45 @@ function parseAttributes(name: DerNode): { commonName: string; organizations: st
   return { commonName, organizations };
 }
 
-/** Parses one DER certificate. */
+const fail = (message: string): never => {
+  throw new CertificateError(`not a valid X.509 certificate: ${message}`);
+};
+
+/** Parses one DER certificate (strict DER; unknown extensions are kept out of the facts, not refused). */
 export function parseCertificateDer(der: Bytes): ParsedCertificate {
-  let cert: X509Certificate;
+  let top: DerNode[];
   let tbs: DerNode[];
   try {
-    const top = children(decodeOne(der));
-    const tbsNode = top[0];
-    if (!tbsNode || tbsNode.tag !== TAG.sequence) throw new Error("no TBSCertificate");
-    tbs = children(tbsNode);
-    cert = new X509Certificate(der);
+    top = children(decodeOne(der));
+    tbs = top[0]?.tag === TAG.sequence ? children(top[0]) : [];
   } catch (error) {
-    throw new CertificateError(`not a valid X.509 certificate: ${(error as Error).message}`);
+    return fail((error as Error).message);
   }
-  // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, spki, ...
+  const [tbsNode, sigAlgNode, sigNode] = top;
+  if (!tbsNode || !sigAlgNode || !sigNode || sigNode.tag !== TAG.bitString || tbs.length < 6) return fail("truncated certificate");
+  // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, spki, [1] [2] unique ids, [3] extensions
   const offset = tbs[0]?.tag === 0xa0 ? 1 : 0;
-  const issuerNode = tbs[offset + 2];
-  const subjectNode = tbs[offset + 4];
-  const spkiNode = tbs[offset + 5];
-  if (!issuerNode || !subjectNode || !spkiNode) throw new CertificateError("truncated TBSCertificate");
-  const { commonName, organizations } = parseAttributes(subjectNode);
+  const [serialNode, , issuerNode, validityNode, subjectNode, spkiNode] = tbs.slice(offset);
+  if (!serialNode || serialNode.tag !== TAG.integer || !issuerNode || !validityNode || !subjectNode || !spkiNode) {
+    return fail("truncated TBSCertificate");
+  }
+  let notBefore: Date;
+  let notAfter: Date;
+  let commonName: string;
+  let organizations: string[];
+  let signatureOid: string;
+  try {
+    const [nb, na] = children(validityNode);
+    if (!nb || !na) return fail("incomplete validity");
+    notBefore = readTime(nb);
+    notAfter = readTime(na);
+    ({ commonName, organizations } = parseAttributes(subjectNode));
+    const algOid = children(sigAlgNode)[0];
+    if (!algOid) return fail("no signature algorithm");
+    signatureOid = readOid(algOid);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 
   let isCa = false;
   let keyUsages: KeyUsage[] = [];
@@ -234,51 +267,61 @@ export function parseCertificateDer(der: Bytes): ParsedCertificate {
   let san: ReturnType<typeof parseSan> = { dnsNames: [], ips: [], emailAddresses: [], uris: [] };
   let subjectKeyId: Bytes | undefined;
   let authorityKeyId: Bytes | undefined;
-  for (const ext of cert.extensions) {
-    const value = new Uint8Array(ext.value);
-    switch (ext.type) {
-      case EXTENSION_OIDS.basicConstraints: {
-        const first = children(decodeOne(value))[0];
-        isCa = first?.tag === TAG.boolean && first.content[0] !== 0;
-        break;
-      }
-      case EXTENSION_OIDS.keyUsage:
-        keyUsages = parseKeyUsage(value);
-        break;
-      case EXTENSION_OIDS.extKeyUsage:
-        for (const node of children(decodeOne(value))) {
-          const oid = readOid(node);
-          const known = Object.entries(EXT_KEY_USAGE_OIDS).find(([, o]) => o === oid);
-          if (known) extKeyUsages.push(known[0] as ExtKeyUsage);
-          else unknownExtKeyUsages.push(oid);
+  const extsNode = tbs.find((n) => n.tag === 0xa3);
+  try {
+    const exts = extsNode ? children(children(extsNode)[0] ?? fail("empty extensions")) : [];
+    for (const ext of exts) {
+      const fields = children(ext);
+      const type = fields[0] ? readOid(fields[0]) : "";
+      const valueNode = fields[fields.length - 1];
+      if (!valueNode || valueNode.tag !== TAG.octetString) return fail(`extension ${type} has no value`);
+      const value = valueNode.content;
+      switch (type) {
+        case EXTENSION_OIDS.basicConstraints: {
+          const first = children(decodeOne(value))[0];
+          isCa = first?.tag === TAG.boolean && first.content[0] !== 0;
+          break;
         }
-        break;
-      case EXTENSION_OIDS.subjectAltName:
-        san = parseSan(value);
-        break;
-      case EXTENSION_OIDS.subjectKeyIdentifier:
-        subjectKeyId = decodeOne(value).content.slice();
-        break;
-      case EXTENSION_OIDS.authorityKeyIdentifier: {
-        const keyId = children(decodeOne(value)).find((n) => n.tag === 0x80);
-        authorityKeyId = keyId?.content.slice();
-        break;
+        case EXTENSION_OIDS.keyUsage:
+          keyUsages = parseKeyUsage(value);
+          break;
+        case EXTENSION_OIDS.extKeyUsage:
+          for (const node of children(decodeOne(value))) {
+            const o = readOid(node);
+            const known = Object.entries(EXT_KEY_USAGE_OIDS).find(([, v]) => v === o);
+            if (known) extKeyUsages.push(known[0] as ExtKeyUsage);
+            else unknownExtKeyUsages.push(o);
+          }
+          break;
+        case EXTENSION_OIDS.subjectAltName:
+          san = parseSan(value);
+          break;
+        case EXTENSION_OIDS.subjectKeyIdentifier:
+          subjectKeyId = decodeOne(value).content.slice();
+          break;
+        case EXTENSION_OIDS.authorityKeyIdentifier:
+          authorityKeyId = children(decodeOne(value)).find((n) => n.tag === 0x80)?.content.slice();
+          break;
+        default:
+          break;
       }
-      default:
-        break;
     }
+  } catch (error) {
+    if (error instanceof CertificateError) throw error;
+    return fail(`malformed extension: ${(error as Error).message}`);
   }
+  const magnitude = serialNode.content;
   return {
     der,
     pem: encodePem("CERTIFICATE", der),
-    serialHex: cert.serialNumber.toLowerCase(),
+    serialHex: bytesToHex(magnitude[0] === 0 && magnitude.length > 1 ? magnitude.subarray(1) : magnitude),
     subject: organizations.length ? { commonName, organizations } : { commonName },
     subjectDer: subjectNode.encoded.slice(),
     issuerDer: issuerNode.encoded.slice(),
     commonName,
     organizations,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore,
+    notAfter,
     isCa,
     keyUsages,
     extKeyUsages,
@@ -287,7 +330,10 @@ export function parseCertificateDer(der: Bytes): ParsedCertificate {
     subjectKeyId,
     authorityKeyId,
     spki: spkiNode.encoded.slice(),
-    x509: cert,
+    tbsDer: tbsNode.encoded.slice(),
+    signatureOid,
+    signatureAlgorithm: SIGNATURE_ALGORITHMS[signatureOid as keyof typeof SIGNATURE_ALGORITHMS]?.name ?? signatureOid,
+    signature: sigNode.content.slice(1),
   };
 }
 
@@ -308,11 +354,7 @@ export function parseCertificatePem(text: string): ParsedCertificate {
 /** True when `cert` carries a valid signature by `issuer`'s key and names it as issuer. */
 export async function isSignedBy(cert: ParsedCertificate, issuer: ParsedCertificate, crypto: Crypto): Promise<boolean> {
   if (!bytesEqual(cert.issuerDer, issuer.subjectDer)) return false;
-  try {
-    return await cert.x509.verify({ publicKey: issuer.x509.publicKey, signatureOnly: true }, crypto);
-  } catch {
-    return false;
-  }
+  return verify(cert.signatureOid, issuer.spki, cert.signature, cert.tbsDer, crypto);
 }
 
 /** True when the private key belongs to the certificate's public key. */

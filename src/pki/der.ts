@@ -242,3 +242,27 @@ export function readUnsigned(node: DerNode): Bytes {
   while (start < node.content.length - 1 && node.content[start] === 0) start++;
   return node.content.subarray(start);
 }
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
+
+/** X.509 Time: UTCTime for years 1950-2049, GeneralizedTime otherwise (RFC 5280 §4.1.2.5); whole seconds, UTC. */
+export function time(date: Date): Bytes {
+  const y = date.getUTCFullYear();
+  const rest = `${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}Z`;
+  const ascii = new TextEncoder();
+  return y >= 1950 && y < 2050 ? tlv(0x17, ascii.encode(`${pad(y % 100)}${rest}`)) : tlv(0x18, ascii.encode(`${pad(y, 4)}${rest}`));
+}
+
+/** Reads a UTCTime or GeneralizedTime (the `Z` forms RFC 5280 allows, fractions tolerated). */
+export function readTime(node: DerNode): Date {
+  const text = new TextDecoder().decode(node.content);
+  let m: RegExpExecArray | null;
+  if (node.tag === 0x17 && (m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(text))) {
+    const yy = Number(m[1]);
+    return new Date(Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)));
+  }
+  if (node.tag === 0x18 && (m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/.exec(text))) {
+    return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number((m[7] ?? "0").slice(0, 3).padEnd(3, "0"))));
+  }
+  throw new DerError(`invalid time "${text}"`);
+}

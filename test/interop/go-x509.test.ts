@@ -62,7 +62,7 @@ async function kpkiAndGo(algorithm: KeyAlgorithm) {
     certs.push({ name: leaf, cert: parseCertificatePem(text(`/k/pki/${leaf}.crt`)), signerKey: text(`/k/pki/${ca}.key`), parent: text(`/k/pki/${ca}.crt`) });
   }
   for (const conf of ["admin", "super-admin", "kubelet", "controller-manager", "scheduler"]) {
-    const view = readKubeconfig(text(`/k/${conf}.conf`), conf);
+    const view = await readKubeconfig(text(`/k/${conf}.conf`), conf);
     certs.push({ name: `${conf}.conf`, cert: parseCertificatePem(view.clientCertData!), signerKey: text("/k/pki/ca.key"), parent: text("/k/pki/ca.crt") });
   }
   const twins = await goTwin(certs.map(({ name, cert, signerKey, parent }) => ({

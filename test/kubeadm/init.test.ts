@@ -81,7 +81,15 @@ describe("kpki init on defaults (kubeadm-certs.md §1, §2)", async () => {
       "/k/admin.conf": "600", "/k/super-admin.conf": "600", "/k/kubelet.conf": "600",
       "/k/controller-manager.conf": "600", "/k/scheduler.conf": "600",
     });
-    expect(run.writes.indexOf("/k/pki/apiserver.key")).toBe(run.writes.indexOf("/k/pki/apiserver.crt") - 1);
+    // Crash-safety order: every key before its certificate, every CA pair before anything it signed.
+    const at = (p: string) => run.writes.indexOf(p);
+    for (const base of ["ca", "apiserver", "front-proxy-client", "etcd/peer", "apiserver-etcd-client"]) {
+      expect(at(`/k/pki/${base}.key`)).toBeLessThan(at(`/k/pki/${base}.crt`));
+    }
+    for (const [ca, leaf] of [["ca", "/k/pki/apiserver.key"], ["ca", "/k/admin.conf"], ["front-proxy-ca", "/k/pki/front-proxy-client.key"], ["etcd/ca", "/k/pki/etcd/server.key"]]) {
+      expect(at(`/k/pki/${ca}.crt`)).toBeLessThan(at(leaf!));
+    }
+    expect(at("/k/pki/sa.key")).toBeLessThan(at("/k/pki/sa.pub"));
   });
 
   it("writes keys in kubeadm's PEM formats", () => {
@@ -154,7 +162,7 @@ describe("kpki init on defaults (kubeadm-certs.md §1, §2)", async () => {
     expect(doc["current-context"]).toBe(`${user}@kubernetes`);
     expect(text).toContain("preferences: {}\n");
     expect(text).toMatch(/^clusters:\n- cluster:\n    certificate-authority-data: [A-Za-z0-9+/=]+\n    server: /m);
-    const view = readKubeconfig(text, file);
+    const view = await readKubeconfig(text, file);
     expect(view.server).toBe(server);
     expect(view.caData).toBe(files.get("/k/pki/ca.crt")!.data);
     const client = parseCertificatePem(view.clientCertData!);
@@ -308,8 +316,8 @@ describe("configuration reaches the certificates", () => {
     expect(r.out[3]).toBe(
       "[certs] apiserver serving cert is signed for DNS names [*.apps.example.com api.example.com kubernetes kubernetes.default kubernetes.default.svc kubernetes.default.svc.corp.internal node-1] and IPs [10.100.0.1 fd00::1 fd00::10 10.0.0.10]",
     );
-    expect(readKubeconfig(r.files.get("/k/admin.conf")!.data, "a").server).toBe("https://[fd00::10]:7443");
-    expect(readKubeconfig(r.files.get("/k/scheduler.conf")!.data, "s").server).toBe("https://[fd00::1]:6443");
+    expect((await readKubeconfig(r.files.get("/k/admin.conf")!.data, "a")).server).toBe("https://[fd00::10]:7443");
+    expect((await readKubeconfig(r.files.get("/k/scheduler.conf")!.data, "s")).server).toBe("https://[fd00::1]:6443");
     expect(r.warnings).toEqual(["[endpoint] WARNING: port specified in controlPlaneEndpoint overrides bindPort in the controlplane address"]);
   });
 
@@ -320,7 +328,7 @@ describe("configuration reaches the certificates", () => {
     expect(decodePem(r.files.get("/k/pki/front-proxy-client.key")!.data)[0]!.label).toBe("RSA PRIVATE KEY");
     const key = await parsePrivateKeyPem(r.files.get("/k/pki/front-proxy-client.key")!.data, crypto);
     expect(key.algorithm).toBe("RSA-2048");
-    expect(cert(r.files, "/k/pki/front-proxy-client.crt").x509.signatureAlgorithm).toMatchObject({ name: "RSASSA-PKCS1-v1_5", hash: { name: "SHA-256" } });
+    expect(cert(r.files, "/k/pki/front-proxy-client.crt").signatureAlgorithm).toBe("sha256WithRSAEncryption");
   });
 
   it("validity periods from the config", async () => {

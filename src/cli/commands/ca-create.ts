@@ -66,7 +66,7 @@ export const caCreateCommand = (io: CliIo): CommandModule<object, Args> => ({
       io.stdout(`[ca] Valid until ${certificate.notAfter.toISOString()}; SHA-256 fingerprint ${fingerprint}\n`);
     } else {
       io.stdout(
-        renderData(
+        await renderData(
           {
             certificate: certPath,
             key: keyPath,

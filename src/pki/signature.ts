@@ -1,0 +1,118 @@
+import type { Bytes } from "./der.js";
+import { children, concat, decodeOne, nullValue, oid, readOid, readUnsigned, sequence, TAG, unsignedInteger } from "./der.js";
+import type { KeyAlgorithm } from "./keys.js";
+
+/**
+ * Signature algorithms by OID, with the WebCrypto parameters to use them.
+ * kpki signs as Go's crypto/x509 does (signingParamsForKey): SHA-256 for every
+ * RSA size, SHA-256/384 for P-256/P-384, pure Ed25519.
+ */
+export const SIGNATURE_ALGORITHMS = {
+  "1.2.840.113549.1.1.5": { name: "sha1WithRSAEncryption", kind: "rsa", hash: "SHA-1" },
+  "1.2.840.113549.1.1.11": { name: "sha256WithRSAEncryption", kind: "rsa", hash: "SHA-256" },
+  "1.2.840.113549.1.1.12": { name: "sha384WithRSAEncryption", kind: "rsa", hash: "SHA-384" },
+  "1.2.840.113549.1.1.13": { name: "sha512WithRSAEncryption", kind: "rsa", hash: "SHA-512" },
+  "1.2.840.10045.4.3.2": { name: "ecdsa-with-SHA256", kind: "ecdsa", hash: "SHA-256" },
+  "1.2.840.10045.4.3.3": { name: "ecdsa-with-SHA384", kind: "ecdsa", hash: "SHA-384" },
+  "1.2.840.10045.4.3.4": { name: "ecdsa-with-SHA512", kind: "ecdsa", hash: "SHA-512" },
+  "1.3.101.112": { name: "ED25519", kind: "ed25519", hash: undefined },
+} as const;
+type SignatureOid = keyof typeof SIGNATURE_ALGORITHMS;
+
+/** The signature algorithm OID Go picks for a signer of this key algorithm. */
+export function signatureOidFor(algorithm: KeyAlgorithm): SignatureOid {
+  switch (algorithm) {
+    case "ECDSA-P256":
+      return "1.2.840.10045.4.3.2";
+    case "ECDSA-P384":
+      return "1.2.840.10045.4.3.3";
+    case "Ed25519":
+      return "1.3.101.112";
+    default:
+      return "1.2.840.113549.1.1.11";
+  }
+}
+
+/** AlgorithmIdentifier DER: RSA with NULL parameters, ECDSA and Ed25519 with none (RFC 5758, RFC 8410). */
+export function algorithmIdentifier(sigOid: SignatureOid): Bytes {
+  return SIGNATURE_ALGORITHMS[sigOid].kind === "rsa" ? sequence(oid(sigOid), nullValue()) : sequence(oid(sigOid));
+}
+
+const curveBytes = (key: CryptoKey): number => ((key.algorithm as EcKeyAlgorithm).namedCurve === "P-384" ? 48 : 32);
+
+/** WebCrypto's ECDSA signature (r || s) as the DER SEQUENCE { r, s } X.509 uses. */
+function ecdsaRawToDer(raw: Bytes): Bytes {
+  const half = raw.length / 2;
+  return sequence(unsignedInteger(raw.subarray(0, half)), unsignedInteger(raw.subarray(half)));
+}
+
+/** DER SEQUENCE { r, s } → r || s, each left-padded to the curve size. */
+function ecdsaDerToRaw(der: Bytes, size: number): Bytes {
+  const [r, s] = children(decodeOne(der));
+  if (!r || !s) throw new Error("malformed ECDSA signature");
+  const pad = (v: Bytes): Bytes => {
+    if (v.length > size) throw new Error("ECDSA signature value too long");
+    const out = new Uint8Array(size);
+    out.set(v, size - v.length);
+    return out;
+  };
+  return concat([pad(readUnsigned(r)), pad(readUnsigned(s))]);
+}
+
+/** Signs `data` with `key` using the algorithm `sigOid` names; returns X.509 signature bytes. */
+export async function sign(sigOid: SignatureOid, key: CryptoKey, data: Bytes, crypto: Crypto): Promise<Bytes> {
+  const info = SIGNATURE_ALGORITHMS[sigOid];
+  switch (info.kind) {
+    case "rsa":
+      return new Uint8Array(await crypto.subtle.sign({ name: "RSASSA-PKCS1-v1_5" }, key, data));
+    case "ecdsa":
+      return ecdsaRawToDer(new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: info.hash }, key, data)));
+    case "ed25519":
+      return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, data));
+  }
+}
+
+const OID_RSA = "1.2.840.113549.1.1.1";
+const OID_EC = "1.2.840.10045.2.1";
+const OID_ED25519 = "1.3.101.112";
+const CURVE_NAMES: Readonly<Record<string, string>> = { "1.2.840.10045.3.1.7": "P-256", "1.3.132.0.34": "P-384", "1.3.132.0.35": "P-521" };
+
+/** Imports an SPKI public key for verifying signatures made with `sigOid`. */
+export async function importVerifyKey(spki: Bytes, sigOid: string, crypto: Crypto): Promise<CryptoKey> {
+  const info = SIGNATURE_ALGORITHMS[sigOid as SignatureOid];
+  if (!info) throw new Error(`unsupported signature algorithm ${sigOid}`);
+  const [algId] = children(decodeOne(spki));
+  const [keyOidNode, params] = algId ? children(algId) : [];
+  const keyOid = keyOidNode ? readOid(keyOidNode) : "";
+  if (info.kind === "rsa" && keyOid === OID_RSA) {
+    return crypto.subtle.importKey("spki", spki, { name: "RSASSA-PKCS1-v1_5", hash: info.hash }, false, ["verify"]);
+  }
+  if (info.kind === "ecdsa" && keyOid === OID_EC && params?.tag === TAG.oid) {
+    const namedCurve = CURVE_NAMES[readOid(params)];
+    if (!namedCurve) throw new Error(`unsupported curve ${readOid(params)}`);
+    return crypto.subtle.importKey("spki", spki, { name: "ECDSA", namedCurve }, false, ["verify"]);
+  }
+  if (info.kind === "ed25519" && keyOid === OID_ED25519) {
+    return crypto.subtle.importKey("spki", spki, { name: "Ed25519" }, false, ["verify"]);
+  }
+  throw new Error(`signature algorithm ${info.name} does not fit a ${keyOid} key`);
+}
+
+/** Verifies an X.509 signature (`signature` as it appears in the certificate or CSR). */
+export async function verify(sigOid: string, spki: Bytes, signature: Bytes, data: Bytes, crypto: Crypto): Promise<boolean> {
+  const info = SIGNATURE_ALGORITHMS[sigOid as SignatureOid];
+  if (!info) return false;
+  try {
+    const key = await importVerifyKey(spki, sigOid, crypto);
+    switch (info.kind) {
+      case "rsa":
+        return await crypto.subtle.verify({ name: "RSASSA-PKCS1-v1_5" }, key, signature, data);
+      case "ecdsa":
+        return await crypto.subtle.verify({ name: "ECDSA", hash: info.hash }, key, ecdsaDerToRaw(signature, curveBytes(key)), data);
+      case "ed25519":
+        return await crypto.subtle.verify({ name: "Ed25519" }, key, signature, data);
+    }
+  } catch {
+    return false;
+  }
+}
