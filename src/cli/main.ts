@@ -1,6 +1,7 @@
 import yargs from "yargs";
 import { isPkiError } from "../errors.js";
 import { caCreateCommand } from "./commands/ca-create.js";
+import { certsCheckExpirationCommand } from "./commands/certs-check-expiration.js";
 import { initCommand } from "./commands/init.js";
 import type { CliIo } from "./io.js";
 
@@ -14,7 +15,7 @@ class UsageError extends Error {
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
 /** Builds the yargs application. Commands are listed here explicitly, one module each. */
-export function buildCli(io: CliIo, args: readonly string[]) {
+export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code: number) => void = () => {}) {
   return yargs([...args])
     .scriptName("kpki")
     .usage("$0 <command> [options]\n\nkpki: a kubeadm-compatible PKI toolkit for Kubernetes clusters.")
@@ -23,6 +24,12 @@ export function buildCli(io: CliIo, args: readonly string[]) {
       command: "ca",
       describe: "Standalone certificate authorities for dev clusters",
       builder: (y) => y.command(caCreateCommand(io)).demandCommand(1, "Specify a ca subcommand (create)"),
+      handler: () => undefined,
+    })
+    .command({
+      command: "certs",
+      describe: "Certificate reports for kubeadm clusters",
+      builder: (y) => y.command(certsCheckExpirationCommand(io, setExitCode)).demandCommand(1, "Specify a certs subcommand (check-expiration)"),
       handler: () => undefined,
     })
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")
@@ -51,12 +58,13 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const savedShell = process.env["SHELL"];
   if (completionShell) process.env["SHELL"] = `/bin/${completionShell}`;
   let helpOutput = "";
+  let exitCode: number = EXIT.ok;
   try {
-    await buildCli(io, argv).parseAsync([...argv], {}, (_err, _parsed, output) => {
+    await buildCli(io, argv, (code) => (exitCode = code)).parseAsync([...argv], {}, (_err, _parsed, output) => {
       helpOutput = output;
     });
     if (helpOutput) io.stdout(helpOutput.endsWith("\n") ? helpOutput : `${helpOutput}\n`);
-    return EXIT.ok;
+    return exitCode;
   } catch (error) {
     if (error instanceof UsageError || (error as { name?: string }).name === "YError") {
       io.stderr(`error: ${(error as Error).message}\nRun 'kpki --help' for usage.\n`);
