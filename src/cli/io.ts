@@ -1,5 +1,6 @@
 import type { HostFacts } from "../kubeadm/config.js";
 import type { PkiStore } from "../kubeadm/store.js";
+import type { ScanEntry } from "../io/scan.js";
 
 /** Everything a command may touch. bin/kpki.ts wires the real one; tests pass a fake. */
 export interface CliIo {
@@ -16,4 +17,7 @@ export interface CliIo {
   readonly dryRunStore: (report: (line: string) => void) => PkiStore;
   readonly host: () => HostFacts;
   readonly readText: (path: string) => Promise<string | undefined>;
+  readonly readBytes: (path: string) => Promise<Uint8Array<ArrayBuffer> | undefined>;
+  /** Expands --scan arguments (files, directories, globs); see src/io/scan.ts. */
+  readonly scan: (paths: readonly string[]) => Promise<ScanEntry[]>;
 }

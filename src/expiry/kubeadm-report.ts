@@ -73,14 +73,8 @@ function toObject(info: CertificateExpirationInfo): Record<string, unknown> {
   };
 }
 
-/** Go's json.MarshalIndent(obj, "", "    ") + "\n"; Go escapes <, > and & in strings. */
-export function renderKubeadmJson(info: CertificateExpirationInfo): string {
-  const text = JSON.stringify(toObject(info), null, 4)
-    .replace(/</g, "\\u003c")
-    .replace(/>/g, "\\u003e")
-    .replace(/&/g, "\\u0026");
-  return `${text}\n`;
-}
+/** kubeadm's -o json. */
+export const renderKubeadmJson = (info: CertificateExpirationInfo): string => goJson(toObject(info));
 
 /** A YAML scalar as sigs.k8s.io/yaml (go-yaml v2) writes JSON values: strings quoted when ambiguous. */
 function yamlScalar(value: unknown): string {
@@ -98,14 +92,13 @@ function yamlScalar(value: unknown): string {
 }
 
 /**
- * sigs.k8s.io/yaml output: the JSON object re-emitted with keys sorted,
- * lists at the parent's indentation, timestamps quoted, null kept.
+ * sigs.k8s.io/yaml output for JSON-shaped data: keys sorted, lists at the
+ * parent's indentation, timestamps and ambiguous strings quoted, null kept.
  */
-export function renderKubeadmYaml(info: CertificateExpirationInfo): string {
-  const obj = toObject(info);
+export function toGoYaml(value: Record<string, unknown>): string {
   const out: string[] = [];
-  const emit = (value: unknown, indent: string): void => {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const emit = (obj: Record<string, unknown>, indent: string): void => {
+    const entries = Object.entries(obj).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [key, v] of entries) {
       if (Array.isArray(v)) {
         if (v.length === 0) {
@@ -114,17 +107,32 @@ export function renderKubeadmYaml(info: CertificateExpirationInfo): string {
         }
         out.push(`${indent}${key}:`);
         for (const item of v) {
-          const itemLines: string[] = [];
           const saved = out.length;
-          emit(item, `${indent}  `);
-          itemLines.push(...out.splice(saved));
+          emit(item as Record<string, unknown>, `${indent}  `);
+          const itemLines = out.splice(saved);
           itemLines.forEach((line, i) => out.push(i === 0 ? `${indent}- ${line.slice(indent.length + 2)}` : line));
         }
+      } else if (v !== null && typeof v === "object") {
+        out.push(`${indent}${key}:`);
+        emit(v as Record<string, unknown>, `${indent}  `);
       } else {
         out.push(`${indent}${key}: ${yamlScalar(v)}`);
       }
     }
   };
-  emit(obj, "");
+  emit(value, "");
   return `${out.join("\n")}\n`;
 }
+
+/** The object with extra top-level fields (kpki's additions), for -o json|yaml. */
+export function kubeadmObject(info: CertificateExpirationInfo, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...toObject(info), ...extra };
+}
+
+/** Go's json.MarshalIndent(obj, "", "    ") + "\n"; Go escapes <, > and & in strings. */
+export function goJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 4).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")}\n`;
+}
+
+/** kubeadm's -o yaml. */
+export const renderKubeadmYaml = (info: CertificateExpirationInfo): string => toGoYaml(toObject(info));

@@ -90,3 +90,14 @@ export const dryRunStore = (report: (line: string) => void): PkiStore => ({
     report(`[dryrun] Would write file "${path}" with mode ${mode.toString(8).padStart(4, "0")}`);
   },
 });
+
+/** Reads a file's bytes; undefined when it does not exist. */
+export async function readBytesIfExists(path: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  try {
+    const buf = await fs.readFile(path);
+    return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new PkiError("io", `cannot read ${path}: ${reason(error)}`, { cause: error });
+  }
+}

@@ -1,6 +1,7 @@
 import { webcrypto } from "node:crypto";
 import type { CliIo } from "../cli/io.js";
-import { dryRunStore, fsStore, readFileIfExists } from "./fs-store.js";
+import { dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
+import { scanPaths } from "./scan.js";
 import { hostFacts } from "./host.js";
 
 /** The real CliIo: process streams and env, the file system, Node's WebCrypto and the wall clock. */
@@ -23,5 +24,7 @@ export function nodeIo(): CliIo {
     dryRunStore,
     host: hostFacts,
     readText: readFileIfExists,
+    readBytes: readBytesIfExists,
+    scan: scanPaths,
   };
 }

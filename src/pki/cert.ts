@@ -31,7 +31,7 @@ import {
 } from "./extensions.js";
 import { formatIp, normalizeIp } from "./ip.js";
 import { spkiOf, subjectPublicKeyBits, type KeyAlgorithm, type KeyPair } from "./keys.js";
-import { encodeSubject, type Subject } from "./name.js";
+import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
 import { algorithmIdentifier, sign, signatureOidFor, SIGNATURE_ALGORITHMS, verify } from "./signature.js";
 
@@ -63,6 +63,8 @@ export interface ParsedCertificate {
   readonly subject: Subject;
   readonly subjectDer: Bytes;
   readonly issuerDer: Bytes;
+  /** The issuer's CN and O. */
+  readonly issuer: Subject;
   readonly commonName: string;
   readonly organizations: readonly string[];
   readonly notBefore: Date;
@@ -204,22 +206,6 @@ function parseKeyUsage(value: Bytes): KeyUsage[] {
   return out;
 }
 
-function parseAttributes(name: DerNode): { commonName: string; organizations: string[] } {
-  const text = new TextDecoder();
-  let commonName = "";
-  const organizations: string[] = [];
-  for (const rdn of children(name)) {
-    for (const atv of children(rdn)) {
-      const [type, value] = children(atv);
-      if (!type || !value) continue;
-      const oid = readOid(type);
-      if (oid === "2.5.4.3") commonName = text.decode(value.content);
-      if (oid === "2.5.4.10") organizations.push(text.decode(value.content));
-    }
-  }
-  return { commonName, organizations };
-}
-
 const fail = (message: string): never => {
   throw new CertificateError(`not a valid X.509 certificate: ${message}`);
 };
@@ -247,12 +233,14 @@ export function parseCertificateDer(der: Bytes): ParsedCertificate {
   let commonName: string;
   let organizations: string[];
   let signatureOid: string;
+  let issuerName: { commonName: string; organizations: string[] };
   try {
     const [nb, na] = children(validityNode);
     if (!nb || !na) return fail("incomplete validity");
     notBefore = readTime(nb);
     notAfter = readTime(na);
-    ({ commonName, organizations } = parseAttributes(subjectNode));
+    ({ commonName, organizations } = readName(subjectNode));
+    issuerName = readName(issuerNode);
     const algOid = children(sigAlgNode)[0];
     if (!algOid) return fail("no signature algorithm");
     signatureOid = readOid(algOid);
@@ -318,6 +306,7 @@ export function parseCertificateDer(der: Bytes): ParsedCertificate {
     subject: organizations.length ? { commonName, organizations } : { commonName },
     subjectDer: subjectNode.encoded.slice(),
     issuerDer: issuerNode.encoded.slice(),
+    issuer: issuerName.organizations.length ? issuerName : { commonName: issuerName.commonName },
     commonName,
     organizations,
     notBefore,

@@ -1,8 +1,8 @@
 import type { Bytes } from "./der.js";
-import { children, decodeOne, readOid, TAG } from "./der.js";
+import { children, decodeOne, TAG } from "./der.js";
 import { EXTENSION_OIDS, subjectAltNameValue } from "./extensions.js";
 import { algorithmOfKey, signingAlgorithm, type KeyAlgorithm, type KeyPair } from "./keys.js";
-import { encodeSubject, type Subject } from "./name.js";
+import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
 import { Extension, Name, Pkcs10CertificateRequest, Pkcs10CertificateRequestGenerator } from "./x509.js";
 import { CertificateError } from "./cert.js";
@@ -69,17 +69,7 @@ export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr
   const [, subjectNode, spkiNode] = info;
   if (!subjectNode || !spkiNode) throw new CertificateError("truncated CertificationRequestInfo");
   const text = new TextDecoder();
-  let commonName = "";
-  const organizations: string[] = [];
-  for (const rdn of children(subjectNode)) {
-    for (const atv of children(rdn)) {
-      const [type, value] = children(atv);
-      if (!type || !value) continue;
-      const oid = readOid(type);
-      if (oid === "2.5.4.3") commonName = text.decode(value.content);
-      if (oid === "2.5.4.10") organizations.push(text.decode(value.content));
-    }
-  }
+  const { commonName, organizations } = readName(subjectNode);
   const dnsNames: string[] = [];
   const ips: Bytes[] = [];
   const emailAddresses: string[] = [];

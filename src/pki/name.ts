@@ -1,5 +1,5 @@
 import type { Bytes } from "./der.js";
-import { oid, printableString, sequence, setOf, utf8String } from "./der.js";
+import { children, decodeOne, oid, printableString, readOid, sequence, setOf, utf8String, type DerNode } from "./der.js";
 
 /** The subject fields kubeadm sets: Organization (any number) and CommonName. */
 export interface Subject {
@@ -30,3 +30,25 @@ export function encodeSubject(subject: Subject): Bytes {
   if (subject.commonName !== "") rdns.push(setOf([attribute(OID_CN, subject.commonName)]));
   return sequence(...rdns);
 }
+
+/** The CN and O values of a DER Name (other attributes are ignored). */
+export function readName(name: DerNode | Bytes): { commonName: string; organizations: string[] } {
+  const node = name instanceof Uint8Array ? decodeOne(name) : name;
+  const text = new TextDecoder();
+  let commonName = "";
+  const organizations: string[] = [];
+  for (const rdn of children(node)) {
+    for (const atv of children(rdn)) {
+      const [type, value] = children(atv);
+      if (!type || !value) continue;
+      const o = readOid(type);
+      if (o === OID_CN) commonName = text.decode(value.content);
+      if (o === OID_O) organizations.push(text.decode(value.content));
+    }
+  }
+  return { commonName, organizations };
+}
+
+/** `O=a, O=b, CN=c` for display. */
+export const formatName = (n: { commonName: string; organizations: readonly string[] }): string =>
+  [...n.organizations.map((o) => `O=${o}`), ...(n.commonName ? [`CN=${n.commonName}`] : [])].join(", ") || "(empty)";

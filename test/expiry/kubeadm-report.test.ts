@@ -148,8 +148,8 @@ certificateAuthorities:
 
   it("unreadable files become rows that name the problem; the rest of the report stands", async () => {
     const copy = new Map(files);
-    copy.set("/etc/kubernetes/pki/apiserver.crt", { data: "not a certificate" });
-    copy.set("/etc/kubernetes/admin.conf", { data: "clusters: [" });
+    copy.set("/etc/kubernetes/pki/apiserver.crt", { data: "not a certificate", mode: 0o644 });
+    copy.set("/etc/kubernetes/admin.conf", { data: "clusters: [", mode: 0o600 });
     const r = await report(copy);
     const apiserver = r.certificates.find((c) => c.name === "apiserver")!;
     expect(apiserver).toMatchObject({ missing: false, expirationDate: undefined, error: "/etc/kubernetes/pki/apiserver.crt: no CERTIFICATE block found" });

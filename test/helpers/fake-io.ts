@@ -1,5 +1,6 @@
 import type { CliIo } from "../../src/cli/io.js";
-import { dryRunStore, fsStore, readFileIfExists } from "../../src/io/fs-store.js";
+import { dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "../../src/io/fs-store.js";
+import { scanPaths } from "../../src/io/scan.js";
 import type { PkiStore } from "../../src/kubeadm/store.js";
 import { T0, crypto } from "./clock.js";
 
@@ -18,6 +19,8 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     dryRunStore,
     host: () => ({ hostname: "node1", defaultAddress: "192.0.2.10" }),
     readText: readFileIfExists,
+    readBytes: readBytesIfExists,
+    scan: scanPaths,
     ...overrides,
   };
   return { io, stdout: () => out.join(""), stderr: () => err.join("") };

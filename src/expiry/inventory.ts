@@ -1,0 +1,312 @@
+import { readKubeconfig } from "../kubeadm/kubeconfig.js";
+import { joinPath } from "../kubeadm/store.js";
+import { isSignedBy, keyMatchesCertificate, parseCertificateDer, type ParsedCertificate } from "../pki/cert.js";
+import { bytesEqual, type Bytes } from "../pki/der.js";
+import { parsePrivateKeyPem } from "../pki/keys.js";
+import { formatName } from "../pki/name.js";
+import { decodePem } from "../pki/pem.js";
+import { residualSeconds } from "./kubeadm-inventory.js";
+
+/** Byte reads for the scan; src/io supplies them. */
+export interface BytesReader {
+  /** The file's bytes, undefined when it does not exist; throws with a readable message otherwise. */
+  readonly readBytes: (path: string) => Promise<Bytes | undefined>;
+}
+
+/** One certificate occurrence (or a file that should have held one). */
+export interface FoundRow {
+  /** What the row shows: a path, `path#2` for the second certificate of a bundle, or `file user NAME`. */
+  readonly name: string;
+  readonly path: string;
+  readonly certificate?: ParsedCertificate;
+  /** A private key that should belong to the certificate, and where it came from. */
+  readonly keyPem?: string;
+  readonly keyPath?: string;
+  readonly error?: string;
+  readonly missing?: boolean;
+}
+
+const CERT_EXTENSIONS = /\.(crt|cer|cert|pem|der)$/i;
+const KEY_LABELS = new Set(["RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY"]);
+const text = new TextDecoder();
+
+/** Dirname and base name without the certificate extension, for finding a key beside a certificate. */
+function keyCandidates(path: string): string[] {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash) : ".";
+  const file = path.slice(slash + 1);
+  const stem = file.replace(CERT_EXTENSIONS, "");
+  const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : ".";
+  return [
+    joinPath(dir, `${stem}.key`), // kubeadm, openssl
+    joinPath(dir, `${stem}-key.pem`), // cfssljson
+    joinPath(parent, "private", `${stem}.key`), // easy-rsa: pki/issued/x.crt and pki/private/x.key
+  ].filter((p) => p !== path);
+}
+
+/**
+ * The certificates in one file: PEM (any number of CERTIFICATE blocks, text
+ * around them allowed) or a DER certificate. A private key in the same file
+ * (kubelet-client-current.pem) goes with its certificate. When `strict`, a file
+ * without a certificate becomes an error row; when scanning a tree, files
+ * that are plainly not certificates (keys, configs) are passed over.
+ */
+export async function rowsFromFile(path: string, reader: BytesReader, strict: boolean): Promise<FoundRow[]> {
+  let bytes: Bytes | undefined;
+  try {
+    bytes = await reader.readBytes(path);
+  } catch (error) {
+    return [{ name: path, path, error: (error as Error).message }];
+  }
+  if (bytes === undefined) return strict ? [{ name: path, path, missing: true }] : [];
+  const reportable = strict || CERT_EXTENSIONS.test(path);
+  const fail = (error: string): FoundRow[] => (reportable ? [{ name: path, path, error }] : []);
+  if (bytes.length === 0) return fail("empty file");
+
+  const asText = text.decode(bytes);
+  if (asText.includes("-----BEGIN ")) {
+    let blocks;
+    try {
+      blocks = decodePem(asText);
+    } catch (error) {
+      return fail((error as Error).message);
+    }
+    const certBlocks = blocks.filter((b) => b.label === "CERTIFICATE");
+    const keyBlock = blocks.find((b) => KEY_LABELS.has(b.label));
+    if (certBlocks.length === 0) {
+      if (keyBlock) return fail(`holds a private key (${keyBlock.label}), not a certificate`);
+      return fail(`no CERTIFICATE block (found ${[...new Set(blocks.map((b) => b.label))].join(", ") || "none"})`);
+    }
+    const keyPem = keyBlock ? asText.slice(asText.indexOf(`-----BEGIN ${keyBlock.label}-----`)) : undefined;
+    const rows: FoundRow[] = [];
+    certBlocks.forEach((block, i) => {
+      const name = certBlocks.length > 1 ? `${path}#${i + 1}` : path;
+      try {
+        const certificate = parseCertificateDer(block.der);
+        rows.push({ name, path, certificate, ...(i === 0 && keyPem ? { keyPem, keyPath: path } : {}) });
+      } catch (error) {
+        rows.push({ name, path, error: (error as Error).message });
+      }
+    });
+    if (!keyPem && rows[0]?.certificate) {
+      for (const candidate of keyCandidates(path)) {
+        let keyBytes: Bytes | undefined;
+        try {
+          keyBytes = await reader.readBytes(candidate);
+        } catch {
+          continue;
+        }
+        if (keyBytes === undefined) continue;
+        rows[0] = { ...rows[0], keyPem: text.decode(keyBytes), keyPath: candidate };
+        break;
+      }
+    }
+    return rows;
+  }
+  if (bytes[0] === 0x30) {
+    try {
+      return [{ name: path, path, certificate: parseCertificateDer(bytes) }];
+    } catch (error) {
+      return fail(`DER data is not a certificate: ${(error as Error).message}`);
+    }
+  }
+  return fail("neither PEM nor DER data");
+}
+
+/**
+ * Every user's client certificate and every cluster's CA in a kubeconfig,
+ * embedded (`*-data`) or by file path (relative to the kubeconfig's folder).
+ */
+export async function rowsFromKubeconfig(path: string, reader: BytesReader, strict = true): Promise<FoundRow[]> {
+  let bytes: Bytes | undefined;
+  try {
+    bytes = await reader.readBytes(path);
+  } catch (error) {
+    return [{ name: path, path, error: (error as Error).message }];
+  }
+  if (bytes === undefined) return strict ? [{ name: path, path, missing: true }] : [];
+  const { parse } = await import("yaml");
+  let doc: unknown;
+  try {
+    doc = parse(text.decode(bytes));
+  } catch (error) {
+    return [{ name: path, path, error: `not a kubeconfig: ${(error as Error).message.split("\n")[0]}` }];
+  }
+  const root = (doc ?? {}) as Record<string, unknown>;
+  if (typeof root !== "object" || (!Array.isArray(root["users"]) && !Array.isArray(root["clusters"]))) {
+    return [{ name: path, path, error: "not a kubeconfig: no users or clusters" }];
+  }
+  const current = root["current-context"];
+  const rows: FoundRow[] = [];
+  if (typeof current !== "string" || current === "") rows.push({ name: `${path} current-context`, path, error: "kubeconfig has no current-context" });
+  else {
+    try {
+      await readKubeconfig(text.decode(bytes), path);
+    } catch (error) {
+      rows.push({ name: `${path} current-context`, path, error: (error as Error).message });
+    }
+  }
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const resolvePath = (p: string): string => (p.startsWith("/") ? p : joinPath(dir, p));
+  const decode = (value: string): string => text.decode(Uint8Array.from(atob(value.replace(/\s+/g, "")), (c) => c.charCodeAt(0)));
+
+  const fromRef = async (name: string, data: unknown, file: unknown): Promise<FoundRow[]> => {
+    if (typeof data === "string") {
+      let pem: string;
+      try {
+        pem = decode(data);
+      } catch {
+        return [{ name, path, error: "embedded data is not valid base64" }];
+      }
+      const certs = decodePem(pem).filter((b) => b.label === "CERTIFICATE");
+      if (!certs.length) return [{ name, path, error: "embedded data holds no certificate" }];
+      return certs.map((b, i) => {
+        try {
+          return { name: certs.length > 1 ? `${name}#${i + 1}` : name, path, certificate: parseCertificateDer(b.der) };
+        } catch (error) {
+          return { name, path, error: (error as Error).message };
+        }
+      });
+    }
+    if (typeof file === "string") {
+      const rowsOfFile = await rowsFromFile(resolvePath(file), reader, true);
+      return rowsOfFile.map((r, i) => ({ ...r, name: `${name}${rowsOfFile.length > 1 ? `#${i + 1}` : ""} (${r.path})` }));
+    }
+    return [];
+  };
+
+  for (const u of Array.isArray(root["users"]) ? (root["users"] as Record<string, unknown>[]) : []) {
+    const user = (u?.["user"] ?? {}) as Record<string, unknown>;
+    const name = `${path} user ${String(u?.["name"] ?? "?")}`;
+    const found = await fromRef(name, user["client-certificate-data"], user["client-certificate"]);
+    let keyPem: string | undefined;
+    let keyPath: string | undefined;
+    try {
+      if (typeof user["client-key-data"] === "string") {
+        keyPem = decode(user["client-key-data"]);
+        keyPath = `${path} (client-key-data)`;
+      } else if (typeof user["client-key"] === "string") {
+        const keyBytes = await reader.readBytes(resolvePath(user["client-key"]));
+        if (keyBytes) {
+          keyPem = text.decode(keyBytes);
+          keyPath = resolvePath(user["client-key"]);
+        }
+      }
+    } catch {
+      keyPem = undefined;
+    }
+    found.forEach((row, i) => rows.push(i === 0 && keyPem && !row.keyPem ? { ...row, keyPem, keyPath: keyPath ?? path } : row));
+  }
+  for (const c of Array.isArray(root["clusters"]) ? (root["clusters"] as Record<string, unknown>[]) : []) {
+    const cluster = (c?.["cluster"] ?? {}) as Record<string, unknown>;
+    rows.push(...(await fromRef(`${path} cluster ${String(c?.["name"] ?? "?")} CA`, cluster["certificate-authority-data"], cluster["certificate-authority"])));
+  }
+  return rows;
+}
+
+/** kubelet.conf and the kubelet's own certificates (not in kubeadm's report: the kubelet rotates them). */
+export async function kubeletRows(kubeconfigDir: string, kubeletDir: string, reader: BytesReader): Promise<FoundRow[]> {
+  return [
+    ...(await rowsFromKubeconfig(joinPath(kubeconfigDir, "kubelet.conf"), reader)),
+    ...(await rowsFromFile(joinPath(kubeletDir, "kubelet-client-current.pem"), reader, true)),
+    ...(await rowsFromFile(joinPath(kubeletDir, "kubelet.crt"), reader, true)),
+  ];
+}
+
+export type RowStatus = "OK" | "WARNING" | "CRITICAL" | "EXPIRED" | "NOT YET VALID" | "INVALID" | "MISSING";
+export type ChainStatus = "ok" | "self-signed" | "unknown issuer" | "bad signature" | "-";
+export type KeyStatus = "match" | "MISMATCH" | "unreadable" | "-";
+
+/** A row with its checks. */
+export interface CheckedRow {
+  readonly name: string;
+  readonly path: string;
+  readonly subject?: string;
+  readonly issuer?: string;
+  readonly serialNumber?: string;
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  readonly residualTime?: number;
+  readonly status: RowStatus;
+  readonly chain: ChainStatus;
+  /** The certificate that signed it, when found in what was scanned. */
+  readonly chainIssuer?: string;
+  readonly key: KeyStatus;
+  readonly keyPath?: string;
+  readonly error?: string;
+}
+
+/** Thresholds in milliseconds; undefined when not given. */
+export interface Thresholds {
+  readonly warnMs?: number | undefined;
+  readonly critMs?: number | undefined;
+}
+
+
+/** Status from validity and thresholds (kubeadm's residual-time rule: whole seconds). */
+export function statusOf(notBefore: Date, notAfter: Date, now: Date, t: Thresholds): RowStatus {
+  if (notBefore.getTime() > now.getTime()) return "NOT YET VALID";
+  const residualMs = residualSeconds(notAfter, now) * 1000;
+  if (residualMs < 0) return "EXPIRED";
+  if (t.critMs !== undefined && residualMs <= t.critMs) return "CRITICAL";
+  if (t.warnMs !== undefined && residualMs <= t.warnMs) return "WARNING";
+  return "OK";
+}
+
+/**
+ * Checks every row: residual time and status, the chain to an issuer among all
+ * certificates found (a self-signed root, a CA in the tree, or unknown), and
+ * whether the key beside it belongs to it.
+ */
+export async function checkRows(rows: readonly FoundRow[], now: Date, t: Thresholds, crypto: Crypto): Promise<CheckedRow[]> {
+  const pool = rows.filter((r): r is FoundRow & { certificate: ParsedCertificate } => r.certificate !== undefined);
+  const out: CheckedRow[] = [];
+  for (const row of rows) {
+    const c = row.certificate;
+    if (!c) {
+      out.push({ name: row.name, path: row.path, status: row.missing ? "MISSING" : "INVALID", chain: "-", key: "-", ...(row.error ? { error: row.error } : {}) });
+      continue;
+    }
+    let chain: ChainStatus = "unknown issuer";
+    let chainIssuer: string | undefined;
+    if (bytesEqual(c.issuerDer, c.subjectDer) && (await isSignedBy(c, c, crypto))) chain = "self-signed";
+    else {
+      const candidates = pool.filter((p) => p.certificate !== c && bytesEqual(p.certificate.subjectDer, c.issuerDer));
+      for (const cand of candidates) {
+        if (await isSignedBy(c, cand.certificate, crypto)) {
+          chain = "ok";
+          chainIssuer = cand.name;
+          break;
+        }
+      }
+      if (chain !== "ok" && candidates.length) chain = "bad signature";
+    }
+    let key: KeyStatus = "-";
+    if (row.keyPem !== undefined) {
+      try {
+        key = (await keyMatchesCertificate(c, await parsePrivateKeyPem(row.keyPem, crypto), crypto)) ? "match" : "MISMATCH";
+      } catch {
+        key = "unreadable";
+      }
+    }
+    const status = chain === "bad signature" || key === "MISMATCH" ? "INVALID" : statusOf(c.notBefore, c.notAfter, now, t);
+    out.push({
+      name: row.name,
+      path: row.path,
+      subject: formatName({ commonName: c.commonName, organizations: c.organizations }),
+      issuer: formatName({ commonName: c.issuer.commonName, organizations: c.issuer.organizations ?? [] }),
+      serialNumber: c.serialHex,
+      notBefore: c.notBefore,
+      notAfter: c.notAfter,
+      residualTime: residualSeconds(c.notAfter, now),
+      status,
+      chain,
+      ...(chainIssuer ? { chainIssuer } : {}),
+      key,
+      ...(row.keyPath ? { keyPath: row.keyPath } : {}),
+      ...(chain === "bad signature" ? { error: "signature does not verify with the issuer found" } : key === "MISMATCH" ? { error: `${row.keyPath} does not belong to this certificate` } : {}),
+    });
+  }
+  return out;
+}
+

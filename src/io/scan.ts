@@ -1,0 +1,102 @@
+import { promises as fs } from "node:fs";
+import { join, resolve, sep } from "node:path";
+
+/** A file found by a scan, or a path that could not be walked (with the reason). */
+export type ScanEntry = { readonly path: string; readonly explicit: boolean } | { readonly path: string; readonly error: string };
+
+const GLOB_CHARS = /[*?[]/;
+
+/** A glob (`*`, `?`, `[...]`, `**`) as a regular expression over whole paths. */
+function globToRegex(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] ?? "";
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        // `**/` matches any number of directories, `**` at the end anything
+        const slash = glob[i + 2] === "/";
+        re += slash ? "(?:.*/)?" : ".*";
+        i += slash ? 2 : 1;
+      } else {
+        re += "[^/]*";
+      }
+    } else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const close = glob.indexOf("]", i + 1);
+      if (close < 0) re += "\\[";
+      else {
+        re += `[${glob.slice(i + 1, close).replace(/^!/, "^").replace(/\\/g, "\\\\")}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+const reason = (error: unknown): string => {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ELOOP") return "too many levels of symbolic links (a symlink loop)";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "ENOENT") return "no such file or directory";
+  return (error as Error).message;
+};
+
+/**
+ * Expands `--scan` arguments: a file, a directory (walked recursively, symlinks
+ * followed, each real directory visited once so loops end), or a glob. Entries
+ * come back sorted by path; what cannot be walked comes back with its reason.
+ */
+export async function scanPaths(args: readonly string[]): Promise<ScanEntry[]> {
+  const out: ScanEntry[] = [];
+  const seenFiles = new Set<string>();
+  for (const arg of args) {
+    const globAt = arg.search(GLOB_CHARS);
+    const root = globAt < 0 ? arg : arg.slice(0, arg.lastIndexOf("/", globAt) + 1) || ".";
+    const matcher = globAt < 0 ? undefined : globToRegex(resolve(arg));
+    const visitedDirs = new Set<string>();
+    const found: ScanEntry[] = [];
+
+    const walk = async (path: string, explicit: boolean): Promise<void> => {
+      let stat;
+      try {
+        stat = await fs.stat(path);
+      } catch (error) {
+        if (explicit || (error as NodeJS.ErrnoException).code === "ELOOP") found.push({ path, error: reason(error) });
+        return;
+      }
+      if (stat.isDirectory()) {
+        let real: string;
+        try {
+          real = await fs.realpath(path);
+        } catch (error) {
+          found.push({ path, error: reason(error) });
+          return;
+        }
+        if (visitedDirs.has(real)) return; // a symlink back up the tree: walked already
+        visitedDirs.add(real);
+        let names: string[];
+        try {
+          names = (await fs.readdir(path)).sort();
+        } catch (error) {
+          found.push({ path, error: reason(error) });
+          return;
+        }
+        for (const name of names) await walk(join(path, name), false);
+        return;
+      }
+      if (!stat.isFile()) return; // sockets, devices
+      if (matcher && !matcher.test(resolve(path))) return;
+      found.push({ path, explicit: explicit && !matcher });
+    };
+
+    await walk(root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root, matcher === undefined);
+    if (matcher && found.length === 0) out.push({ path: arg, error: "no file matches this pattern" });
+    for (const entry of found) {
+      const key = resolve(entry.path);
+      if (seenFiles.has(key)) continue;
+      seenFiles.add(key);
+      out.push(entry);
+    }
+  }
+  return out;
+}
