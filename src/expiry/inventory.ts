@@ -27,6 +27,8 @@ export interface FoundRow {
 }
 
 const CERT_EXTENSIONS = /\.(crt|cer|cert|pem|der)$/i;
+/** Extensions that promise a certificate; `.pem` also holds keys (cfssljson's `*-key.pem`). */
+const CERT_ONLY_EXTENSIONS = /\.(crt|cer|cert|der)$/i;
 const KEY_LABELS = new Set(["RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY"]);
 const text = new TextDecoder();
 
@@ -41,6 +43,7 @@ function keyCandidates(path: string): string[] {
     joinPath(dir, `${stem}.key`), // kubeadm, openssl
     joinPath(dir, `${stem}-key.pem`), // cfssljson
     joinPath(parent, "private", `${stem}.key`), // easy-rsa: pki/issued/x.crt and pki/private/x.key
+    joinPath(dir, "private", `${stem}.key`), // easy-rsa's CA: pki/ca.crt and pki/private/ca.key
   ].filter((p) => p !== path);
 }
 
@@ -74,7 +77,10 @@ export async function rowsFromFile(path: string, reader: BytesReader, strict: bo
     const certBlocks = blocks.filter((b) => b.label === "CERTIFICATE");
     const keyBlock = blocks.find((b) => KEY_LABELS.has(b.label));
     if (certBlocks.length === 0) {
-      if (keyBlock) return fail(`holds a private key (${keyBlock.label}), not a certificate`);
+      if (keyBlock) {
+        // A key file met in a walk is no error; a key where a certificate should be is.
+        return strict || CERT_ONLY_EXTENSIONS.test(path) ? fail(`holds a private key (${keyBlock.label}), not a certificate`) : [];
+      }
       return fail(`no CERTIFICATE block (found ${[...new Set(blocks.map((b) => b.label))].join(", ") || "none"})`);
     }
     const keyPem = keyBlock ? asText.slice(asText.indexOf(`-----BEGIN ${keyBlock.label}-----`)) : undefined;

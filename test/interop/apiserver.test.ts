@@ -91,3 +91,27 @@ describe.skipIf(cp.skip)("a real kube-apiserver and kube-controller-manager on k
     expect(body.text).toContain('User \\"kpki-proxied-user\\" cannot list resource \\"namespaces\\"');
   });
 });
+
+describe.skipIf(cp.skip)("kpki's expiry report on the running control plane's PKI", () => {
+  it("is complete: kubeadm's 11 certificates and 3 CAs, and every file chains and matches its key", async () => {
+    const { stdout } = await run(process.execPath, [cp.kpki, "certs", "check-expiration", "--dir", cp.dir, "--verify", "--kubelet", "-o", "json"])
+      .catch((e: { stdout: string }) => e);
+    const report = JSON.parse(stdout) as {
+      certificates: { name: string; missing: boolean; residualTime: number }[];
+      certificateAuthorities: { name: string; missing: boolean }[];
+      additionalCertificates: { name: string; chain: string; key: string; status: string }[];
+    };
+    expect(report.certificates.map((c) => c.name)).toEqual([
+      "admin.conf", "apiserver", "apiserver-etcd-client", "apiserver-kubelet-client", "controller-manager.conf", "etcd-healthcheck-client",
+      "etcd-peer", "etcd-server", "front-proxy-client", "scheduler.conf", "super-admin.conf",
+    ]);
+    expect(report.certificates.every((c) => !c.missing && c.residualTime > 360 * 86_400)).toBe(true);
+    expect(report.certificateAuthorities.map((c) => [c.name, c.missing])).toEqual([["ca", false], ["etcd-ca", false], ["front-proxy-ca", false]]);
+    const files = report.additionalCertificates.filter((r) => !r.name.includes("kubelet-client-current") && !r.name.endsWith("kubelet.crt"));
+    expect(files.map((r) => r.status).filter((s) => s !== "OK")).toEqual([]);
+    expect(files.filter((r) => r.name.endsWith(".crt") || r.name.includes(" user ")).every((r) => r.key === "match")).toBe(true);
+    expect(files.every((r) => r.chain === "ok" || r.chain === "self-signed")).toBe(true);
+    // kubelet.conf (written by init, left out of kubeadm's report) is there with --kubelet.
+    expect(files.map((r) => r.name)).toContain(`${cp.dir}/kubelet.conf user system:node:${cp.nodeName}`);
+  });
+});
