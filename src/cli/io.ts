@@ -20,4 +20,6 @@ export interface CliIo {
   readonly readBytes: (path: string) => Promise<Uint8Array<ArrayBuffer> | undefined>;
   /** Expands --scan arguments (files, directories, globs); see src/io/scan.ts. */
   readonly scan: (paths: readonly string[]) => Promise<ScanEntry[]>;
+  /** A fresh `mayExist` look-up (cached directory listings) for one command run. */
+  readonly existenceCache: () => (path: string) => boolean;
 }

@@ -1,6 +1,6 @@
 import { webcrypto } from "node:crypto";
 import type { CliIo } from "../cli/io.js";
-import { dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
+import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
 import { scanPaths } from "./scan.js";
 import { hostFacts } from "./host.js";
 
@@ -26,5 +26,6 @@ export function nodeIo(): CliIo {
     readText: readFileIfExists,
     readBytes: readBytesIfExists,
     scan: scanPaths,
+    existenceCache: directoryListingCache,
   };
 }

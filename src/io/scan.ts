@@ -1,4 +1,4 @@
-import { promises as fs } from "node:fs";
+import { readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { join, resolve, sep } from "node:path";
 
 /** A file found by a scan, or a path that could not be walked (with the reason). */
@@ -56,40 +56,45 @@ export async function scanPaths(args: readonly string[]): Promise<ScanEntry[]> {
     const visitedDirs = new Set<string>();
     const found: ScanEntry[] = [];
 
-    const walk = async (path: string, explicit: boolean): Promise<void> => {
+    // Synchronous calls: a scan is thousands of tiny directory and stat calls, and a
+    // thread-pool round trip for each costs more than the call itself.
+    const walkDir = (path: string): void => {
+      let real: string;
+      let entries: Dirent[];
+      try {
+        real = realpathSync(path);
+        if (visitedDirs.has(real)) return; // a symlink back up the tree: walked already
+        visitedDirs.add(real);
+        entries = readdirSync(path, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      } catch (error) {
+        found.push({ path, error: reason(error) });
+        return;
+      }
+      for (const e of entries) {
+        const child = join(path, e.name);
+        if (e.isDirectory()) walkDir(child);
+        else if (e.isFile()) addFile(child, false);
+        else if (e.isSymbolicLink()) walk(child, false);
+      }
+    };
+    const addFile = (path: string, explicit: boolean): void => {
+      if (matcher && !matcher.test(resolve(path))) return;
+      found.push({ path, explicit: explicit && !matcher });
+    };
+    const walk = (path: string, explicit: boolean): void => {
       let stat;
       try {
-        stat = await fs.stat(path);
+        stat = statSync(path);
       } catch (error) {
         if (explicit || (error as NodeJS.ErrnoException).code === "ELOOP") found.push({ path, error: reason(error) });
         return;
       }
-      if (stat.isDirectory()) {
-        let real: string;
-        try {
-          real = await fs.realpath(path);
-        } catch (error) {
-          found.push({ path, error: reason(error) });
-          return;
-        }
-        if (visitedDirs.has(real)) return; // a symlink back up the tree: walked already
-        visitedDirs.add(real);
-        let names: string[];
-        try {
-          names = (await fs.readdir(path)).sort();
-        } catch (error) {
-          found.push({ path, error: reason(error) });
-          return;
-        }
-        for (const name of names) await walk(join(path, name), false);
-        return;
-      }
-      if (!stat.isFile()) return; // sockets, devices
-      if (matcher && !matcher.test(resolve(path))) return;
-      found.push({ path, explicit: explicit && !matcher });
+      if (stat.isDirectory()) walkDir(path);
+      else if (stat.isFile()) addFile(path, explicit);
+      // sockets, devices and the like are passed over
     };
 
-    await walk(root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root, matcher === undefined);
+    walk(root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root, matcher === undefined);
     if (matcher && found.length === 0) out.push({ path: arg, error: "no file matches this pattern" });
     for (const entry of found) {
       const key = resolve(entry.path);

@@ -33,7 +33,7 @@ import { formatIp, normalizeIp } from "./ip.js";
 import { spkiOf, subjectPublicKeyBits, type KeyAlgorithm, type KeyPair } from "./keys.js";
 import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
-import { algorithmIdentifier, sign, signatureOidFor, SIGNATURE_ALGORITHMS, verify } from "./signature.js";
+import { algorithmIdentifier, sign, signatureOidFor, SIGNATURE_ALGORITHMS, verify, type VerifyKeyCache } from "./signature.js";
 
 /** What to put into a certificate; everything else follows kubeadm's template (§1.4). */
 export interface CertificateSpec {
@@ -301,7 +301,10 @@ export function parseCertificateDer(der: Bytes): ParsedCertificate {
   const magnitude = serialNode.content;
   return {
     der,
-    pem: encodePem("CERTIFICATE", der),
+    // Encoded on first use: a scan of thousands of files never needs it.
+    get pem(): string {
+      return encodePem("CERTIFICATE", der);
+    },
     serialHex: bytesToHex(magnitude[0] === 0 && magnitude.length > 1 ? magnitude.subarray(1) : magnitude),
     subject: organizations.length ? { commonName, organizations } : { commonName },
     subjectDer: subjectNode.encoded.slice(),
@@ -340,10 +343,13 @@ export function parseCertificatePem(text: string): ParsedCertificate {
   return first;
 }
 
-/** True when `cert` carries a valid signature by `issuer`'s key and names it as issuer. */
-export async function isSignedBy(cert: ParsedCertificate, issuer: ParsedCertificate, crypto: Crypto): Promise<boolean> {
+/**
+ * True when `cert` carries a valid signature by `issuer`'s key and names it as
+ * issuer. Pass a cache when checking many certificates against a few issuers.
+ */
+export async function isSignedBy(cert: ParsedCertificate, issuer: ParsedCertificate, crypto: Crypto, cache?: VerifyKeyCache): Promise<boolean> {
   if (!bytesEqual(cert.issuerDer, issuer.subjectDer)) return false;
-  return verify(cert.signatureOid, issuer.spki, cert.signature, cert.tbsDer, crypto);
+  return verify(cert.signatureOid, issuer.spki, cert.signature, cert.tbsDer, crypto, cache);
 }
 
 /** True when the private key belongs to the certificate's public key. */

@@ -1,5 +1,5 @@
 import type { Bytes } from "./der.js";
-import { children, concat, decodeOne, nullValue, oid, readOid, readUnsigned, sequence, TAG, unsignedInteger } from "./der.js";
+import { bytesToHex, children, concat, decodeOne, nullValue, oid, readOid, readUnsigned, sequence, TAG, unsignedInteger } from "./der.js";
 import type { KeyAlgorithm } from "./keys.js";
 
 /**
@@ -98,12 +98,30 @@ export async function importVerifyKey(spki: Bytes, sigOid: string, crypto: Crypt
   throw new Error(`signature algorithm ${info.name} does not fit a ${keyOid} key`);
 }
 
+/** Imported verification keys by SPKI and algorithm, for checking many certificates against few issuers. */
+export type VerifyKeyCache = Map<string, Promise<CryptoKey>>;
+
 /** Verifies an X.509 signature (`signature` as it appears in the certificate or CSR). */
-export async function verify(sigOid: string, spki: Bytes, signature: Bytes, data: Bytes, crypto: Crypto): Promise<boolean> {
+export async function verify(
+  sigOid: string,
+  spki: Bytes,
+  signature: Bytes,
+  data: Bytes,
+  crypto: Crypto,
+  cache?: VerifyKeyCache,
+): Promise<boolean> {
   const info = SIGNATURE_ALGORITHMS[sigOid as SignatureOid];
   if (!info) return false;
   try {
-    const key = await importVerifyKey(spki, sigOid, crypto);
+    let keyPromise: Promise<CryptoKey>;
+    if (cache) {
+      const id = `${sigOid}:${bytesToHex(spki)}`;
+      keyPromise = cache.get(id) ?? importVerifyKey(spki, sigOid, crypto);
+      cache.set(id, keyPromise);
+    } else {
+      keyPromise = importVerifyKey(spki, sigOid, crypto);
+    }
+    const key = await keyPromise;
     switch (info.kind) {
       case "rsa":
         return await crypto.subtle.verify({ name: "RSASSA-PKCS1-v1_5" }, key, signature, data);

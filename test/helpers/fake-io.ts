@@ -1,5 +1,5 @@
 import type { CliIo } from "../../src/cli/io.js";
-import { dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "../../src/io/fs-store.js";
+import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "../../src/io/fs-store.js";
 import { scanPaths } from "../../src/io/scan.js";
 import type { PkiStore } from "../../src/kubeadm/store.js";
 import { T0, crypto } from "./clock.js";
@@ -21,6 +21,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     readText: readFileIfExists,
     readBytes: readBytesIfExists,
     scan: scanPaths,
+    existenceCache: directoryListingCache,
     ...overrides,
   };
   return { io, stdout: () => out.join(""), stderr: () => err.join("") };

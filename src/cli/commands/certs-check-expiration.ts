@@ -114,7 +114,7 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
     const { info } = await kubeadmExpiration(layout, { read: io.readText }, now);
 
     // Beyond kubeadm: every source the flags name, then the checks across all of them.
-    const reader = { readBytes: io.readBytes };
+    const reader = { readBytes: io.readBytes, mayExist: io.existenceCache() };
     const found: FoundRow[] = [];
     if (args.verify) {
       for (const e of [...CAS, ...LEAVES]) {
@@ -127,10 +127,15 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
     const kubeconfigs = [...(args.kubeconfig ?? [])];
     if (args["env-kubeconfig"]) kubeconfigs.push(...(io.env["KUBECONFIG"] ?? "").split(":").filter((p) => p !== ""));
     for (const k of kubeconfigs) found.push(...(await rowsFromKubeconfig(k, reader)));
-    for (const entry of await io.scan(args.scan ?? [])) {
+    const entries = await io.scan(args.scan ?? []);
+    // Progress for long scans, on a terminal only (stderr, so pipes of stdout stay clean).
+    const progress = io.isTty && entries.length >= 2000;
+    for (const [i, entry] of entries.entries()) {
       if ("error" in entry) found.push({ name: entry.path, path: entry.path, error: entry.error });
       else found.push(...(await rowsFromFile(entry.path, reader, entry.explicit)));
+      if (progress && i % 500 === 0) io.stderr(`\r[scan] ${i} of ${entries.length} files read`);
     }
+    if (progress) io.stderr(`\r[scan] ${entries.length} files read; checking chains and keys\x1b[K`);
     const extended = args.verify || args.kubelet || kubeconfigs.length > 0 || (args.scan ?? []).length > 0;
     // The same certificate named twice (say by --verify and --scan) is listed once, where it first appeared.
     const seen = new Set<string>();
@@ -141,6 +146,7 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
       return true;
     });
     const rows = await checkRows(unique, now, thresholds, io.crypto);
+    if (progress) io.stderr("\r\x1b[K");
 
     // Output.
     const kubeadmEntries = [...info.certificates, ...info.certificateAuthorities];
