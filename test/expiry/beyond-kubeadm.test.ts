@@ -122,6 +122,28 @@ describe("check-expiration beyond kubeadm", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("kubeadm's rows: a directory named apiserver.crt and an unreadable file are rows naming the problem", async () => {
+    const { cpSync, rmSync: rm, mkdirSync: mk } = await import("node:fs");
+    const broken = join(work, "broken-cluster");
+    cpSync(cluster, broken, { recursive: true });
+    rm(join(broken, "pki/apiserver.crt"));
+    mk(join(broken, "pki/apiserver.crt"));
+    const r = await kpki(["certs", "check-expiration", "--dir", broken]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^!INVALID! apiserver\s+$/m);
+    expect(r.stdout).toMatch(/^admin\.conf\s+Aug 19, 2027/m); // the rest of the report is there
+    expect(r.stderr).toBe(`error: apiserver: cannot read ${broken}/pki/apiserver.crt: is a directory\n`);
+    // A read that fails for another reason (permission denied, as a non-root user would see it).
+    const { kubeadmExpiration } = await import("../../src/expiry/kubeadm-inventory.js");
+    const { info } = await kubeadmExpiration({ certificatesDir: `${broken}/pki`, kubeconfigDir: broken, externalEtcd: false }, {
+      read: async (p) => {
+        if (p.endsWith("front-proxy-client.crt")) throw new Error(`cannot read ${p}: permission denied`);
+        return (await import("node:fs")).readFileSync(p, "utf8");
+      },
+    }, T0);
+    expect(info.certificates.find((c) => c.name === "front-proxy-client")).toMatchObject({ missing: false, error: `cannot read ${broken}/pki/front-proxy-client.crt: permission denied` });
+  });
+
   it("thresholds set the exit code and colour appears only on a TTY without NO_COLOR", async () => {
     const inDays = (d: number) => new Date(T0.getTime() + d * 86_400_000);
     const args = ["certs", "check-expiration", "--dir", cluster];
