@@ -53,6 +53,17 @@ function keyCandidates(path: string): string[] {
   ].filter((p) => p !== path);
 }
 
+/** A file's bytes, or the rows that stand for it when it is missing or unreadable. */
+async function readForRows(path: string, reader: BytesReader, strict: boolean): Promise<{ bytes: Bytes } | { rows: FoundRow[] }> {
+  try {
+    const bytes = await reader.readBytes(path);
+    if (bytes !== undefined) return { bytes };
+    return { rows: strict ? [{ name: path, path, missing: true }] : [] };
+  } catch (error) {
+    return { rows: [{ name: path, path, error: (error as Error).message }] };
+  }
+}
+
 /**
  * The certificates in one file: PEM (any number of CERTIFICATE blocks, text
  * around them allowed) or a DER certificate. A private key in the same file
@@ -61,13 +72,9 @@ function keyCandidates(path: string): string[] {
  * that are plainly not certificates (keys, configs) are passed over.
  */
 export async function rowsFromFile(path: string, reader: BytesReader, strict: boolean): Promise<FoundRow[]> {
-  let bytes: Bytes | undefined;
-  try {
-    bytes = await reader.readBytes(path);
-  } catch (error) {
-    return [{ name: path, path, error: (error as Error).message }];
-  }
-  if (bytes === undefined) return strict ? [{ name: path, path, missing: true }] : [];
+  const read = await readForRows(path, reader, strict);
+  if ("rows" in read) return read.rows;
+  const { bytes } = read;
   const reportable = strict || CERT_EXTENSIONS.test(path);
   const fail = (error: string): FoundRow[] => (reportable ? [{ name: path, path, error }] : []);
   if (bytes.length === 0) return fail("empty file");
@@ -131,13 +138,9 @@ export async function rowsFromFile(path: string, reader: BytesReader, strict: bo
  * embedded (`*-data`) or by file path (relative to the kubeconfig's folder).
  */
 export async function rowsFromKubeconfig(path: string, reader: BytesReader, strict = true): Promise<FoundRow[]> {
-  let bytes: Bytes | undefined;
-  try {
-    bytes = await reader.readBytes(path);
-  } catch (error) {
-    return [{ name: path, path, error: (error as Error).message }];
-  }
-  if (bytes === undefined) return strict ? [{ name: path, path, missing: true }] : [];
+  const read = await readForRows(path, reader, strict);
+  if ("rows" in read) return read.rows;
+  const { bytes } = read;
   const { parse } = await import("yaml");
   let doc: unknown;
   try {
