@@ -1,6 +1,7 @@
 import type { HostFacts } from "../kubeadm/config.js";
 import type { PkiStore } from "../kubeadm/store.js";
 import type { ScanEntry } from "../io/scan.js";
+import type { RenewPort } from "../renew/renew.js";
 
 /** Everything a command may touch. bin/kpki.ts wires the real one; tests pass a fake. */
 export interface CliIo {
@@ -20,6 +21,8 @@ export interface CliIo {
   readonly readBytes: (path: string) => Promise<Uint8Array<ArrayBuffer> | undefined>;
   /** Expands --scan arguments (files, directories, globs); see src/io/scan.ts. */
   readonly scan: (paths: readonly string[]) => Promise<ScanEntry[]>;
+  /** File operations for `certs renew` (pair swaps, backups). */
+  readonly renewPort: (now: Date) => RenewPort;
   /** A fresh `mayExist` look-up (cached directory listings) for one command run. */
   readonly existenceCache: () => (path: string) => boolean;
 }

@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { isPkiError } from "../errors.js";
 import { caCreateCommand } from "./commands/ca-create.js";
 import { certsCheckExpirationCommand } from "./commands/certs-check-expiration.js";
+import { certsRenewCommand } from "./commands/certs-renew.js";
 import { initCommand } from "./commands/init.js";
 import type { CliIo } from "./io.js";
 
@@ -29,7 +30,11 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
     .command({
       command: "certs",
       describe: "Certificate reports for kubeadm clusters",
-      builder: (y) => y.command(certsCheckExpirationCommand(io, setExitCode)).demandCommand(1, "Specify a certs subcommand (check-expiration)"),
+      builder: (y) =>
+        y
+          .command(certsCheckExpirationCommand(io, setExitCode))
+          .command(certsRenewCommand(io))
+          .demandCommand(1, "Specify a certs subcommand (check-expiration, renew)"),
       handler: () => undefined,
     })
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")

@@ -1,6 +1,7 @@
 import { webcrypto } from "node:crypto";
 import type { CliIo } from "../cli/io.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
+import { fsRenewPort } from "./renew-port.js";
 import { scanPaths } from "./scan.js";
 import { hostFacts } from "./host.js";
 
@@ -27,5 +28,6 @@ export function nodeIo(): CliIo {
     readBytes: readBytesIfExists,
     scan: scanPaths,
     existenceCache: directoryListingCache,
+    renewPort: fsRenewPort,
   };
 }

@@ -1,5 +1,6 @@
 import { readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { join, resolve, sep } from "node:path";
+import { PAIR_STORE_DIR } from "./pair-writer.js";
 
 /** A file found by a scan, or a path that could not be walked (with the reason). */
 export type ScanEntry = { readonly path: string; readonly explicit: boolean } | { readonly path: string; readonly error: string };
@@ -72,7 +73,10 @@ export async function scanPaths(args: readonly string[]): Promise<ScanEntry[]> {
       }
       for (const e of entries) {
         const child = join(path, e.name);
-        if (e.isDirectory()) walkDir(child);
+        if (e.isDirectory()) {
+          // kpki's pair store holds the same certificates again (see pair-writer.ts)
+          if (e.name !== PAIR_STORE_DIR) walkDir(child);
+        }
         else if (e.isFile()) addFile(child, false);
         else if (e.isSymbolicLink()) walk(child, false);
       }

@@ -1,5 +1,6 @@
 import type { CliIo } from "../../src/cli/io.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "../../src/io/fs-store.js";
+import { fsRenewPort } from "../../src/io/renew-port.js";
 import { scanPaths } from "../../src/io/scan.js";
 import type { PkiStore } from "../../src/kubeadm/store.js";
 import { T0, crypto } from "./clock.js";
@@ -22,6 +23,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     readBytes: readBytesIfExists,
     scan: scanPaths,
     existenceCache: directoryListingCache,
+    renewPort: fsRenewPort,
     ...overrides,
   };
   return { io, stdout: () => out.join(""), stderr: () => err.join("") };

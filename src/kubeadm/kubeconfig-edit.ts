@@ -1,0 +1,40 @@
+import { invalidInput } from "../errors.js";
+import { bytesToBase64 } from "../pki/der.js";
+
+const b64 = (text: string): string => bytesToBase64(new TextEncoder().encode(text));
+
+/**
+ * Puts a renewed client certificate and key into a kubeconfig, as kubeadm's
+ * renewal does (renewal/readwriter.go): the current context's user gets the new
+ * `client-certificate-data` and `client-key-data`, and its cluster gets
+ * `certificate-authority-data` from ca.crt (kubernetes/kubeadm#2027). Every
+ * other field, its order and its comments are kept.
+ */
+export async function withRenewedClientCert(text: string, source: string, certPem: string, keyPem: string, caPem: string): Promise<string> {
+  const { parseDocument, isMap, isSeq } = await import("yaml");
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw invalidInput(`failed to load kubeConfig file ${source}: ${doc.errors[0]?.message.split("\n")[0]}`);
+  const current = doc.get("current-context");
+  if (typeof current !== "string" || current === "") throw invalidInput(`invalid kubeConfig file ${source}: no current-context`);
+  const find = (list: string, name: string) => {
+    const seq = doc.get(list);
+    if (!isSeq(seq)) return undefined;
+    return seq.items.find((item) => isMap(item) && item.get("name") === name) as import("yaml").YAMLMap | undefined;
+  };
+  const ctx = find("contexts", current)?.get("context");
+  if (!isMap(ctx)) throw invalidInput(`invalid kubeConfig file ${source}: missing context ${current}`);
+  const userName = String(ctx.get("user") ?? "");
+  const clusterName = String(ctx.get("cluster") ?? "");
+  const user = find("users", userName)?.get("user");
+  if (!isMap(user)) throw invalidInput(`invalid kubeConfig file ${source}: missing authInfo ${userName}`);
+  const cluster = find("clusters", clusterName)?.get("cluster");
+  if (!isMap(cluster)) throw invalidInput(`invalid kubeConfig file ${source}: missing cluster ${clusterName}`);
+  // Data replaces file references: client-go refuses a kubeconfig that has both.
+  user.delete("client-certificate");
+  user.delete("client-key");
+  user.set("client-certificate-data", b64(certPem));
+  user.set("client-key-data", b64(keyPem));
+  cluster.delete("certificate-authority");
+  cluster.set("certificate-authority-data", b64(caPem));
+  return doc.toString({ indentSeq: false, lineWidth: 0 });
+}

@@ -1,0 +1,236 @@
+import { invalidInput, mismatch } from "../errors.js";
+import { caEntry, KUBECONFIGS, LEAVES, type CaName } from "../kubeadm/catalogue.js";
+import { DEFAULTS, type ClusterConfig } from "../kubeadm/config.js";
+import { readKubeconfig } from "../kubeadm/kubeconfig.js";
+import { withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
+import { dedupeAltNames } from "../kubeadm/sans.js";
+import { joinPath } from "../kubeadm/store.js";
+import { humanDuration, kubeadmDate } from "../expiry/human.js";
+import { createCertificate, keyMatchesCertificate, parseCertificatePem, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
+import { generateKeyPair, parsePrivateKeyPem, privateKeyToPem } from "../pki/keys.js";
+
+/** One certificate `kpki certs renew` knows: a PKI pair or a kubeconfig's client certificate. */
+export interface RenewTarget {
+  /** The renew subcommand name (kubeadm's): `apiserver`, `etcd-server`, `admin.conf`, ... */
+  readonly name: string;
+  readonly longName: string;
+  readonly ca: CaName;
+  readonly kind: "pki" | "kubeconfig";
+  /** PKI: base name under the cert dir; kubeconfig: file name under the kubeconfig dir. */
+  readonly file: string;
+}
+
+/**
+ * kubeadm's renewable certificates, sorted by name as `kubeadm certs renew`
+ * lists them: every leaf (the etcd ones only with local etcd) and the
+ * kubeconfigs kubeadm manages. CAs are never renewed ("this would cause serious
+ * consequences", renewal/manager.go); kubelet.conf is the kubelet's own.
+ */
+export function renewTargets(externalEtcd: boolean): RenewTarget[] {
+  const leaves = LEAVES.filter((l) => !(l.localEtcdOnly && externalEtcd)).map(
+    (l): RenewTarget => ({ name: l.name, longName: l.longName, ca: l.ca, kind: "pki", file: l.baseName }),
+  );
+  const confs = KUBECONFIGS.filter((k) => k.managedByKubeadm).map(
+    (k): RenewTarget => ({ name: k.fileName, longName: k.longName, ca: "ca", kind: "kubeconfig", file: k.fileName }),
+  );
+  return [...leaves, ...confs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The file writes renewal needs; src/io provides them on the file system. */
+export interface RenewPort {
+  readonly read: (path: string) => Promise<string | undefined>;
+  /** Replaces a key and its certificate so that readers see the old pair or the new, never a mix. */
+  readonly replacePair: (keyPath: string, certPath: string, keyPem: string, certPem: string) => Promise<void>;
+  /** Replaces one file atomically, keeping its mode. */
+  readonly replaceFile: (path: string, data: string) => Promise<void>;
+  /** Copies files into a new folder (refusing one that exists), keeping modes; each `to` is relative to it. */
+  readonly backup: (dir: string, files: readonly { from: string; to: string }[]) => Promise<void>;
+}
+
+export interface RenewOptions {
+  /** Names to renew (already expanded from `all`). */
+  readonly names: readonly string[];
+  /** Whether `all` was asked for (kubeadm prints its closing reminder then). */
+  readonly all: boolean;
+  readonly dryRun: boolean;
+  /** Renew only certificates that expire within this many milliseconds. */
+  readonly expiringWithinMs?: number | undefined;
+  /** Where the files to be replaced are copied first. */
+  readonly backupDir: string;
+}
+
+export interface RenewDeps {
+  readonly crypto: Crypto;
+  readonly now: Date;
+  readonly log: (line: string) => void;
+  readonly port: RenewPort;
+}
+
+type Planned =
+  | { readonly target: RenewTarget; readonly action: "missing" }
+  | { readonly target: RenewTarget; readonly action: "external" }
+  | { readonly target: RenewTarget; readonly action: "skip"; readonly current: ParsedCertificate }
+  | { readonly target: RenewTarget; readonly action: "renew"; readonly current: ParsedCertificate; readonly kubeconfigText?: string };
+
+const DONE =
+  "\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates.";
+
+/**
+ * `kubeadm certs renew` with kubeadm's semantics and messages, plus
+ * --expiring-within, --dry-run and a backup. Everything is read and checked
+ * first (a corrupt certificate or kubeconfig stops the run before any change),
+ * then the files to be replaced are backed up, then each is renewed: a new
+ * key and serial; CN, O, DNS and IP SANs and ExtKeyUsage copied from the
+ * current certificate; NotBefore now - 5m, NotAfter now + certificateValidityPeriod;
+ * the key type from the config.
+ */
+export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: RenewDeps): Promise<void> {
+  const { crypto, now, log, port } = deps;
+  const targets = renewTargets(cfg.etcd.external);
+  for (const n of opts.names) if (!targets.some((t) => t.name === n)) throw invalidInput(`unknown certificate "${n}"`);
+  const chosen = targets.filter((t) => opts.names.includes(t.name));
+
+  // CAs: certificate and key, or external (no key).
+  const issuers = new Map<CaName, Issuer | "external">();
+  const issuerOf = async (name: CaName): Promise<Issuer | "external"> => {
+    const known = issuers.get(name);
+    if (known) return known;
+    const entry = caEntry(name);
+    const crtPath = joinPath(cfg.certificatesDir, `${entry.baseName}.crt`);
+    const keyPath = joinPath(cfg.certificatesDir, `${entry.baseName}.key`);
+    const crt = await port.read(crtPath);
+    if (crt === undefined) throw mismatch(`couldn't load ${entry.baseName} certificate authority from ${crtPath}: no such file`);
+    let certificate: ParsedCertificate;
+    try {
+      certificate = parseCertificatePem(crt);
+    } catch (error) {
+      throw mismatch(`failure loading ${entry.baseName} certificate authority from ${crtPath}: ${(error as Error).message}`);
+    }
+    if (!certificate.isCa) throw mismatch(`${entry.baseName} certificate is not a certificate authority (${crtPath})`);
+    const keyText = await port.read(keyPath);
+    let result: Issuer | "external" = "external";
+    if (keyText !== undefined) {
+      const key = await parsePrivateKeyPem(keyText, crypto).catch((error: Error) => {
+        throw mismatch(`failure loading ${entry.baseName} certificate authority key from ${keyPath}: ${error.message}`);
+      });
+      if (!(await keyMatchesCertificate(certificate, key, crypto))) throw mismatch(`${keyPath} does not match ${crtPath}`);
+      result = { certificate, key };
+    }
+    issuers.set(name, result);
+    return result;
+  };
+
+  // ---- Plan: read and check everything; change nothing.
+  const plan: Planned[] = [];
+  for (const target of chosen) {
+    const path = target.kind === "pki" ? joinPath(cfg.certificatesDir, `${target.file}.crt`) : joinPath(cfg.kubeconfigDir, target.file);
+    const text = await port.read(path);
+    if (text === undefined) {
+      plan.push({ target, action: "missing" });
+      continue;
+    }
+    let current: ParsedCertificate;
+    try {
+      if (target.kind === "pki") current = parseCertificatePem(text);
+      else {
+        const view = await readKubeconfig(text, path);
+        if (!view.clientCertData) throw new Error(`kubeConfig file ${path} does not have an embedded client certificate`);
+        current = parseCertificatePem(view.clientCertData);
+      }
+    } catch (error) {
+      throw mismatch(`${target.name} is not a valid certificate for this cluster: ${(error as Error).message}`);
+    }
+    if ((await issuerOf(target.ca)) === "external") {
+      plan.push({ target, action: "external" });
+      continue;
+    }
+    const residualMs = current.notAfter.getTime() - now.getTime();
+    if (opts.expiringWithinMs !== undefined && residualMs > opts.expiringWithinMs) {
+      plan.push({ target, action: "skip", current });
+      continue;
+    }
+    plan.push(target.kind === "kubeconfig" ? { target, action: "renew", current, kubeconfigText: text } : { target, action: "renew", current });
+  }
+
+  const pathsOf = (t: RenewTarget): { from: string; to: string }[] =>
+    t.kind === "pki"
+      ? [
+          { from: joinPath(cfg.certificatesDir, `${t.file}.crt`), to: `pki/${t.file}.crt` },
+          { from: joinPath(cfg.certificatesDir, `${t.file}.key`), to: `pki/${t.file}.key` },
+        ]
+      : [{ from: joinPath(cfg.kubeconfigDir, t.file), to: t.file }];
+  const toRenew = plan.filter((p): p is Extract<Planned, { action: "renew" }> => p.action === "renew");
+  const residual = (c: ParsedCertificate): string => `expires ${kubeadmDate(c.notAfter)}, ${humanDuration(Math.trunc((c.notAfter.getTime() - now.getTime()) / 1000))} left`;
+
+  if (opts.dryRun) {
+    for (const p of plan) {
+      const t = p.target;
+      if (p.action === "missing") log(`MISSING! ${t.longName}`);
+      else if (p.action === "external") log(`Detected external ${caEntry(t.ca).baseName}, ${t.longName} can't be renewed`);
+      else if (p.action === "skip") log(`[dryrun] ${t.name}: not renewed, ${residual(p.current)} (outside --expiring-within)`);
+      else log(`[dryrun] ${t.name}: would be renewed, ${residual(p.current)}${opts.expiringWithinMs !== undefined ? " (inside --expiring-within)" : ""}`);
+    }
+    if (toRenew.length) log(`[dryrun] would back up ${toRenew.flatMap((p) => pathsOf(p.target)).length} files to "${opts.backupDir}"`);
+    return;
+  }
+
+  // ---- Back up everything that will be replaced, before the first change.
+  if (toRenew.length) {
+    await port.backup(opts.backupDir, toRenew.flatMap((p) => pathsOf(p.target)));
+    log(`[renew] Backed up ${toRenew.flatMap((p) => pathsOf(p.target)).length} files to "${opts.backupDir}"`);
+  }
+
+  // ---- Renew, in kubeadm's order. New keys are generated concurrently up front.
+  const keys = new Map(toRenew.map((p) => [p.target.name, generateKeyPair(cfg.encryptionAlgorithm, crypto)]));
+  for (const k of keys.values()) k.catch(() => undefined);
+  for (const p of plan) {
+    const t = p.target;
+    if (p.action === "missing") {
+      log(`MISSING! ${t.longName}`);
+      continue;
+    }
+    if (p.action === "external") {
+      log(`Detected external ${caEntry(t.ca).baseName}, ${t.longName} can't be renewed`);
+      continue;
+    }
+    if (p.action === "skip") {
+      log(`[renew] ${t.name} skipped: ${residual(p.current)} (outside --expiring-within)`);
+      continue;
+    }
+    const issuer = (await issuerOf(t.ca)) as Issuer;
+    const key = await (keys.get(t.name) as Promise<Awaited<ReturnType<typeof generateKeyPair>>>);
+    const sans = dedupeAltNames({ dnsNames: p.current.dnsNames, ips: p.current.ips });
+    const cert = await createCertificate(
+      {
+        subject: p.current.organizations.length
+          ? { commonName: p.current.commonName, organizations: p.current.organizations }
+          : { commonName: p.current.commonName },
+        serial: randomSerial(crypto),
+        notBefore: new Date(now.getTime() - DEFAULTS.backdateMs),
+        notAfter: new Date(now.getTime() + cfg.certificateValidityMs),
+        isCa: false,
+        keyUsages: ["digitalSignature", "keyEncipherment"],
+        extKeyUsages: p.current.extKeyUsages,
+        dnsNames: sans.dnsNames,
+        ips: sans.ips,
+      },
+      key.publicKey,
+      issuer,
+      crypto,
+    );
+    const keyPem = await privateKeyToPem(key, crypto);
+    if (t.kind === "pki") {
+      await port.replacePair(joinPath(cfg.certificatesDir, `${t.file}.key`), joinPath(cfg.certificatesDir, `${t.file}.crt`), keyPem, cert.pem);
+    } else {
+      const path = joinPath(cfg.kubeconfigDir, t.file);
+      await port.replaceFile(path, await withRenewedClientCert(p.kubeconfigText ?? "", path, cert.pem, keyPem, issuer.certificate.pem));
+    }
+    log(`${t.longName} renewed`);
+  }
+  if (opts.all) log(DONE);
+}
+
+/** A backup folder name beside the cert dir: `<certDir>-backup-YYYYMMDDTHHMMSSZ`. */
+export const defaultBackupDir = (certificatesDir: string, now: Date): string =>
+  `${certificatesDir.replace(/\/+$/, "")}-backup-${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+
