@@ -3,6 +3,10 @@ import { isPkiError } from "../errors.js";
 import { caCreateCommand } from "./commands/ca-create.js";
 import { certsCheckExpirationCommand } from "./commands/certs-check-expiration.js";
 import { certsRenewCommand } from "./commands/certs-renew.js";
+import { certsGenerateCsrCommand } from "./commands/certs-generate-csr.js";
+import { certsSignCommand } from "./commands/certs-sign.js";
+import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
+import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
 import { initCommand } from "./commands/init.js";
 import type { CliIo } from "./io.js";
 
@@ -34,7 +38,16 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
         y
           .command(certsCheckExpirationCommand(io, setExitCode))
           .command(certsRenewCommand(io))
-          .demandCommand(1, "Specify a certs subcommand (check-expiration, renew)"),
+          .command(certsGenerateCsrCommand(io))
+          .command(certsSignCommand(io))
+          .command(certsCertificateKeyCommand(io))
+          .demandCommand(1, "Specify a certs subcommand (check-expiration, renew, generate-csr, sign, certificate-key)"),
+      handler: () => undefined,
+    })
+    .command({
+      command: "kubeconfig",
+      describe: "Kubeconfig files for additional users",
+      builder: (y) => y.command(kubeconfigUserCommand(io)).demandCommand(1, "Specify a kubeconfig subcommand (user)"),
       handler: () => undefined,
     })
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")

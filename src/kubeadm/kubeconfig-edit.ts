@@ -10,7 +10,7 @@ const b64 = (text: string): string => bytesToBase64(new TextEncoder().encode(tex
  * `certificate-authority-data` from ca.crt (kubernetes/kubeadm#2027). Every
  * other field, its order and its comments are kept.
  */
-export async function withRenewedClientCert(text: string, source: string, certPem: string, keyPem: string, caPem: string): Promise<string> {
+export async function withRenewedClientCert(text: string, source: string, certPem: string, keyPem: string | undefined, caPem: string): Promise<string> {
   const { parseDocument, isMap, isSeq } = await import("yaml");
   const doc = parseDocument(text);
   if (doc.errors.length) throw invalidInput(`failed to load kubeConfig file ${source}: ${doc.errors[0]?.message.split("\n")[0]}`);
@@ -31,9 +31,12 @@ export async function withRenewedClientCert(text: string, source: string, certPe
   if (!isMap(cluster)) throw invalidInput(`invalid kubeConfig file ${source}: missing cluster ${clusterName}`);
   // Data replaces file references: client-go refuses a kubeconfig that has both.
   user.delete("client-certificate");
-  user.delete("client-key");
   user.set("client-certificate-data", b64(certPem));
-  user.set("client-key-data", b64(keyPem));
+  if (keyPem !== undefined) {
+    // (keyPem undefined: `certs sign --kubeconfig` adds a certificate for the key already there)
+    user.delete("client-key");
+    user.set("client-key-data", b64(keyPem));
+  }
   cluster.delete("certificate-authority");
   cluster.set("certificate-authority-data", b64(caPem));
   return doc.toString({ indentSeq: false, lineWidth: 0 });
