@@ -1,0 +1,168 @@
+/**
+ * Starting real etcd, kube-apiserver and kube-controller-manager on a kpki
+ * cluster folder (kubeconfigs in `dir`, certificates in `dir/pki`), all on
+ * 127.0.0.1 and ports picked free, stopped by PID. Used by the vitest global
+ * setup (one shared control plane) and by tests that need their own (renewal
+ * with restarts, an external-CA cluster).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { freePort, startProcess, stopProcess, waitFor } from "./procs.js";
+
+export interface Binaries {
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly kubeControllerManager: string;
+}
+
+export interface ControlPlaneOptions {
+  /** The kpki cluster folder: kubeconfigs here, certificates in pki/. */
+  readonly dir: string;
+  /** Scratch folder for logs and etcd data. */
+  readonly work: string;
+  readonly apiPort: number;
+  readonly etcdMembers: 1 | 3;
+  /** kube-controller-manager signing kubelet-serving CSRs with pki/ca.{crt,key}; off for an external CA. */
+  readonly controllerManager: boolean;
+}
+
+export interface ControlPlane {
+  readonly etcdClientUrls: readonly string[];
+  readonly etcdLogs: readonly string[];
+  readonly apiserverUrl: string;
+  readonly apiserverLog: string;
+  readonly kcmLog: string;
+  /** Starts every component (again, on the same data, after stop()). */
+  start(): Promise<void>;
+  /** Stops what this object started, by PID, in reverse order. */
+  stop(): Promise<void>;
+}
+
+/** GET over mutual TLS with a client certificate and key from files. */
+export function httpsGet(url: string, caFile: string, certFile: string, keyFile: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca: readFileSync(caFile), cert: readFileSync(certFile), key: readFileSync(keyFile), timeout: 2000 }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Writes a kubeconfig's embedded client certificate and key next to it (for https requests outside kubectl). */
+export function extractClient(dir: string, conf: string): { cert: string; key: string } {
+  const text = readFileSync(join(dir, conf), "utf8");
+  const field = (name: string): string => {
+    const m = new RegExp(`${name}: (\\S+)`).exec(text);
+    if (!m?.[1]) throw new Error(`${conf} has no ${name}`);
+    return Buffer.from(m[1], "base64").toString("utf8");
+  };
+  const cert = join(dir, `${conf}.client.crt`);
+  const key = join(dir, `${conf}.client.key`);
+  writeFileSync(cert, field("client-certificate-data"));
+  writeFileSync(key, field("client-key-data"), { mode: 0o600 });
+  return { cert, key };
+}
+
+/** Prepares (ports, folders) a control plane; nothing runs until start(). */
+export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const { dir, work, apiPort } = opts;
+  const pki = join(dir, "pki");
+  const n = opts.etcdMembers;
+  const ports = await Promise.all(Array.from({ length: 3 * n + 1 }, () => freePort()));
+  const members = Array.from({ length: n }, (_, i) => ({
+    name: `m${i}`,
+    client: `https://127.0.0.1:${ports[i]}`,
+    peer: `https://127.0.0.1:${ports[n + i]}`,
+    metrics: `http://127.0.0.1:${ports[2 * n + i]}`,
+    log: join(work, `etcd-m${i}.log`),
+  }));
+  const kcmPort = ports[3 * n] ?? 0;
+  const apiserverUrl = `https://127.0.0.1:${apiPort}`;
+  const apiserverLog = join(work, "kube-apiserver.log");
+  const kcmLog = join(work, "kube-controller-manager.log");
+  mkdirSync(join(work, "kcm-certs"), { recursive: true });
+  const pids: number[] = [];
+
+  const stop = async (): Promise<void> => {
+    while (pids.length) await stopProcess(pids.pop(), "SIGTERM", 5000);
+  };
+
+  const start = async (): Promise<void> => {
+    try {
+      const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
+      for (const m of members) {
+        const child = startProcess(bin.etcd, [
+          "--name", m.name, "--data-dir", join(work, `${m.name}.etcd`),
+          "--listen-client-urls", m.client, "--advertise-client-urls", m.client,
+          "--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
+          "--listen-metrics-urls", m.metrics,
+          "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "kpki-e2e",
+          "--cert-file", join(pki, "etcd/server.crt"), "--key-file", join(pki, "etcd/server.key"),
+          "--client-cert-auth", "--trusted-ca-file", join(pki, "etcd/ca.crt"),
+          "--peer-cert-file", join(pki, "etcd/peer.crt"), "--peer-key-file", join(pki, "etcd/peer.key"),
+          "--peer-client-cert-auth", "--peer-trusted-ca-file", join(pki, "etcd/ca.crt"),
+          "--logger", "zap", "--log-outputs", "stderr",
+        ], m.log);
+        if (child.pid) pids.push(child.pid);
+      }
+      for (const m of members) {
+        await waitFor(`etcd ${m.name} /health`, async () => {
+          const res = await fetch(`${m.metrics}/health`);
+          return res.ok && (await res.text()).includes('"true"');
+        }, 30_000);
+      }
+      // kube-apiserver with kubeadm's static-pod flags, every file from the cluster folder.
+      const api = startProcess(bin.kubeApiserver, [
+        "--advertise-address=127.0.0.1", "--bind-address=127.0.0.1", `--secure-port=${apiPort}`, "--insecure-port=0",
+        "--allow-privileged=true", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+        `--client-ca-file=${join(pki, "ca.crt")}`, "--enable-bootstrap-token-auth=true",
+        `--etcd-cafile=${join(pki, "etcd/ca.crt")}`, `--etcd-certfile=${join(pki, "apiserver-etcd-client.crt")}`,
+        `--etcd-keyfile=${join(pki, "apiserver-etcd-client.key")}`, `--etcd-servers=${members.map((m) => m.client).join(",")}`,
+        `--kubelet-client-certificate=${join(pki, "apiserver-kubelet-client.crt")}`, `--kubelet-client-key=${join(pki, "apiserver-kubelet-client.key")}`,
+        `--proxy-client-cert-file=${join(pki, "front-proxy-client.crt")}`, `--proxy-client-key-file=${join(pki, "front-proxy-client.key")}`,
+        "--requestheader-allowed-names=front-proxy-client", `--requestheader-client-ca-file=${join(pki, "front-proxy-ca.crt")}`,
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-username-headers=X-Remote-User",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${join(pki, "sa.pub")}`, `--service-account-signing-key-file=${join(pki, "sa.key")}`,
+        "--service-cluster-ip-range=10.96.0.0/12",
+        `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
+        "--endpoint-reconciler-type=none", `--cert-dir=${join(work, "apiserver-certs")}`, "--v=1",
+      ], apiserverLog);
+      if (api.pid) pids.push(api.pid);
+      const superAdmin = extractClient(dir, "super-admin.conf");
+      await waitFor("kube-apiserver /readyz", async () => {
+        const res = await httpsGet(`${apiserverUrl}/readyz`, join(pki, "ca.crt"), superAdmin.cert, superAdmin.key);
+        return res.status === 200 && res.body === "ok";
+      }, 60_000, 250);
+      if (opts.controllerManager) {
+        const logStart = (() => {
+          try {
+            return readFileSync(kcmLog, "utf8").length;
+          } catch {
+            return 0;
+          }
+        })();
+        const kcm = startProcess(bin.kubeControllerManager, [
+          `--kubeconfig=${join(dir, "controller-manager.conf")}`, "--use-service-account-credentials=true",
+          "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, "--port=0", `--cert-dir=${join(work, "kcm-certs")}`,
+          "--leader-elect=false", "--controllers=csrsigning,csrcleaner",
+          `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
+          `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
+        ], kcmLog);
+        if (kcm.pid) pids.push(kcm.pid);
+        await waitFor("kube-controller-manager caches", () =>
+          readFileSync(kcmLog, "utf8").slice(logStart).includes("Caches are synced for certificate-csrsigning-kubelet-serving"), 60_000, 100);
+      }
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  };
+
+  return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog, start, stop };
+}
