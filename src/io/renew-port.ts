@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
 import { PkiError } from "../errors.js";
@@ -13,6 +14,17 @@ export function fsRenewPort(now: Date): RenewPort {
     replaceFile: async (path, data) => {
       const mode = (await fs.stat(path).catch(() => undefined))?.mode ?? 0o600;
       await writeFileAtomic(path, data, mode & 0o777);
+    },
+    checkWritable: async (dir) => {
+      const probe = join(dir, `.kpki-probe-${randomBytes(4).toString("hex")}`);
+      try {
+        await fs.writeFile(probe, "", { flag: "wx", mode: 0o600 });
+        await fs.rm(probe, { force: true });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const why = code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "read-only file system" : (error as Error).message;
+        throw new PkiError("io", `cannot write in ${dir}: ${why}; nothing was changed`, { cause: error });
+      }
     },
     backup: async (dir, files) => {
       try {

@@ -45,6 +45,8 @@ export interface RenewPort {
   readonly replaceFile: (path: string, data: string) => Promise<void>;
   /** Copies files into a new folder (refusing one that exists), keeping modes; each `to` is relative to it. */
   readonly backup: (dir: string, files: readonly { from: string; to: string }[]) => Promise<void>;
+  /** Throws (one clear line) unless new files can be created in `dir`. Run before any change. */
+  readonly checkWritable: (dir: string) => Promise<void>;
 }
 
 export interface RenewOptions {
@@ -173,6 +175,12 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
     if (toRenew.length) log(`[dryrun] would back up ${toRenew.flatMap((p) => pathsOf(p.target)).length} files to "${opts.backupDir}"`);
     return;
   }
+
+  // ---- Every folder that will be written must be writable, or nothing is changed at all.
+  const dirOf = (path: string): string => path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".";
+  const dirs = new Set(toRenew.flatMap((p) => pathsOf(p.target).map((f) => dirOf(f.from))));
+  if (toRenew.length) dirs.add(dirOf(opts.backupDir.replace(/\/+$/, "")));
+  for (const d of dirs) await port.checkWritable(d);
 
   // ---- Back up everything that will be replaced, before the first change.
   if (toRenew.length) {

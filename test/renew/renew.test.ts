@@ -25,6 +25,7 @@ async function pki(cfg = config()) {
   const files = m.files;
   const backups = new Map<string, string>();
   const ops: string[] = [];
+  const readOnly = new Set<string>();
   const port: RenewPort = {
     read: async (p) => files.get(p)?.data,
     replacePair: async (k, c, key, cert) => {
@@ -36,13 +37,16 @@ async function pki(cfg = config()) {
       ops.push(`file ${p}`);
       files.set(p, { data: d, mode: files.get(p)?.mode ?? 0o600 });
     },
+    checkWritable: async (dir) => {
+      if (readOnly.has(dir)) throw new Error(`cannot write in ${dir}: permission denied; nothing was changed`);
+    },
     backup: async (dir, list) => {
       ops.push(`backup ${dir}`);
       for (const f of list) backups.set(`${dir}/${f.to}`, files.get(f.from)!.data);
     },
   };
   const snapshot = new Map([...files].map(([k, v]) => [k, v.data]));
-  return { files, port, backups, ops, snapshot };
+  return { files, port, backups, ops, snapshot, readOnly };
 }
 
 async function renew(cfg: ClusterConfig, p: Awaited<ReturnType<typeof pki>>, opts: Partial<Parameters<typeof runRenew>[1]> = {}, now = LATER) {
@@ -152,6 +156,14 @@ describe("kpki certs renew (kubeadm-certs.md §4)", () => {
     expect(out).toContain("Detected external etcd/ca, certificate for serving etcd can't be renewed");
     expect(out).toContain("Detected external etcd/ca, certificate the apiserver uses to access etcd can't be renewed");
     expect(out.filter((l) => l.endsWith(" renewed") && !l.startsWith("Detected"))).toHaveLength(6);
+  });
+
+  it("a read-only folder anywhere in the run: refused before the backup and before any change", async () => {
+    const p = await pki();
+    p.readOnly.add("/k/pki/etcd");
+    const error = await renew(config(), p).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("cannot write in /k/pki/etcd: permission denied; nothing was changed");
+    expect(p.ops).toEqual([]);
   });
 
   it.each([
