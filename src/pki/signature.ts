@@ -38,7 +38,8 @@ export function algorithmIdentifier(sigOid: SignatureOid): Bytes {
   return SIGNATURE_ALGORITHMS[sigOid].kind === "rsa" ? sequence(oid(sigOid), nullValue()) : sequence(oid(sigOid));
 }
 
-const curveBytes = (key: CryptoKey): number => ((key.algorithm as EcKeyAlgorithm).namedCurve === "P-384" ? 48 : 32);
+const CURVE_BYTES: Readonly<Record<string, number>> = { "P-256": 32, "P-384": 48, "P-521": 66 };
+const curveBytes = (key: CryptoKey): number => CURVE_BYTES[(key.algorithm as EcKeyAlgorithm).namedCurve] ?? 32;
 
 /** WebCrypto's ECDSA signature (r || s) as the DER SEQUENCE { r, s } X.509 uses. */
 function ecdsaRawToDer(raw: Bytes): Bytes {

@@ -1,0 +1,283 @@
+import { isDns1123Subdomain } from "../pki/dns.js";
+import { base64ToBytes, type Bytes } from "../pki/der.js";
+import { formatIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
+import { parseStrictRequest, RequestError, type StrictRequest } from "./request.js";
+
+/**
+ * The kubelet-serving CSR policy (approver-policy.md §5 and §6): a pure
+ * function of the CSR, the Nodes and the configuration. The controller and
+ * `approver check` both call it; neither adds rules of its own.
+ */
+
+export const KUBELET_SERVING = "kubernetes.io/kubelet-serving";
+
+/** The fields of a certificates.k8s.io/v1 CertificateSigningRequest the policy reads. */
+export interface CsrObject {
+  readonly metadata?: { readonly name?: string; readonly creationTimestamp?: string | Date };
+  readonly spec?: {
+    readonly request?: string;
+    readonly signerName?: string;
+    readonly usages?: readonly string[];
+    readonly username?: string;
+    readonly groups?: readonly string[];
+    readonly expirationSeconds?: number;
+  };
+  readonly status?: { readonly conditions?: readonly { readonly type?: string; readonly status?: string }[]; readonly certificate?: string };
+}
+
+/** The fields of a v1 Node the policy reads. */
+export interface NodeObject {
+  readonly metadata?: { readonly name?: string; readonly creationTimestamp?: string | Date };
+  readonly status?: { readonly addresses?: readonly { readonly type?: string; readonly address?: string }[] };
+}
+
+export interface PolicyConfig {
+  /** The cluster DNS domain: names under `svc.<domain>` are reserved. */
+  readonly clusterDomain: string;
+  readonly serviceCidrs: readonly string[];
+  readonly podCidrs: readonly string[];
+  /** The API server's addresses and names (reserved: a node must not get a certificate for them). */
+  readonly apiServerAddresses: readonly string[];
+  /** Optional: every IP SAN must also be inside one of these. */
+  readonly allowedIpRanges?: readonly string[] | undefined;
+  /** Optional: every DNS SAN must also end in one of these suffixes (label boundary). */
+  readonly dnsSuffixes?: readonly string[] | undefined;
+  /** Optional: every DNS SAN must also match this regular expression, as a full match. */
+  readonly dnsRegex?: string | undefined;
+  /** Longest `spec.expirationSeconds` accepted; a request without one is left to the signer's cap. */
+  readonly maxExpirationSeconds: number;
+  /** How long a CSR may wait for its Node to appear before it is denied. */
+  readonly nodeGraceSeconds: number;
+  readonly maxSans: number;
+  readonly maxRequestBytes: number;
+  /** Deny (rather than ignore) kubelet-serving CSRs from users who are not nodes. */
+  readonly denyNonNodeRequestors: boolean;
+}
+
+export const DEFAULT_POLICY: PolicyConfig = {
+  clusterDomain: "cluster.local",
+  serviceCidrs: ["10.96.0.0/12"],
+  podCidrs: [],
+  apiServerAddresses: [],
+  maxExpirationSeconds: 365 * 86_400,
+  nodeGraceSeconds: 300,
+  maxSans: 64,
+  maxRequestBytes: 32 * 1024,
+  denyNonNodeRequestors: false,
+};
+
+export type DecisionKind = "approve" | "deny" | "ignore" | "requeue";
+export interface Decision {
+  readonly decision: DecisionKind;
+  /** CamelCase, machine-readable. */
+  readonly reason: string;
+  /** For people: names the offending values. */
+  readonly message: string;
+}
+
+const decide = (decision: DecisionKind, reason: string, message: string): Decision => ({ decision, reason, message });
+
+const OID_CN = "2.5.4.3";
+const OID_O = "2.5.4.10";
+const OID_SAN = "2.5.29.17";
+const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
+const USAGE_SETS = [
+  ["digital signature", "key encipherment", "server auth"],
+  ["digital signature", "server auth"],
+];
+
+/** Lower case, one trailing dot removed: how DNS names are compared. */
+export const canonicalDns = (name: string): string => name.toLowerCase().replace(/\.$/, "");
+
+const SPECIAL_V4: readonly [string, string][] = [
+  ["0.0.0.0/8", "unspecified"], ["127.0.0.0/8", "loopback"], ["169.254.0.0/16", "link-local (cloud metadata lives here)"],
+  ["224.0.0.0/4", "multicast"], ["255.255.255.255/32", "broadcast"],
+];
+const SPECIAL_V6: readonly [string, string][] = [
+  ["::/128", "unspecified"], ["::1/128", "loopback"], ["fe80::/10", "link-local"], ["ff00::/8", "multicast"], ["fd00:ec2::254/128", "cloud metadata"],
+];
+
+function inCidr(ip: Bytes, cidr: Cidr): boolean {
+  if (ip.length !== cidr.network.length) return false;
+  for (let bit = 0; bit < cidr.prefix; bit++) {
+    const mask = 0x80 >> (bit & 7);
+    if (((ip[bit >> 3] ?? 0) & mask) !== ((cidr.network[bit >> 3] ?? 0) & mask)) return false;
+  }
+  return true;
+}
+const cidrs = (list: readonly string[]): Cidr[] => list.map((c) => parseCidr(c.trim())).filter((c): c is Cidr => c !== undefined);
+const sameIp = (a: Bytes, b: Bytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Why an IP may never be in a kubelet serving certificate, or undefined. */
+function reservedIp(ip: Bytes, cfg: PolicyConfig): string | undefined {
+  for (const [c, why] of ip.length === 4 ? SPECIAL_V4 : SPECIAL_V6) if (inCidr(ip, parseCidr(c)!)) return why;
+  if (cidrs(cfg.serviceCidrs).some((c) => inCidr(ip, c))) return "in the service CIDR";
+  if (cidrs(cfg.podCidrs).some((c) => inCidr(ip, c))) return "in the pod CIDR";
+  if (cfg.apiServerAddresses.some((a) => {
+    const p = parseIp(a);
+    return p !== undefined && sameIp(p, ip);
+  })) return "an API server address";
+  return undefined;
+}
+
+/** Why a DNS name may never be in a kubelet serving certificate, or undefined. */
+function reservedDns(name: string, cfg: PolicyConfig): string | undefined {
+  const n = canonicalDns(name);
+  const domain = canonicalDns(cfg.clusterDomain);
+  if (n === "kubernetes" || n.startsWith("kubernetes.")) return "the API server's service name";
+  if (n === "svc" || n.endsWith(".svc") || n === `svc.${domain}` || n.endsWith(`.svc.${domain}`) || n === domain || n.endsWith(`.${domain}`)) {
+    return "a cluster service name";
+  }
+  if (n === "localhost" || n.endsWith(".localhost")) return "loopback";
+  if (n === "metadata" || n === "metadata.google.internal" || n === "instance-data" || n.startsWith("instance-data.")) return "a cloud metadata name";
+  if (cfg.apiServerAddresses.some((a) => parseIp(a) === undefined && canonicalDns(a) === n)) return "an API server name";
+  return undefined;
+}
+
+const NAME_SYNTAX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The DNS names and IPs a Node owns, from status.addresses (a Hostname that is an IP counts as an IP, as the kubelet sends it). */
+function nodeAddresses(node: NodeObject): { dns: Set<string>; ips: Bytes[] } {
+  const dns = new Set<string>();
+  const ips: Bytes[] = [];
+  for (const a of node.status?.addresses ?? []) {
+    if (!a.address) continue;
+    const ip = parseIp(a.address, { sloppy: false });
+    if ((a.type === "InternalIP" || a.type === "ExternalIP" || a.type === "Hostname") && ip) ips.push(ip);
+    else if (a.type === "Hostname" || a.type === "InternalDNS" || a.type === "ExternalDNS") dns.add(canonicalDns(a.address));
+  }
+  return { dns, ips };
+}
+
+const time = (t: string | Date | undefined): number | undefined => (t === undefined ? undefined : new Date(t).getTime());
+
+/** Decides what to do with one CSR. `now` is the controller's clock (grace periods). */
+export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[], cfg: PolicyConfig, now: Date, crypto: Crypto): Promise<Decision> {
+  const spec = csr.spec ?? {};
+  // 1. Ours? Only kubelet-serving, and only while undecided.
+  if (spec.signerName !== KUBELET_SERVING) return decide("ignore", "NotKubeletServing", `signerName is ${JSON.stringify(spec.signerName ?? "")}, not ${KUBELET_SERVING}`);
+  const final = (csr.status?.conditions ?? []).find((c) => c.type === "Approved" || c.type === "Denied" || c.type === "Failed");
+  if (final) return decide("ignore", "AlreadyDecided", `the CSR is already ${final.type}`);
+  if (csr.status?.certificate) return decide("ignore", "AlreadyDecided", "the CSR already has a certificate");
+
+  // 2. Requested by a node, as itself.
+  const username = spec.username ?? "";
+  const m = /^system:node:(.*)$/.exec(username);
+  if (!m) {
+    const msg = `spec.username ${JSON.stringify(username)} is not system:node:<name>`;
+    return cfg.denyNonNodeRequestors ? decide("deny", "NotANode", msg) : decide("ignore", "NotANode", msg);
+  }
+  const nodeName = m[1] ?? "";
+  if (!isDns1123Subdomain(nodeName)) return decide("deny", "InvalidNodeName", `node name ${JSON.stringify(nodeName)} is not a valid DNS-1123 subdomain`);
+  if (!(spec.groups ?? []).includes("system:nodes")) return decide("deny", "NotInNodesGroup", `spec.groups [${(spec.groups ?? []).join(", ")}] does not contain system:nodes`);
+
+  // 3. The request itself, read strictly.
+  let req: StrictRequest;
+  let pem: string;
+  try {
+    const raw = base64ToBytes((spec.request ?? "").replace(/\s+/g, ""));
+    if (raw.length > cfg.maxRequestBytes) return decide("deny", "RequestTooLarge", `the request is ${raw.length} bytes; the limit is ${cfg.maxRequestBytes}`);
+    pem = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    req = await parseStrictRequest(pem, crypto);
+  } catch (error) {
+    return decide("deny", "MalformedRequest", error instanceof RequestError ? error.message : `spec.request is not base64 PEM: ${(error as Error).message}`);
+  }
+  if (!req.signatureValid) return decide("deny", "BadSignature", "the request's self-signature does not verify with its public key");
+  const unexpected = req.subjectAttributes.filter((a) => a.oid !== OID_CN && a.oid !== OID_O).map((a) => a.oid);
+  if (unexpected.length) return decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`);
+  const cns = req.subjectAttributes.filter((a) => a.oid === OID_CN).map((a) => a.value);
+  const os = req.subjectAttributes.filter((a) => a.oid === OID_O).map((a) => a.value);
+  if (cns.length !== 1) return decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`);
+  if (cns[0] !== username) return decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(username)}`);
+  if (os.length !== 1 || os[0] !== "system:nodes") return decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`);
+  if (req.rdnSizes.some((n) => n !== 1)) return decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN");
+  const badAttrs = req.attributeOids.filter((o) => o !== OID_EXTENSION_REQUEST);
+  if (badAttrs.length || req.attributeOids.length > 1) {
+    return decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${req.attributeOids.join(", ")}`);
+  }
+  const badExts = req.extensionOids.filter((o) => o !== OID_SAN);
+  if (badExts.length || req.extensionOids.length > 1) {
+    return decide("deny", "UnexpectedExtension", `the request asks for extensions other than one subjectAltName: ${req.extensionOids.join(", ")}`);
+  }
+  const key = req.key;
+  if (key.type === "rsa" && key.bits < 2048) return decide("deny", "WeakKey", `RSA key of ${key.bits} bits; at least 2048 are required`);
+  if (key.type === "ec" && key.curve !== "P-256" && key.curve !== "P-384") return decide("deny", "WeakKey", `elliptic curve ${key.curve}; P-256 or P-384 are required`);
+  if (key.type === "other") return decide("deny", "WeakKey", `unsupported key algorithm ${key.oid}`);
+
+  // 4. Usages and lifetime.
+  const usages = [...(spec.usages ?? [])];
+  const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set(a).size === a.length && b.every((x) => a.includes(x));
+  if (!USAGE_SETS.some((s) => sameSet(usages, s))) {
+    return decide("deny", "UsagesMismatch", `usages [${usages.join(", ")}] are not {digital signature, key encipherment, server auth} or {digital signature, server auth}`);
+  }
+  if (spec.expirationSeconds !== undefined && spec.expirationSeconds > cfg.maxExpirationSeconds) {
+    return decide("deny", "ExpirationTooLong", `expirationSeconds ${spec.expirationSeconds} is above the maximum ${cfg.maxExpirationSeconds}`);
+  }
+
+  // 5. SANs: present, of allowed kinds, well-formed, not reserved.
+  if (req.emailAddresses.length || req.uris.length || req.otherNames.length) {
+    const what = [...req.emailAddresses.map((e) => `email:${e}`), ...req.uris.map((u) => `URI:${u}`), ...req.otherNames.map((t) => `[tag 0x${t.toString(16)}]`)];
+    return decide("deny", "ForbiddenSANType", `only DNS and IP SANs are allowed: ${what.join(", ")}`);
+  }
+  if (req.dnsNames.length + req.ips.length === 0) return decide("deny", "NoSANs", "the request has no DNS or IP SAN");
+  if (req.dnsNames.length + req.ips.length > cfg.maxSans) return decide("deny", "TooManySANs", `${req.dnsNames.length + req.ips.length} SANs; the limit is ${cfg.maxSans}`);
+  const wild = req.dnsNames.filter((d) => d.includes("*"));
+  if (wild.length) return decide("deny", "WildcardDNSName", `wildcard DNS names are not allowed: ${wild.join(", ")}`);
+  const malformed = req.dnsNames.filter((d) => canonicalDns(d).length > 253 || !NAME_SYNTAX.test(canonicalDns(d)));
+  if (malformed.length) return decide("deny", "MalformedDNSName", `not valid DNS names: ${malformed.map((d) => JSON.stringify(d)).join(", ")}`);
+  const reservedNames = req.dnsNames.map((d) => [d, reservedDns(d, cfg)] as const).filter(([, why]) => why);
+  if (reservedNames.length) return decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`);
+  const reservedIps = req.ips.map((ip) => [ip, reservedIp(ip, cfg)] as const).filter(([, why]) => why);
+  if (reservedIps.length) return decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`);
+
+  // 6. The requester's Node: it exists, is not newer than the CSR, and has addresses.
+  const node = nodes.find((n) => n.metadata?.name === nodeName);
+  const created = time(csr.metadata?.creationTimestamp) ?? now.getTime();
+  if (!node) {
+    const waited = (now.getTime() - created) / 1000;
+    return waited < cfg.nodeGraceSeconds
+      ? decide("requeue", "NodeNotFound", `node ${nodeName} does not exist yet (waited ${Math.floor(waited)}s of ${cfg.nodeGraceSeconds}s)`)
+      : decide("deny", "NodeNotFound", `node ${nodeName} does not exist (waited ${Math.floor(waited)}s)`);
+  }
+  const nodeCreated = time(node.metadata?.creationTimestamp);
+  if (nodeCreated !== undefined && created < nodeCreated) {
+    return decide("deny", "StaleRequest", `the CSR was created before node ${nodeName} (the node was re-created since)`);
+  }
+  const own = nodeAddresses(node);
+  if (own.dns.size === 0 && own.ips.length === 0) return decide("requeue", "NodeHasNoAddresses", `node ${nodeName} has no status.addresses yet`);
+
+  // 7. Every SAN is an address of this Node, and of no other Node.
+  const notOwned = [
+    ...req.dnsNames.filter((d) => !own.dns.has(canonicalDns(d))),
+    ...req.ips.filter((ip) => !own.ips.some((o) => sameIp(o, ip))).map(formatIp),
+  ];
+  if (notOwned.length) return decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`);
+  const claimed: string[] = [];
+  for (const other of nodes) {
+    if (other === node || other.metadata?.name === nodeName) continue;
+    const theirs = nodeAddresses(other);
+    for (const d of req.dnsNames) if (theirs.dns.has(canonicalDns(d))) claimed.push(`${d} (node ${other.metadata?.name ?? "?"})`);
+    for (const ip of req.ips) if (theirs.ips.some((o) => sameIp(o, ip))) claimed.push(`${formatIp(ip)} (node ${other.metadata?.name ?? "?"})`);
+  }
+  if (claimed.length) return decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`);
+
+  // 8. Optional allow-lists: they restrict, never widen.
+  if (cfg.allowedIpRanges?.length) {
+    const ranges = cidrs(cfg.allowedIpRanges);
+    const outside = req.ips.filter((ip) => !ranges.some((r) => inCidr(ip, r))).map(formatIp);
+    if (outside.length) return decide("deny", "IPNotAllowed", `outside --allowed-ip-ranges: ${outside.join(", ")}`);
+  }
+  if (cfg.dnsSuffixes?.length) {
+    const suffixes = cfg.dnsSuffixes.map((s) => canonicalDns(s).replace(/^\./, ""));
+    const outside = req.dnsNames.filter((d) => !suffixes.some((s) => canonicalDns(d).endsWith(`.${s}`)));
+    if (outside.length) return decide("deny", "DNSNameNotAllowed", `not under --dns-suffix ${suffixes.join(", ")}: ${outside.join(", ")}`);
+  }
+  if (cfg.dnsRegex !== undefined) {
+    const re = new RegExp(`^(?:${cfg.dnsRegex})$`); // full match: an unanchored pattern cannot be bypassed
+    const outside = req.dnsNames.filter((d) => !re.test(canonicalDns(d)));
+    if (outside.length) return decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`);
+  }
+
+  const sans = [...req.dnsNames, ...req.ips.map(formatIp)];
+  return decide("approve", "NodeAddressesVerified", `every SAN (${sans.join(", ")}) is an address of node ${nodeName} and of no other node`);
+}
