@@ -7,6 +7,7 @@ import { certsGenerateCsrCommand } from "./commands/certs-generate-csr.js";
 import { certsSignCommand } from "./commands/certs-sign.js";
 import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
 import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
+import { approverCheckCommand } from "./commands/approver-check.js";
 import { initCommand } from "./commands/init.js";
 import type { CliIo } from "./io.js";
 
@@ -48,6 +49,12 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
       command: "kubeconfig",
       describe: "Kubeconfig files for additional users",
       builder: (y) => y.command(kubeconfigUserCommand(io)).demandCommand(1, "Specify a kubeconfig subcommand (user)"),
+      handler: () => undefined,
+    })
+    .command({
+      command: "approver",
+      describe: "The kubelet-serving CSR approver: its policy offline (check)",
+      builder: (y) => y.command(approverCheckCommand(io, setExitCode)).demandCommand(1, "Specify an approver subcommand (check)"),
       handler: () => undefined,
     })
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")
