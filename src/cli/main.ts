@@ -8,6 +8,7 @@ import { certsSignCommand } from "./commands/certs-sign.js";
 import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
 import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
 import { approverCheckCommand } from "./commands/approver-check.js";
+import { approverRunCommand } from "./commands/approver-run.js";
 import { initCommand } from "./commands/init.js";
 import type { CliIo } from "./io.js";
 
@@ -53,8 +54,12 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
     })
     .command({
       command: "approver",
-      describe: "The kubelet-serving CSR approver: its policy offline (check)",
-      builder: (y) => y.command(approverCheckCommand(io, setExitCode)).demandCommand(1, "Specify an approver subcommand (check)"),
+      describe: "The kubelet-serving CSR approver: the controller (run) and its policy offline (check)",
+      builder: (y) =>
+        y
+          .command(approverRunCommand(io, setExitCode))
+          .command(approverCheckCommand(io, setExitCode))
+          .demandCommand(1, "Specify an approver subcommand (run, check)"),
       handler: () => undefined,
     })
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")

@@ -1,0 +1,247 @@
+import { decideCsr, KUBELET_SERVING, type Decision, type PolicyConfig } from "./policy.js";
+import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "./ports.js";
+
+/** What the controller reports; src/io wires these to prom-client and JSON logs. */
+export interface ApproverObserver {
+  decision(d: Decision, csr: ApiCsr, latencySeconds: number | undefined): void;
+  /** CSRs for the signer with no condition yet, and Approved ones without a certificate. */
+  gauges(pending: number, approvedNotIssued: number): void;
+  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+  synced(): void;
+}
+
+export interface ControllerOptions {
+  readonly policy: PolicyConfig;
+  readonly dryRun: boolean;
+  readonly crypto: Crypto;
+  readonly now: () => Date;
+  /** Backoff for requeued CSRs: first delay and cap, in ms. */
+  readonly requeueBaseMs?: number;
+  readonly requeueMaxMs?: number;
+  /** Timers, injectable for tests. */
+  readonly setTimer?: (fn: () => void, ms: number) => unknown;
+  readonly clearTimer?: (t: unknown) => void;
+}
+
+const isFinal = (csr: ApiCsr): boolean => (csr.status?.conditions ?? []).some((c) => c.type === "Approved" || c.type === "Denied" || c.type === "Failed");
+
+/**
+ * The approver's loop: list and watch kubelet-serving CSRs and Nodes, decide
+ * each undecided CSR with the pure policy, write Approved or Denied through
+ * /approval (retrying a conflict with a fresh read), record an Event, requeue
+ * transient outcomes with backoff, and re-list after 410 Gone or a dropped
+ * watch. It owns no policy of its own.
+ */
+export class ApproverController {
+  private readonly csrs = new Map<string, ApiCsr>();
+  private readonly nodes = new Map<string, ApiNode>();
+  private readonly queue = new Set<string>();
+  private readonly backoff = new Map<string, number>();
+  private readonly timers = new Map<string, unknown>();
+  private readonly watches: WatchHandle[] = [];
+  private draining = false;
+  private stopped = false;
+  private synced = { csrs: false, nodes: false };
+
+  private readonly api: ApproverApi;
+  private readonly obs: ApproverObserver;
+  private readonly opts: ControllerOptions;
+
+  constructor(api: ApproverApi, obs: ApproverObserver, opts: ControllerOptions) {
+    this.api = api;
+    this.obs = obs;
+    this.opts = opts;
+  }
+
+  /** Starts listing and watching; resolves once both caches have synced. */
+  async start(): Promise<void> {
+    await Promise.all([this.runWatch("nodes"), this.runWatch("csrs")]);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.watches.splice(0)) w.stop();
+    for (const t of this.timers.values()) (this.opts.clearTimer ?? clearTimeout)(t as NodeJS.Timeout);
+    this.timers.clear();
+  }
+
+  private setTimer(fn: () => void, ms: number): unknown {
+    return (this.opts.setTimer ?? ((f, m) => setTimeout(f, m)))(fn, ms);
+  }
+
+  /** List, then watch from the list's resourceVersion; on any end, watch again, or re-list after 410 or an error. */
+  private async runWatch(kind: "csrs" | "nodes", attempt = 0): Promise<void> {
+    if (this.stopped) return;
+    let rv: string;
+    try {
+      if (kind === "csrs") {
+        const list = await this.api.listCsrs();
+        const names = new Set(list.items.map((c) => c.metadata.name));
+        for (const name of [...this.csrs.keys()]) if (!names.has(name)) this.csrs.delete(name);
+        for (const c of list.items) this.csrs.set(c.metadata.name, c);
+        rv = list.resourceVersion;
+        for (const c of list.items) this.enqueue(c.metadata.name);
+      } else {
+        const list = await this.api.listNodes();
+        this.nodes.clear();
+        for (const n of list.items) this.nodes.set(n.metadata.name, n);
+        rv = list.resourceVersion;
+        this.requeueAll();
+      }
+    } catch (error) {
+      const delay = Math.min(500 * 2 ** attempt, 10_000);
+      this.obs.log("warn", `listing ${kind} failed; retrying`, { error: (error as Error).message, retryInMs: delay });
+      await new Promise((r) => this.setTimer(r as () => void, delay));
+      return this.runWatch(kind, attempt + 1);
+    }
+    if (!this.synced[kind]) {
+      this.synced[kind] = true;
+      if (this.synced.csrs && this.synced.nodes) this.obs.synced();
+    }
+    this.publishGauges();
+    const restart = (error?: unknown): void => {
+      if (this.stopped) return;
+      const gone = error instanceof ApiStatusError && error.status === 410;
+      if (error && !gone) this.obs.log("warn", `watch of ${kind} ended; re-listing`, { error: (error as Error).message ?? String(error) });
+      // A normal close (the server's timeout) or 410 Gone: re-list, which also catches anything missed.
+      this.setTimer(() => void this.runWatch(kind, error && !gone ? attempt + 1 : 0), error && !gone ? Math.min(500 * 2 ** attempt, 10_000) : 0);
+    };
+    try {
+      const handle =
+        kind === "csrs"
+          ? await this.api.watchCsrs(rv, (type, obj) => this.onCsr(type, obj), restart)
+          : await this.api.watchNodes(rv, (type, obj) => this.onNode(type, obj), restart);
+      this.watches.push(handle);
+    } catch (error) {
+      restart(error);
+    }
+  }
+
+  private onCsr(type: WatchEventType, csr: ApiCsr): void {
+    if (type === "BOOKMARK") return;
+    if (csr.spec?.signerName !== undefined && csr.spec.signerName !== KUBELET_SERVING) return;
+    if (type === "DELETED") {
+      this.csrs.delete(csr.metadata.name);
+      this.forget(csr.metadata.name);
+    } else {
+      this.csrs.set(csr.metadata.name, csr);
+      this.enqueue(csr.metadata.name);
+    }
+    this.publishGauges();
+  }
+
+  private onNode(type: WatchEventType, node: ApiNode): void {
+    if (type === "BOOKMARK") return;
+    if (type === "DELETED") this.nodes.delete(node.metadata.name);
+    else this.nodes.set(node.metadata.name, node);
+    // CSRs waiting for this node (or whose SANs another node may now claim) are decided again.
+    this.requeueAll();
+  }
+
+  private requeueAll(): void {
+    for (const [name, csr] of this.csrs) if (!isFinal(csr)) this.enqueue(name);
+  }
+
+  private forget(name: string): void {
+    const t = this.timers.get(name);
+    if (t !== undefined) (this.opts.clearTimer ?? clearTimeout)(t as NodeJS.Timeout);
+    this.timers.delete(name);
+    this.backoff.delete(name);
+  }
+
+  private enqueue(name: string): void {
+    const csr = this.csrs.get(name);
+    if (!csr || isFinal(csr)) return;
+    this.forget(name);
+    this.queue.add(name);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.size && !this.stopped) {
+        const name = this.queue.values().next().value as string;
+        this.queue.delete(name);
+        await this.reconcile(name).catch((error: unknown) => {
+          this.obs.log("error", "reconcile failed; requeued", { csr: name, error: (error as Error).message });
+          this.requeue(name);
+        });
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private requeue(name: string): void {
+    const base = this.opts.requeueBaseMs ?? 1000;
+    const delay = Math.min((this.backoff.get(name) ?? base / 2) * 2, this.opts.requeueMaxMs ?? 60_000);
+    this.backoff.set(name, delay);
+    this.timers.set(name, this.setTimer(() => {
+      this.timers.delete(name);
+      if (!this.stopped) {
+        this.queue.add(name);
+        if (!this.draining) void this.drain();
+      }
+    }, delay));
+  }
+
+  /** Decides one CSR and writes the outcome. */
+  async reconcile(name: string): Promise<Decision | undefined> {
+    let csr = this.csrs.get(name);
+    if (!csr || isFinal(csr)) return undefined;
+    const decide = (c: ApiCsr) => decideCsr(c, [...this.nodes.values()], this.opts.policy, this.opts.now(), this.opts.crypto);
+    let d = await decide(csr);
+    const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };
+    if (d.decision === "ignore") {
+      this.obs.log("info", "ignored", fields);
+      this.obs.decision(d, csr, undefined);
+      return d;
+    }
+    if (d.decision === "requeue") {
+      this.obs.log("info", "requeued", fields);
+      this.obs.decision(d, csr, undefined);
+      this.requeue(name);
+      return d;
+    }
+    if (this.opts.dryRun) {
+      this.obs.log("info", `would be ${d.decision === "approve" ? "approved" : "denied"} (dry run)`, fields);
+      this.obs.decision(d, csr, undefined);
+      return d;
+    }
+    // Write the condition; a conflict means the object moved on: read it again and decide again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.api.addCondition(csr, { type: d.decision === "approve" ? "Approved" : "Denied", reason: d.reason, message: d.message, lastUpdateTime: this.opts.now() });
+        break;
+      } catch (error) {
+        if (!(error instanceof ApiStatusError) || error.status !== 409 || attempt >= 5) throw error;
+        csr = await this.api.getCsr(name);
+        this.csrs.set(name, csr);
+        if (isFinal(csr)) return undefined;
+        d = await decide(csr);
+        if (d.decision !== "approve" && d.decision !== "deny") return this.reconcile(name);
+      }
+    }
+    const created = csr.metadata.creationTimestamp ? new Date(csr.metadata.creationTimestamp).getTime() : undefined;
+    const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
+    this.obs.decision(d, csr, latency);
+    this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
+    await this.api
+      .createEvent(csr, d.decision === "approve" ? "Normal" : "Warning", d.decision === "approve" ? "CSRApproved" : "CSRDenied", `${d.reason}: ${d.message}`, this.opts.now())
+      .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message }));
+    this.forget(name);
+    return d;
+  }
+
+  private publishGauges(): void {
+    let pending = 0;
+    let approvedNotIssued = 0;
+    for (const c of this.csrs.values()) {
+      const types = (c.status?.conditions ?? []).map((x) => x.type);
+      if (!types.length) pending++;
+      else if (types.includes("Approved") && !types.includes("Failed") && !c.status?.certificate) approvedNotIssued++;
+    }
+    this.obs.gauges(pending, approvedNotIssued);
+  }
+}

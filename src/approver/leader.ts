@@ -1,0 +1,80 @@
+import { ApiStatusError, type ApproverApi, type Lease } from "./ports.js";
+
+/** client-go's defaults (leaderelection.LeaderElectionConfig): lease 15 s, renew deadline 10 s, retry 2 s. */
+export interface LeaderElectionConfig {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+export const DEFAULT_LEADER_ELECTION = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
+
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it (the
+ * TypeScript client has none): acquire when the lease is free or expired,
+ * renew every retry period, and give up leadership when a renewal has not
+ * succeeded within the renew deadline. Writes carry the lease's
+ * resourceVersion, so two candidates cannot both win. Unlike client-go's
+ * usual callers, a replica that loses the lease stays a candidate (after an
+ * API server outage it may win again) instead of exiting. Runs until `signal`.
+ */
+export async function runLeaderElection(
+  api: ApproverApi,
+  cfg: LeaderElectionConfig,
+  callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void; log: (msg: string, fields?: Record<string, unknown>) => void },
+  now: () => Date,
+  signal: AbortSignal,
+): Promise<void> {
+  let leading = false;
+  let lastRenew = 0;
+  const sleep = (ms: number) => new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
+  });
+
+  const tryAcquireOrRenew = async (): Promise<boolean> => {
+    const t = now();
+    const current = await api.getLease(cfg.namespace, cfg.name);
+    const mine = current?.holderIdentity === cfg.identity;
+    const renewed = current?.renewTime?.getTime() ?? 0;
+    const duration = (current?.leaseDurationSeconds ?? 0) * 1000;
+    const expired = !current?.holderIdentity || renewed + duration < t.getTime();
+    if (current && !mine && !expired) return false;
+    const lease: Lease = {
+      ...(current?.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
+      holderIdentity: cfg.identity,
+      leaseDurationSeconds: Math.ceil(cfg.leaseDurationMs / 1000),
+      acquireTime: mine && current?.acquireTime ? current.acquireTime : t,
+      renewTime: t,
+      leaseTransitions: (current?.leaseTransitions ?? 0) + (mine || !current ? 0 : 1),
+    };
+    await api.writeLease(cfg.namespace, cfg.name, lease, current === undefined);
+    return true;
+  };
+
+  while (!signal.aborted) {
+    let ok = false;
+    try {
+      ok = await tryAcquireOrRenew();
+    } catch (error) {
+      if (!(error instanceof ApiStatusError && error.status === 409)) callbacks.log("lease update failed", { error: (error as Error).message });
+    }
+    const t = now().getTime();
+    if (ok) {
+      lastRenew = t;
+      if (!leading) {
+        leading = true;
+        callbacks.log("became leader", { lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
+        callbacks.onStartedLeading();
+      }
+    } else if (leading && t - lastRenew > cfg.renewDeadlineMs) {
+      leading = false;
+      callbacks.log("lost leadership; still a candidate", { lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
+      callbacks.onStoppedLeading();
+    }
+    await sleep(cfg.retryPeriodMs);
+  }
+}

@@ -1,0 +1,50 @@
+import type { CsrObject, NodeObject } from "./policy.js";
+
+/** A CSR or Node as the API returns it, with the metadata the controller needs. */
+export type ApiCsr = CsrObject & { readonly metadata: { readonly name: string; readonly resourceVersion?: string; readonly uid?: string; readonly creationTimestamp?: string | Date } };
+export type ApiNode = NodeObject & { readonly metadata: { readonly name: string } };
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";
+
+/** A running watch; `stop()` ends it (the end callback then runs). */
+export interface WatchHandle {
+  stop(): void;
+}
+
+/** A coordination.k8s.io/v1 Lease, the fields leader election uses. */
+export interface Lease {
+  readonly resourceVersion?: string;
+  readonly holderIdentity?: string;
+  readonly leaseDurationSeconds?: number;
+  readonly acquireTime?: Date;
+  readonly renewTime?: Date;
+  readonly leaseTransitions?: number;
+}
+
+/** Raised by a port for an HTTP status the controller reacts to (404, 409, 410). */
+export class ApiStatusError extends Error {
+  override name = "ApiStatusError";
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * What the approver needs from the Kubernetes API. src/io/kube-api.ts implements
+ * it on @kubernetes/client-node; the controller never sees HTTP.
+ */
+export interface ApproverApi {
+  listCsrs(): Promise<{ items: ApiCsr[]; resourceVersion: string }>;
+  watchCsrs(resourceVersion: string, onEvent: (type: WatchEventType, obj: ApiCsr) => void, onEnd: (error?: unknown) => void): Promise<WatchHandle>;
+  listNodes(): Promise<{ items: ApiNode[]; resourceVersion: string }>;
+  watchNodes(resourceVersion: string, onEvent: (type: WatchEventType, obj: ApiNode) => void, onEnd: (error?: unknown) => void): Promise<WatchHandle>;
+  getCsr(name: string): Promise<ApiCsr>;
+  /** PUT to /approval with one more condition; throws ApiStatusError(409) on a stale resourceVersion. */
+  addCondition(csr: ApiCsr, condition: { type: "Approved" | "Denied"; reason: string; message: string; lastUpdateTime: Date }): Promise<void>;
+  createEvent(csr: ApiCsr, type: "Normal" | "Warning", reason: string, message: string, now: Date): Promise<void>;
+  getLease(namespace: string, name: string): Promise<Lease | undefined>;
+  /** Creates or replaces (with the lease's resourceVersion); throws ApiStatusError(409) when someone else wrote it first. */
+  writeLease(namespace: string, name: string, lease: Lease, create: boolean): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ApproverObserver } from "../approver/controller.js";
+import type { Decision } from "../approver/policy.js";
+import type { ApiCsr } from "../approver/ports.js";
+
+/** Prometheus metrics and JSON logs for the approver, plus its /healthz, /readyz and /metrics server. */
+export function approverTelemetry(write: (line: string) => void, now: () => Date) {
+  const registry = new Registry();
+  const decisions = new Counter({
+    name: "kpki_approver_decisions_total",
+    help: "Decisions on kubelet-serving CSRs, by decision and reason.",
+    labelNames: ["decision", "reason"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "kpki_approver_decision_latency_seconds",
+    help: "Time from a CSR's creation to its Approved or Denied condition.",
+    labelNames: ["decision"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const pending = new Gauge({ name: "kpki_approver_pending_csrs", help: "kubelet-serving CSRs with no condition yet.", registers: [registry] });
+  const notIssued = new Gauge({
+    name: "kpki_approver_approved_not_issued_csrs",
+    help: "kubelet-serving CSRs that are Approved but have no certificate and are not Failed.",
+    registers: [registry],
+  });
+  const leader = new Gauge({ name: "kpki_approver_leader", help: "1 while this replica holds the lease.", registers: [registry] });
+  let ready = false;
+
+  const log = (level: string, msg: string, fields: Record<string, unknown> = {}): void =>
+    write(`${JSON.stringify({ ts: now().toISOString(), level, msg, ...fields })}\n`);
+
+  const observer: ApproverObserver = {
+    decision: (d: Decision, _csr: ApiCsr, seconds: number | undefined) => {
+      decisions.inc({ decision: d.decision, reason: d.reason });
+      if (seconds !== undefined) latency.observe({ decision: d.decision }, Math.max(0, seconds));
+    },
+    gauges: (p, n) => {
+      pending.set(p);
+      notIssued.set(n);
+    },
+    log,
+    synced: () => {
+      ready = true;
+      log("info", "caches synced; ready");
+    },
+  };
+
+  /** Serves /healthz (alive), /readyz (synced) and /metrics on host:port. */
+  const serve = (address: string): Promise<Server> => {
+    const at = address.lastIndexOf(":");
+    const host = address.slice(0, at) || "0.0.0.0";
+    const port = Number(address.slice(at + 1));
+    const server = createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path === "/healthz") res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      else if (path === "/readyz") res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ok" : "caches not synced");
+      else if (path === "/metrics") {
+        registry.metrics().then(
+          (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+          (error: unknown) => res.writeHead(500).end(String(error)),
+        );
+      } else res.writeHead(404).end("not found");
+    });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host.replace(/^\[|\]$/g, ""), () => resolve(server));
+    });
+  };
+
+  return { observer, log, serve, setLeader: (on: boolean) => leader.set(on ? 1 : 0), registry };
+}

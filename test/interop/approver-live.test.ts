@@ -1,0 +1,184 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCsr } from "../../src/pki/csr.js";
+import { generateKeyPair, type KeyAlgorithm } from "../../src/pki/keys.js";
+import { ipStrings, parseCertificatePem } from "../../src/pki/cert.js";
+import { parseIp } from "../../src/pki/ip.js";
+import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { freePort, stopProcess, waitFor } from "../helpers/procs.js";
+import { findBinary, missingBinaries } from "../helpers/testenv.js";
+import { crypto } from "../helpers/clock.js";
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, "../..");
+const KPKI = join(ROOT, "dist/bin/kpki.js");
+const skip = missingBinaries("etcd", "kube-apiserver", "kube-controller-manager", "kubectl");
+const work = mkdtempSync(join(tmpdir(), "kpki-approver-live-"));
+const dir = join(work, "cluster");
+let cp: ControlPlane | undefined;
+const replicas = new Map<string, { child: ChildProcess; metrics: number; log: string }>();
+
+async function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = execFile(findBinary("kubectl")!, ["--request-timeout=20s", ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
+      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+const admin = (...args: string[]) => kubectl(["--kubeconfig", join(dir, "super-admin.conf"), ...args]);
+const kpki = (...args: string[]) => run(process.execPath, [KPKI, ...args]);
+
+/** Starts one `kpki approver run` replica as a real process. */
+async function startReplica(identity: string): Promise<void> {
+  const metrics = await freePort();
+  const log = join(work, `approver-${identity}.log`);
+  const fd = openSync(log, "a");
+  const child = spawn(process.execPath, [KPKI, "approver", "run", "--kubeconfig", join(dir, "approver.conf"), "--identity", identity,
+    "--leader-elect-namespace", "kpki-system", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s",
+    "--metrics-bind-address", `127.0.0.1:${metrics}`, "--service-cidr", "10.96.0.0/12", "--apiserver-address", "127.0.0.1"], { stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  replicas.set(identity, { child, metrics, log });
+}
+
+async function leaseHolder(): Promise<string> {
+  const r = await admin("-n", "kpki-system", "get", "lease", "kpki-approver", "-o", "jsonpath={.spec.holderIdentity}");
+  return r.stdout.trim();
+}
+
+/** Creates a kubelet-serving CSR as node `node` (its own client certificate), and returns its name. */
+async function nodeCsr(node: string, sans: { readonly dns?: readonly string[]; readonly ips?: readonly string[] }, opts: { readonly alg?: KeyAlgorithm; readonly usages?: readonly string[]; readonly name?: string } = {}): Promise<string> {
+  const key = await generateKeyPair(opts.alg ?? "ECDSA-P256", crypto);
+  const csr = await createCsr({ subject: { commonName: `system:node:${node}`, organizations: ["system:nodes"] }, dnsNames: sans.dns ?? [], ips: (sans.ips ?? []).map((i) => parseIp(i)!) }, key, crypto);
+  const name = opts.name ?? `${node}-${Math.random().toString(36).slice(2, 8)}`;
+  const usages = opts.usages ?? (opts.alg?.startsWith("RSA") ? ["digital signature", "key encipherment", "server auth"] : ["digital signature", "server auth"]);
+  const obj = { apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", metadata: { name },
+    spec: { request: Buffer.from(csr.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages } };
+  const r = await kubectl(["--kubeconfig", join(dir, `${node}.conf`), "create", "-f", "-"], JSON.stringify(obj));
+  expect(r.code, r.stderr).toBe(0);
+  return name;
+}
+
+interface CsrStatus { conditions?: { type: string; reason: string; message: string }[]; certificate?: string }
+async function waitDecided(name: string, timeoutMs = 20_000): Promise<CsrStatus> {
+  let status: CsrStatus = {};
+  await waitFor(`a decision on ${name}`, async () => {
+    const r = await admin("get", "csr", name, "-o", "json");
+    status = (JSON.parse(r.stdout) as { status: CsrStatus }).status ?? {};
+    return (status.conditions ?? []).some((c) => c.type === "Approved" || c.type === "Denied");
+  }, timeoutMs, 100);
+  return status;
+}
+
+describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-controller-manager", () => {
+  beforeAll(async () => {
+    const apiPort = await freePort();
+    await kpki("init", "--dir", dir, "--node-name", "cp", "--apiserver-advertise-address", "127.0.0.1", "--apiserver-bind-port", String(apiPort), "--encryption-algorithm", "ECDSA-P256");
+    const cpWork = join(work, "cp");
+    mkdirSync(cpWork);
+    cp = await controlPlane({ etcd: findBinary("etcd")!, kubeApiserver: findBinary("kube-apiserver")!, kubeControllerManager: findBinary("kube-controller-manager")! },
+      { dir, work: cpWork, apiPort, etcdMembers: 1, controllerManager: true });
+    await cp.start();
+    // Identities: two kubelets and the approver, all client certificates issued by kpki (kubeconfig user).
+    const endpoint = ["--dir", dir, "--apiserver-advertise-address", "127.0.0.1", "--apiserver-bind-port", String(apiPort)];
+    for (const [file, cn, org] of [["n1.conf", "system:node:n1", "system:nodes"], ["n2.conf", "system:node:n2", "system:nodes"], ["approver.conf", "kpki-approver-e2e", ""]] as const) {
+      const { stdout } = await kpki("kubeconfig", "user", "--client-name", cn, ...(org ? ["--org", org] : []), ...endpoint);
+      writeFileSync(join(dir, file), stdout, { mode: 0o600 });
+    }
+    // The deploy/ RBAC, bound to the approver's user instead of its ServiceAccount.
+    expect((await admin("apply", "-f", join(ROOT, "deploy/namespace.yaml"))).code).toBe(0);
+    const rbac = await admin("apply", "-f", join(ROOT, "deploy/rbac.yaml"));
+    expect(rbac.code, rbac.stderr).toBe(0);
+    await admin("create", "clusterrolebinding", "kpki-approver-e2e", "--clusterrole=kpki-approver", "--user=kpki-approver-e2e");
+    await admin("-n", "default", "create", "rolebinding", "kpki-approver-e2e-events", "--role=kpki-approver-events", "--user=kpki-approver-e2e");
+    await admin("-n", "kpki-system", "create", "rolebinding", "kpki-approver-e2e-lease", "--role=kpki-approver-lease", "--user=kpki-approver-e2e");
+    // Nodes with addresses, as a cloud controller would set them.
+    for (const [n, ip] of [["n1", "10.0.0.11"], ["n2", "10.0.0.12"]] as const) {
+      const node = { apiVersion: "v1", kind: "Node", metadata: { name: n }, status: { addresses: [{ type: "Hostname", address: n }, { type: "InternalIP", address: ip }] } };
+      const created = await kubectl(["--kubeconfig", join(dir, "super-admin.conf"), "create", "-f", "-"], JSON.stringify(node));
+      expect(created.code, created.stderr).toBe(0);
+    }
+    await startReplica("r1");
+    await startReplica("r2");
+    await waitFor("a leader", async () => ["r1", "r2"].includes(await leaseHolder()), 20_000, 200);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const r of replicas.values()) await stopProcess(r.child.pid, "SIGTERM", 3000);
+    await cp?.stop();
+    if (!process.env["KPKI_KEEP_WORK"]) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("approves a valid CSR from the node itself; the signer then issues a certificate with exactly those SANs", async () => {
+    for (const alg of ["ECDSA-P256", "RSA-2048"] as const) {
+      // Kubernetes 1.20's signer issues kubelet-serving only with exactly these three usages, even for EC keys
+      // (real-peers.md K3); the policy also accepts the two-usage set that newer kubelets send for EC keys.
+      const name = await nodeCsr("n1", { dns: ["n1"], ips: ["10.0.0.11"] }, { alg, usages: ["digital signature", "key encipherment", "server auth"] });
+      const status = await waitDecided(name);
+      expect(status.conditions?.find((c) => c.type === "Approved")?.reason).toBe("NodeAddressesVerified");
+      let cert = "";
+      await waitFor(`the certificate for ${name}`, async () => {
+        cert = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout).status.certificate ?? "";
+        return cert !== "";
+      }, 20_000, 100);
+      const issued = parseCertificatePem(Buffer.from(cert, "base64").toString());
+      expect([issued.commonName, issued.dnsNames, ipStrings(issued)]).toEqual(["system:node:n1", ["n1"], ["10.0.0.11"]]);
+    }
+  }, 60_000);
+
+  it.each([
+    ["another node's IP", { dns: ["n1"], ips: ["10.0.0.12"] }, {}, "SANNotOwnedByNode"],
+    ["kubernetes.default.svc", { dns: ["n1", "kubernetes.default.svc"], ips: ["10.0.0.11"] }, {}, "ReservedDNSName"],
+    ["client auth usage", { dns: ["n1"] }, { usages: ["digital signature", "server auth", "client auth"] }, "UsagesMismatch"],
+    ["the API server's address", { ips: ["127.0.0.1"] }, {}, "ReservedIP"],
+  ] as const)("denies a hostile CSR (%s) with the right reason, and approver check agrees offline", async (_what, sans, opts, reason) => {
+    const name = await nodeCsr("n1", sans, opts);
+    const status = await waitDecided(name);
+    expect(status.conditions?.find((c) => c.type === "Denied")?.reason).toBe(reason);
+    // The same decision from `approver check` on the CSR as it was before the decision.
+    const csr = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout) as Record<string, unknown>;
+    delete csr["status"];
+    writeFileSync(join(work, `${name}.json`), JSON.stringify(csr));
+    writeFileSync(join(work, "nodes.yaml"), (await admin("get", "nodes", "-o", "yaml")).stdout);
+    const check = await kpki("approver", "check", "--csr", join(work, `${name}.json`), "--nodes", join(work, "nodes.yaml"), "--service-cidr", "10.96.0.0/12",
+      "--apiserver-address", "127.0.0.1", "-o", "json").catch((e: { stdout: string }) => e);
+    expect(JSON.parse(check.stdout)).toMatchObject({ decision: "deny", reason });
+  }, 60_000);
+
+  it("records Events and serves metrics", async () => {
+    const events = await admin("-n", "default", "get", "events", "--field-selector", "reason=CSRDenied", "-o", "name");
+    expect(events.stdout.trim().split("\n").length).toBeGreaterThanOrEqual(1);
+    const leader = await leaseHolder();
+    const metrics = await (await fetch(`http://127.0.0.1:${replicas.get(leader)!.metrics}/metrics`)).text();
+    expect(metrics).toMatch(/kpki_approver_decisions_total\{decision="deny",reason="SANNotOwnedByNode"\} 1/);
+    expect(metrics).toMatch(/kpki_approver_decision_latency_seconds_count\{decision="approve"\} [1-9]/);
+    expect(metrics).toContain("kpki_approver_leader 1");
+    expect((await fetch(`http://127.0.0.1:${replicas.get(leader)!.metrics}/readyz`)).status).toBe(200);
+    const follower = leader === "r1" ? "r2" : "r1";
+    expect((await fetch(`http://127.0.0.1:${replicas.get(follower)!.metrics}/readyz`)).status).toBe(503);
+  });
+
+  it("kill the leader: the other replica takes the lease within its duration and decides new CSRs", async () => {
+    const leader = await leaseHolder();
+    const other = leader === "r1" ? "r2" : "r1";
+    const t0 = Date.now();
+    await stopProcess(replicas.get(leader)!.child.pid, "SIGKILL", 0);
+    await waitFor("the other replica to lead", async () => (await leaseHolder()) === other, 15_000, 200);
+    const takeover = Date.now() - t0;
+    expect(takeover).toBeLessThan(4000 + 2 * 1000 + 1500); // lease duration + retry periods + slack
+    const status = await waitDecided(await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }));
+    expect(status.conditions?.[0]?.type).toBe("Approved");
+    console.log(`approver failover: lease taken over ${takeover} ms after SIGKILL`);
+  }, 60_000);
+
+  it("restart the API server mid-run: the controller recovers and decides CSRs created meanwhile", async () => {
+    await cp!.stop(); // etcd, kube-apiserver and kube-controller-manager, for longer than the lease
+    await cp!.start();
+    const name = await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] });
+    const status = await waitDecided(name, 40_000);
+    expect(status.conditions?.[0]?.type).toBe("Approved");
+  }, 120_000);
+});
