@@ -1,8 +1,6 @@
 import { webcrypto } from "node:crypto";
 import type { CliIo } from "../cli/io.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
-import { fsRenewPort } from "./renew-port.js";
-import { scanPaths } from "./scan.js";
 import { hostFacts } from "./host.js";
 
 /** The real CliIo: process streams and env, the file system, Node's WebCrypto and the wall clock. */
@@ -26,8 +24,18 @@ export function nodeIo(): CliIo {
     host: hostFacts,
     readText: readFileIfExists,
     readBytes: readBytesIfExists,
-    scan: scanPaths,
+    scan: async (paths) => (await import("./scan.js")).scanPaths(paths),
     existenceCache: directoryListingCache,
-    renewPort: fsRenewPort,
+    renewPort: (now) => {
+      // The port's module loads on first use; it is only needed by certs renew.
+      const port = import("./renew-port.js").then((m) => m.fsRenewPort(now));
+      return {
+        read: async (p) => (await port).read(p),
+        replacePair: async (k, c, kp, cp) => (await port).replacePair(k, c, kp, cp),
+        replaceFile: async (p, d) => (await port).replaceFile(p, d),
+        backup: async (d, f) => (await port).backup(d, f),
+        checkWritable: async (d) => (await port).checkWritable(d),
+      };
+    },
   };
 }

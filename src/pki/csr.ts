@@ -4,7 +4,9 @@ import { EXTENSION_OIDS, subjectAltNameValue } from "./extensions.js";
 import { algorithmOfKey, signingAlgorithm, type KeyAlgorithm, type KeyPair } from "./keys.js";
 import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
-import { Extension, Name, Pkcs10CertificateRequest, Pkcs10CertificateRequestGenerator } from "./x509.js";
+// @peculiar/x509 (through ./x509.js) is imported on first use: loading it costs ~200 ms, which
+// every other command (init, check-expiration, ...) would otherwise pay at start-up.
+const x509 = () => import("./x509.js");
 import { CertificateError } from "./cert.js";
 import { normalizeIp } from "./ip.js";
 
@@ -37,6 +39,7 @@ export interface ParsedCsr {
 
 /** Creates a PKCS#10 CSR signed by `key`: the subject, and a SAN extension request when there are SANs. */
 export async function createCsr(spec: CsrSpec, key: KeyPair, crypto: Crypto): Promise<ParsedCsr> {
+  const { Extension, Name, Pkcs10CertificateRequestGenerator } = await x509();
   const extensions =
     spec.dnsNames.length || spec.ips.length
       ? [new Extension(EXTENSION_OIDS.subjectAltName, false, subjectAltNameValue(spec.dnsNames, spec.ips))]
@@ -55,7 +58,8 @@ export async function createCsr(spec: CsrSpec, key: KeyPair, crypto: Crypto): Pr
 
 /** Parses and verifies one DER CSR. */
 export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr> {
-  let csr: Pkcs10CertificateRequest;
+  const { Pkcs10CertificateRequest } = await x509();
+  let csr: InstanceType<typeof Pkcs10CertificateRequest>;
   let info: ReturnType<typeof children>;
   try {
     const top = children(decodeOne(der));

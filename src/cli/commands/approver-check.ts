@@ -1,6 +1,4 @@
 import type { CommandModule } from "yargs";
-import { readCsrObject, readNodeObjects } from "../../approver/objects.js";
-import { decideCsr } from "../../approver/policy.js";
 import { invalidInput } from "../../errors.js";
 import { policyFromArgs, withPolicyOptions, type PolicyArgs } from "../approver-options.js";
 import type { CliIo } from "../io.js";
@@ -24,6 +22,7 @@ export const approverCheckCommand = (io: CliIo, setExitCode: (code: number) => v
       .example("$0 approver check --csr csr.yaml --nodes nodes.yaml --allowed-ip-ranges 10.0.0.0/8 -o json", "One JSON object: decision, reason, message")
       .epilogue("Exit codes: 0 approve, 1 deny (or unreadable input), 3 ignore (not the approver's), 4 requeue (try again later), 2 usage error.") as never,
   handler: async (args) => {
+    const [{ readCsrObject, readNodeObjects }, { decideCsr }] = await Promise.all([import("../../approver/objects.js"), import("../../approver/policy.js")]);
     const cfg = policyFromArgs(args);
     const read = async (path: string): Promise<string> => {
       const text = await io.readText(path);

@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
 import type { CommandModule } from "yargs";
-import { ApproverController } from "../../approver/controller.js";
-import { runLeaderElection } from "../../approver/leader.js";
+import type { ApproverController } from "../../approver/controller.js";
 import { invalidInput } from "../../errors.js";
 import { parseDuration } from "../../pki/duration.js";
 import type { CliIo } from "../io.js";
@@ -50,9 +49,11 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
     if (election.renewDeadlineMs >= election.leaseDurationMs) throw invalidInput("--renew-deadline must be shorter than --lease-duration");
     const now = () => new Date();
     // Loaded here, not at start-up: @kubernetes/client-node and prom-client would slow every other command.
-    const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }] = await Promise.all([
+    const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }, { ApproverController }, { runLeaderElection }] = await Promise.all([
       import("../../io/approver-http.js"),
       import("../../io/kube-api.js"),
+      import("../../approver/controller.js"),
+      import("../../approver/leader.js"),
     ]);
     const telemetry = approverTelemetry(io.stderr, now);
     let api;

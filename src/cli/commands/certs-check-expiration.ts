@@ -3,10 +3,9 @@ import { invalidInput } from "../../errors.js";
 import { CAS, KUBECONFIGS, LEAVES } from "../../kubeadm/catalogue.js";
 import { DEFAULTS, parseKubeadmConfig } from "../../kubeadm/config.js";
 import { joinPath } from "../../kubeadm/store.js";
-import { extendedObjects, FAILING, renderExtendedText } from "../../expiry/extended-report.js";
-import { checkRows, kubeletRows, rowsFromFile, rowsFromKubeconfig, type FoundRow, type RowStatus } from "../../expiry/inventory.js";
-import { kubeadmExpiration, type KubeadmLayout } from "../../expiry/kubeadm-inventory.js";
-import { goJson, kubeadmObject, renderKubeadmText, toGoYaml, type ExpirationEntry } from "../../expiry/kubeadm-report.js";
+import type { FoundRow, RowStatus } from "../../expiry/inventory.js";
+import type { KubeadmLayout } from "../../expiry/kubeadm-inventory.js";
+import type { ExpirationEntry } from "../../expiry/kubeadm-report.js";
 import { parseDuration } from "../../pki/duration.js";
 import type { CliIo } from "../io.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../output.js";
@@ -82,6 +81,14 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
           "With them: 0 ok, 1 warning, 2 critical, expired, not yet valid, invalid or unreadable. A usage error is also 2.",
       ) as never,
   handler: async (args) => {
+    // The report's modules load with the command, not with every kpki start.
+    const [{ extendedObjects, FAILING, renderExtendedText }, { checkRows, kubeletRows, rowsFromFile, rowsFromKubeconfig }, { kubeadmExpiration }, { goJson, kubeadmObject, renderKubeadmText, toGoYaml }] =
+      await Promise.all([
+        import("../../expiry/extended-report.js"),
+        import("../../expiry/inventory.js"),
+        import("../../expiry/kubeadm-inventory.js"),
+        import("../../expiry/kubeadm-report.js"),
+      ]);
     const threshold = (flag: "warn-within" | "crit-within"): number | undefined => {
       const text = args[flag];
       if (text === undefined) return undefined;

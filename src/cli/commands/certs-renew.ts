@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { invalidInput } from "../../errors.js";
 import { parseDuration } from "../../pki/duration.js";
-import { defaultBackupDir, renewTargets, runRenew } from "../../renew/renew.js";
+import { renewTargets } from "../../renew/targets.js";
 import type { CliIo } from "../io.js";
 import { clusterConfigFromArgs, type ClusterArgs } from "../options.js";
 
@@ -57,6 +57,7 @@ export const certsRenewCommand = (io: CliIo): CommandModule<object, Args> => ({
     // so that a machine without a network can still renew.
     const cfg = await clusterConfigFromArgs({ ...(args as ClusterArgs), "node-name": "renew", "apiserver-advertise-address": args.config ? undefined : "127.0.0.1" }, io);
     const now = io.now();
+    const { defaultBackupDir, runRenew } = await import("../../renew/renew.js");
     const names = args.name === "all" ? renewTargets(cfg.etcd.external).map((t) => t.name) : [args.name];
     await runRenew(cfg, {
       names,
