@@ -1,4 +1,4 @@
-import { decideCsr, KUBELET_SERVING, type Decision, type PolicyConfig } from "./policy.js";
+import { decideCsr, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig } from "./policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "./ports.js";
 
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
@@ -18,6 +18,8 @@ export interface ControllerOptions {
   /** Backoff for requeued CSRs: first delay and cap, in ms. */
   readonly requeueBaseMs?: number;
   readonly requeueMaxMs?: number;
+  /** How many CSRs are reconciled at once (default 16). */
+  readonly workers?: number;
   /** Timers, injectable for tests. */
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
   readonly clearTimer?: (t: unknown) => void;
@@ -35,11 +37,12 @@ const isFinal = (csr: ApiCsr): boolean => (csr.status?.conditions ?? []).some((c
 export class ApproverController {
   private readonly csrs = new Map<string, ApiCsr>();
   private readonly nodes = new Map<string, ApiNode>();
+  private nodeIndex: NodeIndex | undefined; // rebuilt on the first decision after a Node changes
   private readonly queue = new Set<string>();
   private readonly backoff = new Map<string, number>();
   private readonly timers = new Map<string, unknown>();
   private readonly watches: WatchHandle[] = [];
-  private draining = false;
+  private active = 0;
   private stopped = false;
   private synced = { csrs: false, nodes: false };
 
@@ -85,6 +88,7 @@ export class ApproverController {
         const list = await this.api.listNodes();
         this.nodes.clear();
         for (const n of list.items) this.nodes.set(n.metadata.name, n);
+        this.nodeIndex = undefined;
         rv = list.resourceVersion;
         this.requeueAll();
       }
@@ -134,6 +138,7 @@ export class ApproverController {
     if (type === "BOOKMARK") return;
     if (type === "DELETED") this.nodes.delete(node.metadata.name);
     else this.nodes.set(node.metadata.name, node);
+    this.nodeIndex = undefined;
     // CSRs waiting for this node (or whose SANs another node may now claim) are decided again.
     this.requeueAll();
   }
@@ -154,22 +159,33 @@ export class ApproverController {
     if (!csr || isFinal(csr)) return;
     this.forget(name);
     this.queue.add(name);
-    if (!this.draining) void this.drain();
+    this.drain();
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.size && !this.stopped) {
-        const name = this.queue.values().next().value as string;
-        this.queue.delete(name);
-        await this.reconcile(name).catch((error: unknown) => {
+  /**
+   * Runs up to `workers` reconciles at once (a burst of node CSRs is decided in
+   * parallel; each one's writes are round trips to the API server). A name is
+   * never reconciled twice at the same time.
+   */
+  private readonly inFlight = new Set<string>();
+  private drain(): void {
+    const workers = this.opts.workers ?? 16;
+    while (this.active < workers && !this.stopped) {
+      const name = [...this.queue].find((n) => !this.inFlight.has(n));
+      if (name === undefined) return;
+      this.queue.delete(name);
+      this.inFlight.add(name);
+      this.active++;
+      void this.reconcile(name)
+        .catch((error: unknown) => {
           this.obs.log("error", "reconcile failed; requeued", { csr: name, error: (error as Error).message });
           this.requeue(name);
+        })
+        .finally(() => {
+          this.inFlight.delete(name);
+          this.active--;
+          this.drain();
         });
-      }
-    } finally {
-      this.draining = false;
     }
   }
 
@@ -181,7 +197,7 @@ export class ApproverController {
       this.timers.delete(name);
       if (!this.stopped) {
         this.queue.add(name);
-        if (!this.draining) void this.drain();
+        this.drain();
       }
     }, delay));
   }
@@ -190,7 +206,10 @@ export class ApproverController {
   async reconcile(name: string): Promise<Decision | undefined> {
     let csr = this.csrs.get(name);
     if (!csr || isFinal(csr)) return undefined;
-    const decide = (c: ApiCsr) => decideCsr(c, [...this.nodes.values()], this.opts.policy, this.opts.now(), this.opts.crypto);
+    const decide = (c: ApiCsr) => {
+      this.nodeIndex ??= indexNodes([...this.nodes.values()]);
+      return decideCsr(c, this.nodeIndex, this.opts.policy, this.opts.now(), this.opts.crypto);
+    };
     let d = await decide(csr);
     const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };
     if (d.decision === "ignore") {
@@ -227,7 +246,8 @@ export class ApproverController {
     const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
     this.obs.decision(d, csr, latency);
     this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
-    await this.api
+    // The Event is best effort and does not hold up the next decision.
+    void this.api
       .createEvent(csr, d.decision === "approve" ? "Normal" : "Warning", d.decision === "approve" ? "CSRApproved" : "CSRDenied", `${d.reason}: ${d.message}`, this.opts.now())
       .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message }));
     this.forget(name);

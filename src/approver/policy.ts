@@ -151,8 +151,35 @@ function nodeAddresses(node: NodeObject): { dns: Set<string>; ips: Bytes[] } {
 
 const time = (t: string | Date | undefined): number | undefined => (t === undefined ? undefined : new Date(t).getTime());
 
+/** Nodes by name, and every address to the nodes that list it: built once, shared by many decisions. */
+export interface NodeIndex {
+  readonly byName: ReadonlyMap<string, NodeObject>;
+  readonly owners: ReadonlyMap<string, readonly string[]>;
+}
+
+const dnsKey = (name: string): string => `dns:${canonicalDns(name)}`;
+const ipKey = (ip: Bytes): string => `ip:${formatIp(ip)}`;
+
+/** Indexes nodes for decideCsr; O(addresses). The controller rebuilds it when a Node changes. */
+export function indexNodes(nodes: readonly NodeObject[]): NodeIndex {
+  const byName = new Map<string, NodeObject>();
+  const owners = new Map<string, string[]>();
+  for (const node of nodes) {
+    const name = node.metadata?.name ?? "";
+    byName.set(name, node);
+    const own = nodeAddresses(node);
+    for (const key of [...[...own.dns].map((d) => `dns:${d}`), ...own.ips.map(ipKey)]) {
+      const list = owners.get(key) ?? [];
+      if (!list.includes(name)) list.push(name);
+      owners.set(key, list);
+    }
+  }
+  return { byName, owners };
+}
+
 /** Decides what to do with one CSR. `now` is the controller's clock (grace periods). */
-export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[], cfg: PolicyConfig, now: Date, crypto: Crypto): Promise<Decision> {
+export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[] | NodeIndex, cfg: PolicyConfig, now: Date, crypto: Crypto): Promise<Decision> {
+  const index = Array.isArray(nodes) ? indexNodes(nodes) : (nodes as NodeIndex);
   const spec = csr.spec ?? {};
   // 1. Ours? Only kubelet-serving, and only while undecided.
   if (spec.signerName !== KUBELET_SERVING) return decide("ignore", "NotKubeletServing", `signerName is ${JSON.stringify(spec.signerName ?? "")}, not ${KUBELET_SERVING}`);
@@ -231,7 +258,7 @@ export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[], cf
   if (reservedIps.length) return decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`);
 
   // 6. The requester's Node: it exists, is not newer than the CSR, and has addresses.
-  const node = nodes.find((n) => n.metadata?.name === nodeName);
+  const node = index.byName.get(nodeName);
   const created = time(csr.metadata?.creationTimestamp) ?? now.getTime();
   if (!node) {
     const waited = (now.getTime() - created) / 1000;
@@ -253,11 +280,8 @@ export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[], cf
   ];
   if (notOwned.length) return decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`);
   const claimed: string[] = [];
-  for (const other of nodes) {
-    if (other === node || other.metadata?.name === nodeName) continue;
-    const theirs = nodeAddresses(other);
-    for (const d of req.dnsNames) if (theirs.dns.has(canonicalDns(d))) claimed.push(`${d} (node ${other.metadata?.name ?? "?"})`);
-    for (const ip of req.ips) if (theirs.ips.some((o) => sameIp(o, ip))) claimed.push(`${formatIp(ip)} (node ${other.metadata?.name ?? "?"})`);
+  for (const [shown, key] of [...req.dnsNames.map((d) => [d, dnsKey(d)] as const), ...req.ips.map((ip) => [formatIp(ip), ipKey(ip)] as const)]) {
+    for (const other of index.owners.get(key) ?? []) if (other !== nodeName) claimed.push(`${shown} (node ${other})`);
   }
   if (claimed.length) return decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`);
 

@@ -1,7 +1,8 @@
 import type { Bytes } from "./der.js";
-import { children, decodeOne, TAG } from "./der.js";
-import { EXTENSION_OIDS, subjectAltNameValue } from "./extensions.js";
-import { algorithmOfKey, signingAlgorithm, type KeyAlgorithm, type KeyPair } from "./keys.js";
+import { bitString, children, concat, context, decodeOne, oid, sequence, setOf, smallInteger, TAG } from "./der.js";
+import { encodeExtension, EXTENSION_OIDS, subjectAltNameValue } from "./extensions.js";
+import { algorithmOfKey, spkiOf, type KeyAlgorithm, type KeyPair } from "./keys.js";
+import { algorithmIdentifier, sign, signatureOidFor } from "./signature.js";
 import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
 // @peculiar/x509 (through ./x509.js) is imported on first use: loading it costs ~200 ms, which
@@ -39,22 +40,19 @@ export interface ParsedCsr {
 
 /** Creates a PKCS#10 CSR signed by `key`: the subject, and a SAN extension request when there are SANs. */
 export async function createCsr(spec: CsrSpec, key: KeyPair, crypto: Crypto): Promise<ParsedCsr> {
-  const { Extension, Name, Pkcs10CertificateRequestGenerator } = await x509();
-  const extensions =
+  // CertificationRequestInfo (RFC 2986) as Go's x509.CreateCertificateRequest writes it: version 0,
+  // subject, key, and an extensionRequest attribute holding the SAN extension only when there are SANs.
+  const attributes =
     spec.dnsNames.length || spec.ips.length
-      ? [new Extension(EXTENSION_OIDS.subjectAltName, false, subjectAltNameValue(spec.dnsNames, spec.ips))]
+      ? [sequence(oid(OID_EXTENSION_REQUEST), setOf([sequence(encodeExtension({ oid: EXTENSION_OIDS.subjectAltName, critical: false, value: subjectAltNameValue(spec.dnsNames, spec.ips) }))]))]
       : [];
-  const csr = await Pkcs10CertificateRequestGenerator.create(
-    {
-      name: new Name(encodeSubject(spec.subject)),
-      keys: { privateKey: key.privateKey, publicKey: key.publicKey },
-      signingAlgorithm: signingAlgorithm(key.algorithm),
-      extensions,
-    },
-    crypto,
-  );
-  return parseCsrDer(new Uint8Array(csr.rawData), crypto);
+  const info = sequence(smallInteger(0), encodeSubject(spec.subject), await spkiOf(key.publicKey, crypto), context(0, concat(attributes), true));
+  const sigOid = signatureOidFor(key.algorithm);
+  const signature = await sign(sigOid, key.privateKey, info, crypto);
+  return parseCsrDer(sequence(info, algorithmIdentifier(sigOid), bitString(signature)), crypto);
 }
+
+const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 
 /** Parses and verifies one DER CSR. */
 export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr> {
