@@ -38,6 +38,7 @@ export class ApproverController {
   private readonly csrs = new Map<string, ApiCsr>();
   private readonly nodes = new Map<string, ApiNode>();
   private nodeIndex: NodeIndex | undefined; // rebuilt on the first decision after a Node changes
+  private readonly history = { keys: new Map<string, string>(), approvals: new Map<string, number[]>() };
   private readonly queue = new Set<string>();
   private readonly backoff = new Map<string, number>();
   private readonly timers = new Map<string, unknown>();
@@ -208,7 +209,7 @@ export class ApproverController {
     if (!csr || isFinal(csr)) return undefined;
     const decide = (c: ApiCsr) => {
       this.nodeIndex ??= indexNodes([...this.nodes.values()]);
-      return decideCsr(c, this.nodeIndex, this.opts.policy, this.opts.now(), this.opts.crypto);
+      return decideCsr(c, this.nodeIndex, this.opts.policy, this.opts.now(), this.opts.crypto, this.history);
     };
     let d = await decide(csr);
     const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };
@@ -241,6 +242,12 @@ export class ApproverController {
         d = await decide(csr);
         if (d.decision !== "approve" && d.decision !== "deny") return this.reconcile(name);
       }
+    }
+    if (d.decision === "approve" && d.node && d.spki) {
+      this.history.keys.set(d.spki, d.node);
+      const windowMs = this.opts.policy.approvalWindowSeconds * 1000;
+      const t = this.opts.now().getTime();
+      this.history.approvals.set(d.node, [...(this.history.approvals.get(d.node) ?? []).filter((x) => t - x < windowMs), t]);
     }
     const created = csr.metadata.creationTimestamp ? new Date(csr.metadata.creationTimestamp).getTime() : undefined;
     const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;

@@ -52,7 +52,23 @@ export interface PolicyConfig {
   readonly maxRequestBytes: number;
   /** Deny (rather than ignore) kubelet-serving CSRs from users who are not nodes. */
   readonly denyNonNodeRequestors: boolean;
+  /** At most this many approvals per node within `approvalWindowSeconds`; the rest are ignored (flood control). */
+  readonly maxApprovalsPerNode: number;
+  readonly approvalWindowSeconds: number;
 }
+
+/**
+ * What the controller remembers of its own approvals (empty offline): the
+ * public keys it approved, for which node, and when each node last got one.
+ */
+export interface ApprovalHistory {
+  /** SPKI (hex) → the node it was approved for. */
+  readonly keys: ReadonlyMap<string, string>;
+  /** Node name → times (ms) of its approvals. */
+  readonly approvals: ReadonlyMap<string, readonly number[]>;
+}
+
+export const NO_HISTORY: ApprovalHistory = { keys: new Map(), approvals: new Map() };
 
 export const DEFAULT_POLICY: PolicyConfig = {
   clusterDomain: "cluster.local",
@@ -64,6 +80,9 @@ export const DEFAULT_POLICY: PolicyConfig = {
   maxSans: 64,
   maxRequestBytes: 32 * 1024,
   denyNonNodeRequestors: false,
+  // The kubelet asks again every 15 minutes while unapproved; a node needs about one certificate per rotation.
+  maxApprovalsPerNode: 3,
+  approvalWindowSeconds: 600,
 };
 
 export type DecisionKind = "approve" | "deny" | "ignore" | "requeue";
@@ -73,6 +92,9 @@ export interface Decision {
   readonly reason: string;
   /** For people: names the offending values. */
   readonly message: string;
+  /** On approve: the node and the public key (hex SPKI), for the controller's history. */
+  readonly node?: string;
+  readonly spki?: string;
 }
 
 const decide = (decision: DecisionKind, reason: string, message: string): Decision => ({ decision, reason, message });
@@ -178,7 +200,14 @@ export function indexNodes(nodes: readonly NodeObject[]): NodeIndex {
 }
 
 /** Decides what to do with one CSR. `now` is the controller's clock (grace periods). */
-export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[] | NodeIndex, cfg: PolicyConfig, now: Date, crypto: Crypto): Promise<Decision> {
+export async function decideCsr(
+  csr: CsrObject,
+  nodes: readonly NodeObject[] | NodeIndex,
+  cfg: PolicyConfig,
+  now: Date,
+  crypto: Crypto,
+  history: ApprovalHistory = NO_HISTORY,
+): Promise<Decision> {
   const index = Array.isArray(nodes) ? indexNodes(nodes) : (nodes as NodeIndex);
   const spec = csr.spec ?? {};
   // 1. Ours? Only kubelet-serving, and only while undecided.
@@ -302,6 +331,16 @@ export async function decideCsr(csr: CsrObject, nodes: readonly NodeObject[] | N
     if (outside.length) return decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`);
   }
 
+  // 9. Abuse controls, from the controller's memory of its own approvals.
+  const keyOwner = history.keys.get(req.spkiHex);
+  if (keyOwner !== undefined && keyOwner !== nodeName) {
+    return decide("deny", "KeyReused", `this public key was already approved for node ${keyOwner}`);
+  }
+  const recent = (history.approvals.get(nodeName) ?? []).filter((t) => now.getTime() - t < cfg.approvalWindowSeconds * 1000);
+  if (recent.length >= cfg.maxApprovalsPerNode) {
+    return decide("ignore", "RateLimited", `node ${nodeName} already got ${recent.length} approvals in the last ${cfg.approvalWindowSeconds}s`);
+  }
+
   const sans = [...req.dnsNames, ...req.ips.map(formatIp)];
-  return decide("approve", "NodeAddressesVerified", `every SAN (${sans.join(", ")}) is an address of node ${nodeName} and of no other node`);
+  return { ...decide("approve", "NodeAddressesVerified", `every SAN (${sans.join(", ")}) is an address of node ${nodeName} and of no other node`), node: nodeName, spki: req.spkiHex };
 }

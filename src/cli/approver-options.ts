@@ -19,7 +19,9 @@ export function withPolicyOptions<T>(y: Argv<T>) {
     .option("max-expiration", { type: "string", default: "8760h", describe: "Longest spec.expirationSeconds accepted" })
     .option("node-grace", { type: "string", default: "5m", describe: "How long a CSR waits (requeue) for its Node before it is denied" })
     .option("max-sans", { type: "number", default: DEFAULT_POLICY.maxSans, describe: "Most SANs a request may have" })
-    .option("deny-non-node", { type: "boolean", default: false, describe: "Deny kubelet-serving CSRs from users who are not nodes (default: ignore them)" });
+    .option("deny-non-node", { type: "boolean", default: false, describe: "Deny kubelet-serving CSRs from users who are not nodes (default: ignore them)" })
+    .option("max-approvals-per-node", { type: "number", default: DEFAULT_POLICY.maxApprovalsPerNode, describe: "Approvals per node within --approval-window; more are ignored (flood control)" })
+    .option("approval-window", { type: "string", default: "10m", describe: "The window for --max-approvals-per-node" });
 }
 
 export interface PolicyArgs {
@@ -34,6 +36,8 @@ export interface PolicyArgs {
   readonly "node-grace": string;
   readonly "max-sans": number;
   readonly "deny-non-node": boolean;
+  readonly "max-approvals-per-node": number;
+  readonly "approval-window": string;
 }
 
 /** Validates the flags once, at the boundary, into a PolicyConfig. */
@@ -71,5 +75,7 @@ export function policyFromArgs(args: PolicyArgs): PolicyConfig {
     maxSans: args["max-sans"],
     maxRequestBytes: DEFAULT_POLICY.maxRequestBytes,
     denyNonNodeRequestors: args["deny-non-node"],
+    maxApprovalsPerNode: args["max-approvals-per-node"],
+    approvalWindowSeconds: seconds("approval-window", args["approval-window"]),
   };
 }

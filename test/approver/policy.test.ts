@@ -154,6 +154,22 @@ describe("approver policy: the adversarial catalogue (approver-policy.md §5)", 
     expect(d).toEqual({ decision: "deny", reason: "SANNotOwnedByNode", message: "not addresses of node n1: n2, 10.0.0.99" });
   });
 
+  it("#34 a public key already approved for another node is denied; #39 a node over its approval budget is ignored", async () => {
+    const { parseStrictRequest } = await import("../../src/approver/request.js");
+    const pem = await kpkiCsr();
+    const spki = (await parseStrictRequest(pem, crypto)).spkiHex;
+    const cfg = { ...DEFAULT_POLICY, apiServerAddresses: ["192.0.2.100"] };
+    const reused = await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map([[spki, "n2"]]), approvals: new Map() });
+    expect([reused.decision, reused.reason, reused.message]).toEqual(["deny", "KeyReused", "this public key was already approved for node n2"]);
+    // The same node renewing with the same key is not reuse across nodes.
+    expect((await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map([[spki, "n1"]]), approvals: new Map() })).decision).toBe("approve");
+    const minutesAgo = (m: number) => NOW.getTime() - m * 60_000;
+    const flooded = await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map(), approvals: new Map([["n1", [minutesAgo(1), minutesAgo(2), minutesAgo(3)]]]) });
+    expect([flooded.decision, flooded.reason]).toEqual(["ignore", "RateLimited"]);
+    const later = await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map(), approvals: new Map([["n1", [minutesAgo(11), minutesAgo(12), minutesAgo(13)]]]) });
+    expect(later).toMatchObject({ decision: "approve", node: "n1", spki });
+  });
+
   it("a SAN claimed by two nodes is denied to both", async () => {
     const nodes: NodeObject[] = [
       { metadata: { name: "a" }, status: { addresses: [{ type: "InternalIP", address: "10.1.0.1" }] } },
