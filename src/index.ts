@@ -38,3 +38,24 @@ export {
 export { runInit, allCertPhases, allKubeconfigPhases, type InitDeps, type InitSelection } from "./kubeadm/init.js";
 export { renderKubeconfig, readKubeconfig } from "./kubeadm/kubeconfig.js";
 export type { PkiStore } from "./kubeadm/store.js";
+export { kubeadmExpiration, type KubeadmLayout } from "./expiry/kubeadm-inventory.js";
+export { renderKubeadmText, renderKubeadmJson, renderKubeadmYaml, type CertificateExpirationInfo, type ExpirationEntry } from "./expiry/kubeadm-report.js";
+export { humanDuration, kubeadmDate } from "./expiry/human.js";
+export { runRenew, renewTargets, defaultBackupDir, type RenewPort, type RenewOptions } from "./renew/renew.js";
+export { generateCsrs } from "./kubeadm/generate-csr.js";
+export { signCsr, SIGN_PROFILES } from "./kubeadm/sign.js";
+export { kubeconfigForUser } from "./kubeadm/kubeconfig-user.js";
+export {
+  decideCsr,
+  indexNodes,
+  DEFAULT_POLICY,
+  KUBELET_SERVING,
+  type CsrObject,
+  type NodeObject,
+  type PolicyConfig,
+  type Decision,
+  type ApprovalHistory,
+} from "./approver/policy.js";
+export { ApproverController } from "./approver/controller.js";
+export { runLeaderElection } from "./approver/leader.js";
+export type { ApproverApi } from "./approver/ports.js";
