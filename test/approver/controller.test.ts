@@ -1,0 +1,101 @@
+/**
+ * The controller's own logic (conflict retries, dry run, 410 Gone) through a
+ * hand-written fake of its ApproverApi port. The real kube-apiserver cases are
+ * in test/interop/approver-live.test.ts; a fake is used here only to inject
+ * what a real server produces by racing (a 409 at a chosen moment, a 410).
+ */
+import { describe, expect, it } from "vitest";
+import { ApproverController, type ApproverObserver } from "../../src/approver/controller.js";
+import { DEFAULT_POLICY } from "../../src/approver/policy.js";
+import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType } from "../../src/approver/ports.js";
+import { createCsr } from "../../src/pki/csr.js";
+import { generateKeyPair } from "../../src/pki/keys.js";
+import { parseIp } from "../../src/pki/ip.js";
+import { waitFor } from "../helpers/procs.js";
+import { crypto } from "../helpers/clock.js";
+
+const NOW = new Date(Date.UTC(2026, 10, 26, 12, 0, 0));
+const node: ApiNode = { metadata: { name: "n1" }, status: { addresses: [{ type: "Hostname", address: "n1" }, { type: "InternalIP", address: "10.0.0.11" }] } };
+
+async function csr(name: string, rv = "1"): Promise<ApiCsr> {
+  const key = await generateKeyPair("ECDSA-P256", crypto);
+  const c = await createCsr({ subject: { commonName: "system:node:n1", organizations: ["system:nodes"] }, dnsNames: ["n1"], ips: [parseIp("10.0.0.11")!] }, key, crypto);
+  return { metadata: { name, resourceVersion: rv, creationTimestamp: "2026-11-26T11:59:59Z" },
+    spec: { request: Buffer.from(c.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"], username: "system:node:n1", groups: ["system:nodes"] } };
+}
+
+function fakeApi(initial: ApiCsr[]) {
+  const store = new Map(initial.map((c) => [c.metadata.name, c]));
+  const writes: { name: string; type: string; rv: string | undefined }[] = [];
+  const events: string[] = [];
+  let conflictsLeft = 0;
+  let listCalls = 0;
+  let csrWatch: { onEvent: (t: WatchEventType, o: ApiCsr) => void; onEnd: (e?: unknown) => void } | undefined;
+  const api: ApproverApi = {
+    listCsrs: async () => (listCalls++, { items: [...store.values()], resourceVersion: "10" }),
+    watchCsrs: async (_rv, onEvent, onEnd) => ((csrWatch = { onEvent, onEnd }), { stop: () => undefined }),
+    listNodes: async () => ({ items: [node], resourceVersion: "10" }),
+    watchNodes: async () => ({ stop: () => undefined }),
+    getCsr: async (name) => store.get(name)!,
+    addCondition: async (c, cond) => {
+      if (conflictsLeft > 0) {
+        conflictsLeft--;
+        // Someone else touched it meanwhile: the stored copy moved on.
+        const current = store.get(c.metadata.name)!;
+        store.set(c.metadata.name, { ...current, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) + 1) } });
+        throw new ApiStatusError(409, "the object has been modified");
+      }
+      writes.push({ name: c.metadata.name, type: cond.type, rv: c.metadata.resourceVersion });
+      store.set(c.metadata.name, { ...c, status: { conditions: [{ type: cond.type, status: "True" }] } });
+    },
+    createEvent: async (c, _t, reason) => void events.push(`${c.metadata.name} ${reason}`),
+    getLease: async () => undefined,
+    writeLease: async () => undefined,
+  };
+  return { api, writes, events, store, conflicts: (n: number) => (conflictsLeft = n), listCalls: () => listCalls, watch: () => csrWatch! };
+}
+
+const quietObserver = (): ApproverObserver & { logs: string[]; decisions: string[] } => {
+  const logs: string[] = [];
+  const decisions: string[] = [];
+  return { logs, decisions, log: (_l, msg) => void logs.push(msg), decision: (d) => void decisions.push(`${d.decision}:${d.reason}`), gauges: () => undefined, synced: () => undefined };
+};
+
+describe("ApproverController", () => {
+  it("retries a 409 with a fresh read and writes against the new resourceVersion", async () => {
+    const f = fakeApi([await csr("a", "5")]);
+    f.conflicts(2);
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, crypto, now: () => NOW });
+    await ctl.start();
+    await waitFor("the approval", () => f.writes.length === 1, 5000, 10);
+    expect(f.writes).toEqual([{ name: "a", type: "Approved", rv: "7" }]);
+    expect(f.events).toEqual(["a CSRApproved"]);
+    ctl.stop();
+  });
+
+  it("--dry-run decides and logs but writes nothing", async () => {
+    const f = fakeApi([await csr("b")]);
+    const obs = quietObserver();
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: true, crypto, now: () => NOW });
+    await ctl.start();
+    await waitFor("the decision", () => obs.decisions.length === 1, 5000, 10);
+    expect(obs.decisions).toEqual(["approve:NodeAddressesVerified"]);
+    expect(obs.logs).toContain("would be approved (dry run)");
+    expect(f.writes).toEqual([]);
+    expect(f.events).toEqual([]);
+    ctl.stop();
+  });
+
+  it("a watch that ends with 410 Gone is followed by a fresh list, and CSRs created meanwhile are decided", async () => {
+    const f = fakeApi([]);
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, crypto, now: () => NOW });
+    await ctl.start();
+    expect(f.listCalls()).toBe(1);
+    const missed = await csr("c");
+    f.store.set("c", missed); // created while the watch was broken: no event for it
+    f.watch().onEnd(new ApiStatusError(410, "too old resource version"));
+    await waitFor("the re-list and the approval", () => f.writes.some((w) => w.name === "c"), 5000, 10);
+    expect(f.listCalls()).toBe(2);
+    ctl.stop();
+  });
+});
