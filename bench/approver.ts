@@ -29,8 +29,8 @@ import { findBinary } from "../test/helpers/testenv.js";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const KPKI = join(ROOT, "dist", "bin", "kpki.js");
 const QUICK = process.env["KPKI_BENCH_QUICK"] === "1";
-const N = QUICK ? 1000 : 10_000;
-const BURST = QUICK ? 20 : 200;
+const N = QUICK || process.env["KPKI_BENCH_APPROVER_E2E_ONLY"] === "1" ? 1000 : 10_000;
+const BURST = Number(process.env["KPKI_BENCH_BURST"] ?? (QUICK ? 20 : 200));
 const crypto = globalThis.crypto;
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
 
@@ -126,13 +126,18 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
       return { metadata: { name: `burst-${i}` }, spec: { request: Buffer.from(csr.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"] } };
     }));
     const created = new Map<string, number>();
+    const stored = new Map<string, number>();
     const latencies: number[] = [];
+    const afterCreate: number[] = [];
     const done = new Promise<void>((resolveDone) => {
       void new k8s.Watch(admin).watch("/apis/certificates.k8s.io/v1/certificatesigningrequests", {}, (_type, obj: { metadata: { name: string }; status?: { conditions?: { type: string }[] } }) => {
         const start = created.get(obj.metadata.name);
         if (start === undefined || !(obj.status?.conditions ?? []).some((c) => c.type === "Approved")) return;
         created.delete(obj.metadata.name);
-        latencies.push(performance.now() - start);
+        const t = performance.now();
+        latencies.push(t - start);
+        const s = stored.get(obj.metadata.name);
+        if (s !== undefined) afterCreate.push(t - s);
         if (latencies.length === BURST) resolveDone();
       }, () => undefined);
     });
@@ -140,13 +145,17 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
     await Promise.all(bodies.map(async (body, i) => {
       created.set(body.metadata.name, performance.now());
       await nodeConfigs[i]!.makeApiClient(k8s.CertificatesV1Api).createCertificateSigningRequest({ body });
+      stored.set(body.metadata.name, performance.now());
     }));
     await Promise.race([done, new Promise((r) => setTimeout(r, 60_000))]);
-    console.log(`  end-to-end, ${BURST} node CSRs created at once: ${latencies.length} approved; create → Approved p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms (target p99 < 250 ms)`);
+    console.log(`  end-to-end, ${BURST} node CSRs created at once (each its own TLS client): ${latencies.length} approved`);
+    console.log(`    create call → Approved seen: p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms (target p99 < 250 ms)`);
+    console.log(`    create call returned → Approved seen (the approver's share): p50 ${pct(afterCreate, 50).toFixed(0)} ms, p99 ${pct(afterCreate, 99).toFixed(0)} ms`);
   } finally {
     if (approver?.pid) await stopProcess(approver.pid, "SIGTERM", 3000);
     await cp.stop();
-    rmSync(work, { recursive: true, force: true });
+    if (process.env["KPKI_KEEP_WORK"]) console.log(`  work kept in ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   }
 }
 process.exit(0); // the watch keeps a socket open
