@@ -35,7 +35,7 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
     })
     .command({
       command: "certs",
-      describe: "Certificate reports for kubeadm clusters",
+      describe: "Certificates of kubeadm clusters: expiry report, renewal, CSRs, signing",
       builder: (y) =>
         y
           .command(certsCheckExpirationCommand(io, setExitCode))
@@ -65,7 +65,7 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")
     .example("$0 init --dir ./dev-cluster", "Make a dev-cluster PKI with kubeadm's defaults")
     .example("$0 completion fish > ~/.config/fish/completions/kpki.fish", "Install fish completion")
-    .epilogue("Exit codes: 0 success, 1 error (bad input, a file that does not match, I/O), 2 usage error.")
+    .epilogue("Exit codes: 0 success, 1 error (bad input, a file that does not match, I/O), 2 usage error. certs check-expiration and approver check add their own; see their --help.")
     .demandCommand(1, "Specify a command")
     .strict()
     .recommendCommands()
