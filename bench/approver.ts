@@ -116,7 +116,8 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
     const metrics = await freePort();
     const log = openSync(join(work, "approver.log"), "a");
     approver = spawn(process.execPath, [KPKI, "approver", "run", "--kubeconfig", join(work, "approver.conf"), "--leader-elect=false",
-      "--metrics-bind-address", `127.0.0.1:${metrics}`, "--apiserver-address", "127.0.0.1"], { stdio: ["ignore", log, log] });
+      "--metrics-bind-address", `127.0.0.1:${metrics}`, "--apiserver-address", "127.0.0.1", ...(process.env["KPKI_BENCH_APPROVER_ARGS"] ?? "").split(" ").filter(Boolean)],
+      { stdio: ["ignore", log, log] });
     closeSync(log);
     await waitFor("approver ready", async () => (await fetch(`http://127.0.0.1:${metrics}/readyz`)).status === 200, 30_000, 100);
     // The CSRs, made before the clock starts.

@@ -20,6 +20,8 @@ export interface ControllerOptions {
   readonly requeueMaxMs?: number;
   /** How many CSRs are reconciled at once (default 16). */
   readonly workers?: number;
+  /** Record an Event per decision (default true). */
+  readonly events?: boolean;
   /** Timers, injectable for tests. */
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
   readonly clearTimer?: (t: unknown) => void;
@@ -254,7 +256,7 @@ export class ApproverController {
     this.obs.decision(d, csr, latency);
     this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
     // The Event is best effort and does not hold up the next decision.
-    void this.api
+    if (this.opts.events !== false) void this.api
       .createEvent(csr, d.decision === "approve" ? "Normal" : "Warning", d.decision === "approve" ? "CSRApproved" : "CSRDenied", `${d.reason}: ${d.message}`, this.opts.now())
       .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message }));
     this.forget(name);

@@ -17,6 +17,8 @@ type Args = PolicyArgs & {
   readonly "retry-period": string;
   readonly identity?: string | undefined;
   readonly "metrics-bind-address": string;
+  readonly workers: number;
+  readonly events: boolean;
 };
 
 /** `kpki approver run`: the controller. Runs until SIGTERM/SIGINT (exit 0) or lost leadership (exit 1). */
@@ -34,6 +36,8 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
       .option("renew-deadline", { type: "string", default: "10s", describe: "The leader gives up after failing to renew for this long" })
       .option("retry-period", { type: "string", default: "2s", describe: "How often to try to acquire or renew" })
       .option("identity", { type: "string", describe: "This replica's identity in the Lease [default: hostname_random]" })
+      .option("workers", { type: "number", default: 16, describe: "CSRs decided and written at once" })
+      .option("events", { type: "boolean", default: true, describe: "Record an Event on each decision (--no-events saves one API write per CSR)" })
       .option("metrics-bind-address", { type: "string", default: "0.0.0.0:8080", describe: "Address for /metrics, /healthz and /readyz" })
       .example("$0 approver run --apiserver-address 10.0.0.10 --service-cidr 10.96.0.0/12 --pod-cidr 10.244.0.0/16", "In a cluster (see deploy/)")
       .example("$0 approver run --kubeconfig approver.conf --dry-run --leader-elect=false", "Watch and log what would be decided")
@@ -66,7 +70,9 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
       throw invalidInput(`cannot listen on --metrics-bind-address ${args["metrics-bind-address"]}: ${error.message}`);
     });
     const identity = args.identity ?? `${hostname()}_${Buffer.from(io.crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
-    const newController = () => new ApproverController(api, telemetry.observer, { policy, dryRun: args["dry-run"], crypto: io.crypto, now });
+    if (!Number.isInteger(args.workers) || args.workers < 1) throw invalidInput(`invalid --workers ${args.workers}: expected a positive integer`);
+    const newController = () =>
+      new ApproverController(api, telemetry.observer, { policy, dryRun: args["dry-run"], crypto: io.crypto, now, workers: args.workers, events: args.events });
     let controller: ApproverController | undefined;
     const abort = new AbortController();
     telemetry.log("info", "starting", { identity, dryRun: args["dry-run"], leaderElect: args["leader-elect"], policy });
