@@ -2,10 +2,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-/** The pure engine may not reach the file system, the process, the clock or the CLI (style.md §6). */
-const PURE = ["src/pki", "src/kubeadm"];
+/**
+ * The pure engine may not reach the file system, the process, the network, the clock or the CLI
+ * (style.md §6). For the approver this also proves it never resolves DNS (catalogue row 41): a SAN
+ * is judged only against the Node objects, never against what a name resolves to.
+ */
+const PURE = ["src/pki", "src/kubeadm", "src/expiry", "src/renew", "src/approver"];
 const FORBIDDEN = [
-  /from "node:(fs|fs\/promises|process|child_process|os|net|http|https|path)"/,
+  /from "node:(fs|fs\/promises|process|child_process|os|net|http|https|path|dns|tls)"/,
   /\bprocess\.(env|argv|exit|stdout|stderr)/,
   /\bDate\.now\(\)/,
   /new Date\(\)/,

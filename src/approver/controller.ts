@@ -4,8 +4,11 @@ import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Watch
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
 export interface ApproverObserver {
   decision(d: Decision, csr: ApiCsr, latencySeconds: number | undefined): void;
-  /** CSRs for the signer with no condition yet, and Approved ones without a certificate. */
-  gauges(pending: number, approvedNotIssued: number): void;
+  /**
+   * CSRs for the signer with no condition yet; Approved ones without a certificate; Approved ones the
+   * signer marked Failed (catalogue row 45: an approval that produced nothing must be visible).
+   */
+  gauges(pending: number, approvedNotIssued: number, approvedFailed: number): void;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   synced(): void;
 }
@@ -266,11 +269,13 @@ export class ApproverController {
   private publishGauges(): void {
     let pending = 0;
     let approvedNotIssued = 0;
+    let approvedFailed = 0;
     for (const c of this.csrs.values()) {
       const types = (c.status?.conditions ?? []).map((x) => x.type);
       if (!types.length) pending++;
-      else if (types.includes("Approved") && !types.includes("Failed") && !c.status?.certificate) approvedNotIssued++;
+      else if (types.includes("Approved") && types.includes("Failed")) approvedFailed++;
+      else if (types.includes("Approved") && !c.status?.certificate) approvedNotIssued++;
     }
-    this.obs.gauges(pending, approvedNotIssued);
+    this.obs.gauges(pending, approvedNotIssued, approvedFailed);
   }
 }

@@ -30,10 +30,19 @@ export async function runLeaderElection(
 ): Promise<void> {
   let leading = false;
   let lastRenew = 0;
-  const sleep = (ms: number) => new Promise<void>((r) => {
-    const t = setTimeout(r, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const onAbort = (): void => {
+        clearTimeout(t);
+        r();
+      };
+      // The listener goes when the timer fires: one per retry period would pile up on the signal.
+      const t = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        r();
+      }, ms);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
 
   const tryAcquireOrRenew = async (): Promise<boolean> => {
     const t = now();

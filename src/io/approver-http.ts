@@ -26,6 +26,11 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
     help: "kubelet-serving CSRs that are Approved but have no certificate and are not Failed.",
     registers: [registry],
   });
+  const failed = new Gauge({
+    name: "kpki_approver_approved_failed_csrs",
+    help: "kubelet-serving CSRs that were Approved but the signer marked Failed (nothing was issued).",
+    registers: [registry],
+  });
   const leader = new Gauge({ name: "kpki_approver_leader", help: "1 while this replica holds the lease.", registers: [registry] });
   let ready = false;
 
@@ -37,9 +42,10 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
       decisions.inc({ decision: d.decision, reason: d.reason });
       if (seconds !== undefined) latency.observe({ decision: d.decision }, Math.max(0, seconds));
     },
-    gauges: (p, n) => {
+    gauges: (p, n, f) => {
       pending.set(p);
       notIssued.set(n);
+      failed.set(f);
     },
     log,
     synced: () => {

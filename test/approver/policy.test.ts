@@ -170,6 +170,13 @@ describe("approver policy: the adversarial catalogue (approver-policy.md §5)", 
     expect(later).toMatchObject({ decision: "approve", node: "n1", spki });
   });
 
+  it("#42 a renewal that adds a SAN the node does not own is denied: every request is validated in full", async () => {
+    // The node's current certificate had {n1, 10.0.0.11}; the renewal adds 10.0.0.99. The policy keeps no
+    // record of served certificates, so a renewal passes only if all its SANs pass the node-address rules.
+    const d = await check(object(await kpkiCsr({ dns: ["n1"], ips: ["10.0.0.11", "10.0.0.99"] })));
+    expect([d.decision, d.reason, d.message]).toEqual(["deny", "SANNotOwnedByNode", "not addresses of node n1: 10.0.0.99"]);
+  });
+
   it("a SAN claimed by two nodes is denied to both", async () => {
     const nodes: NodeObject[] = [
       { metadata: { name: "a" }, status: { addresses: [{ type: "InternalIP", address: "10.1.0.1" }] } },

@@ -148,6 +148,17 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     expect(JSON.parse(check.stdout)).toMatchObject({ decision: "deny", reason });
   }, 60_000);
 
+  it("#45 an approval the signer marks Failed is visible in the metrics", async () => {
+    // Kubernetes 1.20's signer fails the two-usage set (real-peers.md K3), which the policy rightly approves.
+    const name = await nodeCsr("n1", { dns: ["n1"], ips: ["10.0.0.11"] }, { usages: ["digital signature", "server auth"] });
+    expect((await waitDecided(name)).conditions?.[0]?.type).toBe("Approved");
+    await waitFor("the signer's Failed condition", async () =>
+      (JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout).status.conditions ?? []).some((c: { type: string }) => c.type === "Failed"), 20_000, 100);
+    const leader = await leaseHolder();
+    await waitFor("the failed gauge", async () =>
+      /^kpki_approver_approved_failed_csrs 1$/m.test(await (await fetch(`http://127.0.0.1:${replicas.get(leader)!.metrics}/metrics`)).text()), 10_000, 200);
+  });
+
   it("records Events and serves metrics", async () => {
     const events = await admin("-n", "default", "get", "events", "--field-selector", "reason=CSRDenied", "-o", "name");
     expect(events.stdout.trim().split("\n").length).toBeGreaterThanOrEqual(1);
