@@ -177,7 +177,13 @@ export class ApproverController {
   private drain(): void {
     const workers = this.opts.workers ?? 16;
     while (this.active < workers && !this.stopped) {
-      const name = [...this.queue].find((n) => !this.inFlight.has(n));
+      let name: string | undefined;
+      for (const n of this.queue) {
+        if (!this.inFlight.has(n)) {
+          name = n;
+          break;
+        }
+      }
       if (name === undefined) return;
       this.queue.delete(name);
       this.inFlight.add(name);

@@ -1,5 +1,5 @@
 import { bytesToHex, children, decodeOne, readOid, readUnsigned, TAG, type Bytes, type DerNode } from "../pki/der.js";
-import { normalizeIp } from "../pki/ip.js";
+import { readGeneralNames } from "../pki/extensions.js";
 import { decodePem } from "../pki/pem.js";
 import { verify } from "../pki/signature.js";
 
@@ -108,15 +108,13 @@ export async function parseStrictRequest(pemText: string, crypto: Crypto): Promi
         const value = fields[fields.length - 1];
         if (!value || value.tag !== TAG.octetString) throw new RequestError(`extension ${extOid} has no value`);
         if (extOid !== OID_SAN) continue;
-        for (const gn of children(decodeOne(value.content))) {
-          if (gn.tag === 0x82) dnsNames.push(text.decode(gn.content));
-          else if (gn.tag === 0x87) {
-            if (gn.content.length !== 4 && gn.content.length !== 16) throw new RequestError(`IP SAN of ${gn.content.length} bytes`);
-            ips.push(normalizeIp(gn.content.slice()));
-          } else if (gn.tag === 0x81) emailAddresses.push(text.decode(gn.content));
-          else if (gn.tag === 0x86) uris.push(text.decode(gn.content));
-          else otherNames.push(gn.tag);
-        }
+        const names = readGeneralNames(value.content, { fatal: true });
+        if (names.badIpLengths.length) throw new RequestError(`IP SAN of ${names.badIpLengths[0]} bytes`);
+        dnsNames.push(...names.dnsNames);
+        ips.push(...names.ips);
+        emailAddresses.push(...names.emailAddresses);
+        uris.push(...names.uris);
+        otherNames.push(...names.otherTags);
       }
     }
     const algOid = children(sigAlg)[0];

@@ -69,13 +69,10 @@ export async function clusterConfigFromArgs(args: ClusterArgs, io: CliIo): Promi
     if (text === undefined) throw invalidInput(`unable to read config from "${args.config}": no such file`);
     docs = await parseKubeadmConfig(text, args.config);
   }
-  if (args.dir !== undefined && (args["cert-dir"] !== undefined || args["kubeconfig-dir"] !== undefined)) {
-    throw invalidInput("--dir is a shorthand for --cert-dir and --kubeconfig-dir; give either --dir or those two");
-  }
-  const dir = args.dir?.replace(/\/+$/, "") || (args.dir !== undefined ? "/" : undefined);
+  const dirs = dirsFromArgs(args);
   const flags: ConfigFlags = {
-    certDir: args["cert-dir"] ?? (dir !== undefined ? `${dir === "/" ? "" : dir}/pki` : undefined),
-    kubeconfigDir: args["kubeconfig-dir"] ?? dir,
+    certDir: dirs.certDir,
+    kubeconfigDir: dirs.kubeconfigDir,
     advertiseAddress: args["apiserver-advertise-address"],
     bindPort: args["apiserver-bind-port"],
     controlPlaneEndpoint: args["control-plane-endpoint"],
@@ -88,4 +85,19 @@ export async function clusterConfigFromArgs(args: ClusterArgs, io: CliIo): Promi
     caCertificateValidityPeriod: args["ca-certificate-validity-period"],
   };
   return resolveClusterConfig(docs, flags, io.host());
+}
+
+/**
+ * `--cert-dir` and `--kubeconfig-dir`, or kpki's `--dir D` shorthand for `D/pki` and `D`; undefined
+ * where none was given. Refuses `--dir` together with either of the other two.
+ */
+export function dirsFromArgs(args: Pick<ClusterArgs, "dir" | "cert-dir" | "kubeconfig-dir">): { certDir?: string | undefined; kubeconfigDir?: string | undefined } {
+  if (args.dir !== undefined && (args["cert-dir"] !== undefined || args["kubeconfig-dir"] !== undefined)) {
+    throw invalidInput("--dir is a shorthand for --cert-dir and --kubeconfig-dir; give either --dir or those two");
+  }
+  const dir = args.dir?.replace(/\/+$/, "") || (args.dir !== undefined ? "/" : undefined);
+  return {
+    certDir: args["cert-dir"] ?? (dir !== undefined ? `${dir === "/" ? "" : dir}/pki` : undefined),
+    kubeconfigDir: args["kubeconfig-dir"] ?? dir,
+  };
 }

@@ -1,7 +1,7 @@
-import { readKubeconfig } from "../kubeadm/kubeconfig.js";
+import { kubeconfigView } from "../kubeadm/kubeconfig.js";
 import { joinPath } from "../kubeadm/store.js";
 import { isSignedBy, keyMatchesCertificate, parseCertificateDer, type ParsedCertificate } from "../pki/cert.js";
-import { bytesEqual, bytesToHex, type Bytes } from "../pki/der.js";
+import { base64ToBytes, bytesEqual, bytesToHex, type Bytes } from "../pki/der.js";
 import type { VerifyKeyCache } from "../pki/signature.js";
 import { parsePrivateKeyPem } from "../pki/keys.js";
 import { formatName } from "../pki/name.js";
@@ -157,14 +157,14 @@ export async function rowsFromKubeconfig(path: string, reader: BytesReader, stri
   if (typeof current !== "string" || current === "") rows.push({ name: `${path} current-context`, path, error: "kubeconfig has no current-context" });
   else {
     try {
-      await readKubeconfig(text.decode(bytes), path);
+      kubeconfigView(root, path); // the document is parsed once, above
     } catch (error) {
       rows.push({ name: `${path} current-context`, path, error: (error as Error).message });
     }
   }
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
   const resolvePath = (p: string): string => (p.startsWith("/") ? p : joinPath(dir, p));
-  const decode = (value: string): string => text.decode(Uint8Array.from(atob(value.replace(/\s+/g, "")), (c) => c.charCodeAt(0)));
+  const decode = (value: string): string => text.decode(base64ToBytes(value.replace(/\s+/g, "")));
 
   const fromRef = async (name: string, data: unknown, file: unknown): Promise<FoundRow[]> => {
     if (typeof data === "string") {
@@ -281,7 +281,9 @@ export async function checkRows(rows: readonly FoundRow[], now: Date, t: Thresho
   for (const r of rows) {
     if (!r.certificate) continue;
     const key = bytesToHex(r.certificate.subjectDer);
-    bySubject.set(key, [...(bySubject.get(key) ?? []), r as FoundRow & { certificate: ParsedCertificate }]);
+    const list = bySubject.get(key) ?? [];
+    list.push(r as FoundRow & { certificate: ParsedCertificate });
+    bySubject.set(key, list);
   }
   const keyCache: VerifyKeyCache = new Map();
   const out: CheckedRow[] = [];

@@ -69,12 +69,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 
 /** Reads a text file; undefined when it does not exist. */
 export async function readFileIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new PkiError("io", `cannot read ${path}: ${reason(error)}`, { cause: error });
-  }
+  const bytes = await readBytesIfExists(path);
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
 }
 
 /** The PkiStore on the local file system. */

@@ -127,7 +127,11 @@ export async function readKubeconfig(text: string, source: string): Promise<Kube
     throw invalidInput(`failed to load kubeConfig file ${source}: ${(error as Error).message.split("\n")[0]}`);
   }
   if (!doc || typeof doc !== "object") throw invalidInput(`failed to load kubeConfig file ${source}: not a kubeconfig`);
-  const root = doc as Record<string, unknown>;
+  return kubeconfigView(doc as Record<string, unknown>, source);
+}
+
+/** The current context's cluster and user of an already parsed kubeconfig (see readKubeconfig). */
+export function kubeconfigView(root: Record<string, unknown>, source: string): KubeconfigView {
   const currentContext = root["current-context"];
   if (typeof currentContext !== "string" || currentContext === "") {
     throw invalidInput(`invalid kubeConfig file ${source}: no current-context`);

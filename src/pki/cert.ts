@@ -23,13 +23,14 @@ import {
   extKeyUsageValue,
   KEY_USAGE_BITS,
   keyUsageValue,
+  readGeneralNames,
   subjectAltNameValue,
   subjectKeyIdentifierValue,
   type ExtKeyUsage,
   type KeyUsage,
   type RawExtension,
 } from "./extensions.js";
-import { formatIp, normalizeIp } from "./ip.js";
+import { formatIp } from "./ip.js";
 import { spkiOf, subjectPublicKeyBits, type KeyAlgorithm, type KeyPair } from "./keys.js";
 import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
@@ -169,29 +170,7 @@ export function randomSerial(crypto: Crypto): bigint {
 }
 
 function parseSan(value: Bytes): Pick<ParsedCertificate, "dnsNames" | "ips" | "emailAddresses" | "uris"> {
-  const dnsNames: string[] = [];
-  const ips: Bytes[] = [];
-  const emailAddresses: string[] = [];
-  const uris: string[] = [];
-  const text = new TextDecoder();
-  for (const gn of children(decodeOne(value))) {
-    switch (gn.tag) {
-      case 0x81:
-        emailAddresses.push(text.decode(gn.content));
-        break;
-      case 0x82:
-        dnsNames.push(text.decode(gn.content));
-        break;
-      case 0x86:
-        uris.push(text.decode(gn.content));
-        break;
-      case 0x87:
-        ips.push(normalizeIp(gn.content.slice()));
-        break;
-      default:
-        break;
-    }
-  }
+  const { dnsNames, ips, emailAddresses, uris } = readGeneralNames(value);
   return { dnsNames, ips, emailAddresses, uris };
 }
 

@@ -1,6 +1,6 @@
 import type { Bytes } from "./der.js";
 import { bitString, children, concat, context, decodeOne, oid, sequence, setOf, smallInteger, TAG } from "./der.js";
-import { encodeExtension, EXTENSION_OIDS, subjectAltNameValue } from "./extensions.js";
+import { encodeExtension, EXTENSION_OIDS, readGeneralNames, subjectAltNameValue } from "./extensions.js";
 import { algorithmOfKey, spkiOf, type KeyAlgorithm, type KeyPair } from "./keys.js";
 import { algorithmIdentifier, sign, signatureOidFor } from "./signature.js";
 import { encodeSubject, readName, type Subject } from "./name.js";
@@ -9,7 +9,6 @@ import { decodePem, encodePem, PemError } from "./pem.js";
 // every other command (init, check-expiration, ...) would otherwise pay at start-up.
 const x509 = () => import("./x509.js");
 import { CertificateError } from "./cert.js";
-import { normalizeIp } from "./ip.js";
 
 /** What a CSR asks for: kubeadm's NewCSR puts only the subject and DNS/IP SANs in it. */
 export interface CsrSpec {
@@ -70,7 +69,6 @@ export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr
   }
   const [, subjectNode, spkiNode] = info;
   if (!subjectNode || !spkiNode) throw new CertificateError("truncated CertificationRequestInfo");
-  const text = new TextDecoder();
   const { commonName, organizations } = readName(subjectNode);
   const dnsNames: string[] = [];
   const ips: Bytes[] = [];
@@ -80,12 +78,11 @@ export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr
   for (const ext of csr.extensions) {
     requestedExtensions.push(ext.type);
     if (ext.type !== EXTENSION_OIDS.subjectAltName) continue;
-    for (const gn of children(decodeOne(new Uint8Array(ext.value)))) {
-      if (gn.tag === 0x82) dnsNames.push(text.decode(gn.content));
-      else if (gn.tag === 0x87) ips.push(normalizeIp(gn.content.slice()));
-      else if (gn.tag === 0x81) emailAddresses.push(text.decode(gn.content));
-      else if (gn.tag === 0x86) uris.push(text.decode(gn.content));
-    }
+    const names = readGeneralNames(new Uint8Array(ext.value));
+    dnsNames.push(...names.dnsNames);
+    ips.push(...names.ips);
+    emailAddresses.push(...names.emailAddresses);
+    uris.push(...names.uris);
   }
   let publicKey: CryptoKey;
   let keyAlgorithm: KeyAlgorithm | undefined;

@@ -1,5 +1,6 @@
 import type { Bytes } from "./der.js";
-import { bitString, boolean, context, octetString, oid, sequence } from "./der.js";
+import { bitString, boolean, children, context, decodeOne, octetString, oid, sequence } from "./der.js";
+import { normalizeIp } from "./ip.js";
 
 /**
  * Extension values with the exact bytes Go's crypto/x509 writes (see
@@ -86,3 +87,32 @@ export function subjectAltNameValue(dnsNames: readonly string[], ips: readonly B
   );
 }
 
+
+/** The names in a SubjectAltName value, by kind; the inverse of subjectAltNameValue. */
+export interface GeneralNames {
+  readonly dnsNames: string[];
+  /** Normalised (IPv4-mapped IPv6 as 4 bytes). */
+  readonly ips: Bytes[];
+  readonly emailAddresses: string[];
+  readonly uris: string[];
+  /** Tags of the other GeneralName kinds (otherName, directoryName, registeredID, ...). */
+  readonly otherTags: number[];
+  /** Lengths of iPAddress entries that are neither 4 nor 16 bytes (they are in `ips` unchanged). */
+  readonly badIpLengths: number[];
+}
+
+/** Decodes a SubjectAltName extension value. `fatal` refuses text that is not valid UTF-8. */
+export function readGeneralNames(value: Bytes, { fatal = false }: { fatal?: boolean } = {}): GeneralNames {
+  const text = new TextDecoder("utf-8", { fatal });
+  const out: GeneralNames = { dnsNames: [], ips: [], emailAddresses: [], uris: [], otherTags: [], badIpLengths: [] };
+  for (const gn of children(decodeOne(value))) {
+    if (gn.tag === 0x82) out.dnsNames.push(text.decode(gn.content));
+    else if (gn.tag === 0x87) {
+      if (gn.content.length !== 4 && gn.content.length !== 16) out.badIpLengths.push(gn.content.length);
+      out.ips.push(normalizeIp(gn.content.slice()));
+    } else if (gn.tag === 0x81) out.emailAddresses.push(text.decode(gn.content));
+    else if (gn.tag === 0x86) out.uris.push(text.decode(gn.content));
+    else out.otherTags.push(gn.tag);
+  }
+  return out;
+}

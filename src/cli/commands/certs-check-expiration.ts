@@ -8,6 +8,7 @@ import type { KubeadmLayout } from "../../expiry/kubeadm-inventory.js";
 import type { ExpirationEntry } from "../../expiry/kubeadm-report.js";
 import { parseDuration } from "../../pki/duration.js";
 import type { CliIo } from "../io.js";
+import { dirsFromArgs } from "../options.js";
 import { OUTPUT_FORMATS, type OutputFormat } from "../output.js";
 
 interface Args {
@@ -97,9 +98,7 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
       return ms;
     };
     const thresholds = { warnMs: threshold("warn-within"), critMs: threshold("crit-within") };
-    if (args.dir !== undefined && (args["cert-dir"] !== undefined || args["kubeconfig-dir"] !== undefined)) {
-      throw invalidInput("--dir is a shorthand for --cert-dir and --kubeconfig-dir; give either --dir or those two");
-    }
+    const dirs = dirsFromArgs(args);
     let configCertDir: string | undefined;
     let externalEtcd = false;
     if (args.config !== undefined) {
@@ -111,10 +110,9 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
       const etcd = cluster?.["etcd"];
       externalEtcd = typeof etcd === "object" && etcd !== null && (etcd as { external?: unknown }).external != null;
     }
-    const dir = args.dir?.replace(/\/+$/, "");
     const layout: KubeadmLayout = {
-      certificatesDir: args["cert-dir"] ?? (dir !== undefined ? `${dir}/pki` : undefined) ?? configCertDir ?? DEFAULTS.certificatesDir,
-      kubeconfigDir: args["kubeconfig-dir"] ?? dir ?? DEFAULTS.kubernetesDir,
+      certificatesDir: dirs.certDir ?? configCertDir ?? DEFAULTS.certificatesDir,
+      kubeconfigDir: dirs.kubeconfigDir ?? DEFAULTS.kubernetesDir,
       externalEtcd,
     };
     const now = io.now();
