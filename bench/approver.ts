@@ -4,15 +4,20 @@
  *   1. Policy throughput: decideCsr on 10,000 node CSRs (10,000 Nodes, one address pair each),
  *      against bare signature verification of the same CSRs (PEM → DER → WebCrypto verify).
  *   2. End to end, when the real binaries are there: a burst of 200 CSRs, each created by its own
- *      node with its own client certificate, against kube-apiserver with `kpki approver run`;
- *      time from just before the create call to the Approved condition seen on a watch (p50, p99).
+ *      node with its own client certificate over a connection it already holds (as a kubelet does),
+ *      against kube-apiserver with `kpki approver run`. One watch stamps when each CSR appears
+ *      (ADDED) and when it is Approved; p50 and p99 of that, and of the time from the create call.
+ *      It also prints the CPU time each process spent during the burst, since every one of them
+ *      (etcd, kube-apiserver, the approver and the 200 node clients) shares this machine's cores.
  * It reports; it never fails on a missed target.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request as httpsRequest } from "node:https";
+import { cpus, tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { performance } from "node:perf_hooks";
+import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { decideCsr, DEFAULT_POLICY, indexNodes, type CsrObject, type NodeObject } from "../src/approver/policy.js";
@@ -32,6 +37,20 @@ const QUICK = process.env["KPKI_BENCH_QUICK"] === "1";
 const N = QUICK || process.env["KPKI_BENCH_APPROVER_E2E_ONLY"] === "1" ? 1000 : 10_000;
 const BURST = Number(process.env["KPKI_BENCH_BURST"] ?? (QUICK ? 20 : 200));
 const crypto = globalThis.crypto;
+/** CPU time (user + system, ms) of each process, from /proc (Linux; an absent process reads 0). */
+function cpuTimes(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100); // utime, stime in clock ticks (USER_HZ = 100)
+    } catch {
+      out.set(pid, 0);
+    }
+  }
+  return out;
+}
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
 
 console.log(`\n5. Approver policy: ${N} CSRs from ${N} nodes`);
@@ -111,47 +130,96 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
       nodeConfigs.push(kc);
     }
     const approverConf = await run("kubeconfig", "user", "--client-name", "system:kpki-bench", "--org", "system:masters", ...endpoint);
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(join(work, "approver.conf"), approverConf, { mode: 0o600 });
     const metrics = await freePort();
     const log = openSync(join(work, "approver.log"), "a");
-    approver = spawn(process.execPath, [KPKI, "approver", "run", "--kubeconfig", join(work, "approver.conf"), "--leader-elect=false",
+    const prof = process.env["KPKI_BENCH_APPROVER_PROF"]; // a folder: the approver writes a V8 CPU profile there
+    approver = spawn(process.execPath, [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []), KPKI, "approver", "run", "--kubeconfig", join(work, "approver.conf"), "--leader-elect=false",
       "--metrics-bind-address", `127.0.0.1:${metrics}`, "--apiserver-address", "127.0.0.1", ...(process.env["KPKI_BENCH_APPROVER_ARGS"] ?? "").split(" ").filter(Boolean)],
       { stdio: ["ignore", log, log] });
     closeSync(log);
     await waitFor("approver ready", async () => (await fetch(`http://127.0.0.1:${metrics}/readyz`)).status === 200, 30_000, 100);
-    // The CSRs, made before the clock starts.
-    const bodies = await Promise.all(nodeConfigs.map(async (_kc, i) => {
-      const key = await generateKeyPair("ECDSA-P256", crypto);
-      const csr = await createCsr({ subject: { commonName: `system:node:b${i}`, organizations: ["system:nodes"] }, dnsNames: [`b${i}`], ips: [parseIp(`10.9.${i >> 8}.${i & 255}`)!] }, key, crypto);
-      return { metadata: { name: `burst-${i}` }, spec: { request: Buffer.from(csr.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"] } };
+    // Each node holds a connection to the API server, as a running kubelet does; a burst is BURST
+    // creates over those connections (a kubelet does not open a new TLS session per request).
+    const agents = await Promise.all(nodeConfigs.map(async (kc) => {
+      const opts: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string } = {};
+      await kc.applyToHTTPSOptions(opts);
+      return new Agent({ keepAlive: true, maxSockets: 1, secureContext: createSecureContext({ ca: opts.ca, cert: opts.cert, key: opts.key }) });
     }));
-    const created = new Map<string, number>();
-    const stored = new Map<string, number>();
-    const latencies: number[] = [];
-    const afterCreate: number[] = [];
-    const done = new Promise<void>((resolveDone) => {
-      void new k8s.Watch(admin).watch("/apis/certificates.k8s.io/v1/certificatesigningrequests", {}, (_type, obj: { metadata: { name: string }; status?: { conditions?: { type: string }[] } }) => {
-        const start = created.get(obj.metadata.name);
-        if (start === undefined || !(obj.status?.conditions ?? []).some((c) => c.type === "Approved")) return;
-        created.delete(obj.metadata.name);
-        const t = performance.now();
-        latencies.push(t - start);
-        const s = stored.get(obj.metadata.name);
-        if (s !== undefined) afterCreate.push(t - s);
-        if (latencies.length === BURST) resolveDone();
-      }, () => undefined);
+    const api = new URL(admin.getCurrentCluster()!.server);
+    const send = (agent: Agent, method: string, path: string, body?: string) => new Promise<number>((res, rej) => {
+      const req = httpsRequest({ host: api.hostname, port: api.port, method, path, agent, headers: body ? { "content-type": "application/json" } : {} }, (r) => {
+        r.resume();
+        r.on("end", () => res(r.statusCode ?? 0));
+      });
+      req.on("error", rej);
+      req.end(body);
     });
-    await new Promise((r) => setTimeout(r, 500)); // the watch is open
-    await Promise.all(bodies.map(async (body, i) => {
-      created.set(body.metadata.name, performance.now());
-      await nodeConfigs[i]!.makeApiClient(k8s.CertificatesV1Api).createCertificateSigningRequest({ body });
-      stored.set(body.metadata.name, performance.now());
-    }));
-    await Promise.race([done, new Promise((r) => setTimeout(r, 60_000))]);
-    console.log(`  end-to-end, ${BURST} node CSRs created at once (each its own TLS client): ${latencies.length} approved`);
-    console.log(`    create call → Approved seen: p50 ${pct(latencies, 50).toFixed(0)} ms, p99 ${pct(latencies, 99).toFixed(0)} ms (target p99 < 250 ms)`);
-    console.log(`    create call returned → Approved seen (the approver's share): p50 ${pct(afterCreate, 50).toFixed(0)} ms, p99 ${pct(afterCreate, 99).toFixed(0)} ms`);
+    const warm = await Promise.all(agents.map((a) => send(a, "GET", "/apis/certificates.k8s.io/v1")));
+    if (warm.some((s) => s !== 200)) throw new Error(`a node could not reach the API: ${warm.find((s) => s !== 200)}`);
+    // One watch, in this process, stamps when each CSR appears (ADDED: the object exists) and when it is Approved.
+    const adminOpts: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string } = {};
+    await admin.applyToHTTPSOptions(adminOpts);
+    const callStart = new Map<string, number>();
+    const added = new Map<string, number>();
+    const approved = new Map<string, number>();
+    let watchReq: ReturnType<typeof httpsRequest> | undefined;
+    await new Promise<void>((resolveOpen) => {
+      watchReq = httpsRequest({ host: api.hostname, port: api.port, path: "/apis/certificates.k8s.io/v1/certificatesigningrequests?watch=1", ca: adminOpts.ca, cert: adminOpts.cert, key: adminOpts.key }, (r) => {
+        resolveOpen();
+        let buf = "";
+        r.setEncoding("utf8");
+        r.on("data", (chunk: string) => {
+          const t = performance.now();
+          buf += chunk;
+          for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+            const ev = JSON.parse(buf.slice(0, nl)) as { object: { metadata: { name: string }; status?: { conditions?: { type: string }[] } } };
+            buf = buf.slice(nl + 1);
+            const name = ev.object.metadata.name;
+            if (!callStart.has(name)) continue;
+            if (!added.has(name)) added.set(name, t);
+            if (!approved.has(name) && (ev.object.status?.conditions ?? []).some((c) => c.type === "Approved")) approved.set(name, t);
+          }
+        });
+      });
+      watchReq.end();
+    });
+    const pids = [process.pid, approver.pid!, ...cp.running().map((p) => p.pid)];
+    const label = new Map<number, string>([[process.pid, `bench (${BURST} node clients + watch)`], [approver.pid!, "kpki approver run"], ...cp.running().map((p) => [p.pid, p.name] as [number, string])]);
+    // Two bursts from the same nodes, each CSR with a fresh key: the first finds the approver just
+    // started (code not yet optimised by V8, no pooled connections); the second is what a running
+    // approver meets. Two approvals per node stay within --max-approvals-per-node (3).
+    for (const [round, what] of [["1", "first burst after start"], ["2", "second burst (approver warm)"]] as const) {
+      const bodies = await Promise.all(nodeConfigs.map(async (_kc, i) => {
+        const key = await generateKeyPair("ECDSA-P256", crypto);
+        const csr = await createCsr({ subject: { commonName: `system:node:b${i}`, organizations: ["system:nodes"] }, dnsNames: [`b${i}`], ips: [parseIp(`10.9.${i >> 8}.${i & 255}`)!] }, key, crypto);
+        return JSON.stringify({ apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", metadata: { name: `burst${round}-${i}` },
+          spec: { request: Buffer.from(csr.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"] } });
+      }));
+      const names = bodies.map((_b, i) => `burst${round}-${i}`);
+      await new Promise((r) => setTimeout(r, 500)); // the machine settles
+      const cpu0 = cpuTimes(pids);
+      const w0 = performance.now();
+      const statuses = await Promise.all(bodies.map((body, i) => {
+        callStart.set(names[i]!, performance.now());
+        return send(agents[i]!, "POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", body);
+      }));
+      if (statuses.some((s) => s !== 201)) throw new Error(`a create failed: HTTP ${statuses.find((s) => s !== 201)}`);
+      const deadline = performance.now() + 60_000;
+      while (names.some((n) => !approved.has(n)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const wall = performance.now() - w0;
+      const cpu1 = cpuTimes(pids);
+      const done = names.filter((n) => approved.has(n));
+      const fromAdded = done.map((n) => approved.get(n)! - added.get(n)!);
+      const fromCall = done.map((n) => approved.get(n)! - callStart.get(n)!);
+      console.log(`  end-to-end, ${what}: ${BURST} node CSRs created at once, each by its own node over its own connection; ${done.length} approved`);
+      console.log(`    CSR created (ADDED seen) → Approved seen: p50 ${pct(fromAdded, 50).toFixed(0)} ms, p99 ${pct(fromAdded, 99).toFixed(0)} ms (target p99 < 250 ms)`);
+      console.log(`    create call sent → Approved seen:         p50 ${pct(fromCall, 50).toFixed(0)} ms, p99 ${pct(fromCall, 99).toFixed(0)} ms (includes the API server queueing ${BURST} creates)`);
+      console.log(`    CPU during the burst (${wall.toFixed(0)} ms wall, ${cpus().length} cores): ` +
+        [...label].map(([pid, name]) => `${name} ${((cpu1.get(pid) ?? 0) - (cpu0.get(pid) ?? 0)).toFixed(0)} ms`).join(", "));
+    }
+    watchReq?.destroy();
+    for (const a of agents) a.destroy();
   } finally {
     if (approver?.pid) await stopProcess(approver.pid, "SIGTERM", 3000);
     await cp.stop();

@@ -1,3 +1,5 @@
+import { Agent } from "node:https";
+import { createSecureContext } from "node:tls";
 import * as k8s from "@kubernetes/client-node";
 import { KUBELET_SERVING } from "../approver/policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "../approver/ports.js";
@@ -33,11 +35,42 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
   return kc;
 }
 
-/** ApproverApi on @kubernetes/client-node 1.4 (node-fetch; Node 20). */
+/**
+ * client-node 1.4's `makeApiClient`, except that every call shares one keep-alive https.Agent.
+ * client-node builds a new Agent for each request (KubeConfig.applySecurityAuthentication), so each
+ * call paid a fresh TLS handshake with the API server; in a burst of node CSRs that was most of the
+ * approver's time. Headers and tokens are still applied per request by client-node (a rotated
+ * service-account token is picked up); the TLS material is the one the agent was built with, parsed
+ * once into one secure context. A proxy agent (cluster.proxyUrl) is left as client-node made it.
+ */
+export function keepAliveApiClient<T extends k8s.ApiType>(kc: k8s.KubeConfig, apiClientType: k8s.ApiConstructor<T>): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig has no current cluster");
+  const auth: k8s.SecurityAuthentication = {
+    getName: () => "kpki-keep-alive",
+    async applySecurityAuthentication(context) {
+      await kc.applySecurityAuthentication(context);
+      const made = context.getAgent();
+      if (!(made instanceof Agent) || made.constructor !== Agent) return; // http:// or a proxy agent
+      let agent = sharedAgents.get(kc);
+      if (!agent) {
+        // One TLS context for every connection: parsing the key and certificates once, not per socket.
+        const { ca, cert, key, pfx, passphrase } = made.options;
+        agent = new Agent({ ...made.options, keepAlive: true, maxSockets: 64, secureContext: createSecureContext({ ca, cert, key, pfx, passphrase }) });
+        sharedAgents.set(kc, agent);
+      }
+      context.setAgent(agent);
+    },
+  };
+  return new apiClientType(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+}
+const sharedAgents = new WeakMap<k8s.KubeConfig, Agent>();
+
+/** ApproverApi on @kubernetes/client-node 1.4 (node-fetch; Node 20), over one keep-alive connection pool. */
 export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
-  const certs = kc.makeApiClient(k8s.CertificatesV1Api);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+  const certs = keepAliveApiClient(kc, k8s.CertificatesV1Api);
+  const core = keepAliveApiClient(kc, k8s.CoreV1Api);
+  const coord = keepAliveApiClient(kc, k8s.CoordinationV1Api);
   const watcher = new k8s.Watch(kc);
 
   const watch = async <T>(path: string, params: Record<string, string | number | boolean>, onEvent: (type: WatchEventType, obj: T) => void, onEnd: (error?: unknown) => void): Promise<WatchHandle> => {

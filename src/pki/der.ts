@@ -123,11 +123,27 @@ export function hexToBytes(hex: string): Bytes {
   return out;
 }
 
-export const bytesToHex = (bytes: Bytes): string =>
-  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+export function bytesToHex(bytes: Bytes): string {
+  let out = "";
+  for (const b of bytes) out += HEX[b]!;
+  return out;
+}
+
+/** atob's binary string as bytes. */
+function binaryToBytes(binary: string): Bytes {
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
 
 export function base64UrlToBytes(text: string): Bytes {
-  return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  return binaryToBytes(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
+}
+
+/** Unpadded base64url (RFC 4648 §5), as JWK members are written. */
+export function bytesToBase64Url(bytes: Bytes): string {
+  return bytesToBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 export function bytesToBase64(bytes: Bytes): string {
@@ -139,7 +155,7 @@ export function bytesToBase64(bytes: Bytes): string {
 }
 
 export function base64ToBytes(text: string): Bytes {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return binaryToBytes(atob(text));
 }
 
 export function bytesEqual(a: Bytes, b: Bytes): boolean {

@@ -37,6 +37,8 @@ export interface ControlPlane {
   start(): Promise<void>;
   /** Stops what this object started, by PID, in reverse order. */
   stop(): Promise<void>;
+  /** What runs now: each started process's name and PID (for CPU accounting in the bench). */
+  running(): { name: string; pid: number }[];
 }
 
 /** GET over mutual TLS with a client certificate and key from files. */
@@ -86,6 +88,12 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
   const kcmLog = join(work, "kube-controller-manager.log");
   mkdirSync(join(work, "kcm-certs"), { recursive: true });
   const pids: number[] = [];
+  const names = new Map<number, string>();
+  const track = (pid: number | undefined, name: string): void => {
+    if (pid === undefined) return;
+    pids.push(pid);
+    names.set(pid, name);
+  };
 
   const stop = async (): Promise<void> => {
     while (pids.length) await stopProcess(pids.pop(), "SIGTERM", 5000);
@@ -107,7 +115,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
           "--peer-client-cert-auth", "--peer-trusted-ca-file", join(pki, "etcd/ca.crt"),
           "--logger", "zap", "--log-outputs", "stderr",
         ], m.log);
-        if (child.pid) pids.push(child.pid);
+        track(child.pid, `etcd ${m.name}`);
       }
       for (const m of members) {
         await waitFor(`etcd ${m.name} /health`, async () => {
@@ -133,7 +141,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
         `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
         "--endpoint-reconciler-type=none", `--cert-dir=${join(work, "apiserver-certs")}`, "--v=1",
       ], apiserverLog);
-      if (api.pid) pids.push(api.pid);
+      track(api.pid, "kube-apiserver");
       const superAdmin = extractClient(dir, "super-admin.conf");
       await waitFor("kube-apiserver /readyz", async () => {
         const res = await httpsGet(`${apiserverUrl}/readyz`, join(pki, "ca.crt"), superAdmin.cert, superAdmin.key);
@@ -154,7 +162,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
           `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
           `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
         ], kcmLog);
-        if (kcm.pid) pids.push(kcm.pid);
+        track(kcm.pid, "kube-controller-manager");
         await waitFor("kube-controller-manager caches", () =>
           readFileSync(kcmLog, "utf8").slice(logStart).includes("Caches are synced for certificate-csrsigning-kubelet-serving"), 60_000, 100);
       }
@@ -164,5 +172,6 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
     }
   };
 
-  return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog, start, stop };
+  return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog, start, stop,
+    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })) };
 }
