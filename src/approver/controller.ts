@@ -4,13 +4,14 @@ import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Watch
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
 export interface ApproverObserver {
   decision(d: Decision, csr: ApiCsr, latencySeconds: number | undefined): void;
-  /**
-   * CSRs for the signer with no condition yet; Approved ones without a certificate; Approved ones the
-   * signer marked Failed (catalogue row 45: an approval that produced nothing must be visible).
-   */
-  gauges(pending: number, approvedNotIssued: number, approvedFailed: number): void;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
   synced(): void;
+}
+
+export interface CsrCounts {
+  readonly pending: number;
+  readonly approvedNotIssued: number;
+  readonly approvedFailed: number;
 }
 
 export interface ControllerOptions {
@@ -108,7 +109,6 @@ export class ApproverController {
       this.synced[kind] = true;
       if (this.synced.csrs && this.synced.nodes) this.obs.synced();
     }
-    this.publishGauges();
     const restart = (error?: unknown): void => {
       if (this.stopped) return;
       const gone = error instanceof ApiStatusError && error.status === 410;
@@ -137,7 +137,6 @@ export class ApproverController {
       this.csrs.set(csr.metadata.name, csr);
       this.enqueue(csr.metadata.name);
     }
-    this.publishGauges();
   }
 
   private onNode(type: WatchEventType, node: ApiNode): void {
@@ -272,7 +271,12 @@ export class ApproverController {
     return d;
   }
 
-  private publishGauges(): void {
+  /**
+   * The cache's CSRs for the signer with no condition yet; Approved ones without a certificate;
+   * Approved ones the signer marked Failed (catalogue row 45: an approval that produced nothing must
+   * be visible). Counted when the metrics are scraped, not on every watch event.
+   */
+  counts(): CsrCounts {
     let pending = 0;
     let approvedNotIssued = 0;
     let approvedFailed = 0;
@@ -282,6 +286,6 @@ export class ApproverController {
       else if (types.includes("Approved") && types.includes("Failed")) approvedFailed++;
       else if (types.includes("Approved") && !c.status?.certificate) approvedNotIssued++;
     }
-    this.obs.gauges(pending, approvedNotIssued, approvedFailed);
+    return { pending, approvedNotIssued, approvedFailed };
   }
 }

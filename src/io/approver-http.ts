@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { ApproverObserver } from "../approver/controller.js";
+import type { ApproverObserver, CsrCounts } from "../approver/controller.js";
 import type { Decision } from "../approver/policy.js";
 import type { ApiCsr } from "../approver/ports.js";
 
@@ -20,17 +20,15 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  const pending = new Gauge({ name: "kpki_approver_pending_csrs", help: "kubelet-serving CSRs with no condition yet.", registers: [registry] });
-  const notIssued = new Gauge({
-    name: "kpki_approver_approved_not_issued_csrs",
-    help: "kubelet-serving CSRs that are Approved but have no certificate and are not Failed.",
-    registers: [registry],
-  });
-  const failed = new Gauge({
-    name: "kpki_approver_approved_failed_csrs",
-    help: "kubelet-serving CSRs that were Approved but the signer marked Failed (nothing was issued).",
-    registers: [registry],
-  });
+  // The CSR gauges are read from the controller's cache when /metrics is scraped.
+  let counts: () => CsrCounts = () => ({ pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
+  const countGauge = (name: string, help: string, key: keyof CsrCounts) =>
+    new Gauge({ name, help, registers: [registry], collect() {
+      this.set(counts()[key]);
+    } });
+  countGauge("kpki_approver_pending_csrs", "kubelet-serving CSRs with no condition yet.", "pending");
+  countGauge("kpki_approver_approved_not_issued_csrs", "kubelet-serving CSRs that are Approved but have no certificate and are not Failed.", "approvedNotIssued");
+  countGauge("kpki_approver_approved_failed_csrs", "kubelet-serving CSRs that were Approved but the signer marked Failed (nothing was issued).", "approvedFailed");
   const leader = new Gauge({ name: "kpki_approver_leader", help: "1 while this replica holds the lease.", registers: [registry] });
   let ready = false;
 
@@ -41,11 +39,6 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
     decision: (d: Decision, _csr: ApiCsr, seconds: number | undefined) => {
       decisions.inc({ decision: d.decision, reason: d.reason });
       if (seconds !== undefined) latency.observe({ decision: d.decision }, Math.max(0, seconds));
-    },
-    gauges: (p, n, f) => {
-      pending.set(p);
-      notIssued.set(n);
-      failed.set(f);
     },
     log,
     synced: () => {
@@ -76,5 +69,10 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
     });
   };
 
-  return { observer, log, serve, setLeader: (on: boolean) => leader.set(on ? 1 : 0), registry };
+  return {
+    observer, log, serve, registry,
+    setLeader: (on: boolean) => leader.set(on ? 1 : 0),
+    /** Where the CSR gauges come from (the running controller; zeros while there is none). */
+    countsFrom: (source: () => CsrCounts) => void (counts = source),
+  };
 }

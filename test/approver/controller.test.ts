@@ -58,7 +58,7 @@ function fakeApi(initial: ApiCsr[]) {
 const quietObserver = (): ApproverObserver & { logs: string[]; decisions: string[] } => {
   const logs: string[] = [];
   const decisions: string[] = [];
-  return { logs, decisions, log: (_l, msg) => void logs.push(msg), decision: (d) => void decisions.push(`${d.decision}:${d.reason}`), gauges: () => undefined, synced: () => undefined };
+  return { logs, decisions, log: (_l, msg) => void logs.push(msg), decision: (d) => void decisions.push(`${d.decision}:${d.reason}`), synced: () => undefined };
 };
 
 describe("ApproverController", () => {
@@ -96,6 +96,27 @@ describe("ApproverController", () => {
     f.watch().onEnd(new ApiStatusError(410, "too old resource version"));
     await waitFor("the re-list and the approval", () => f.writes.some((w) => w.name === "c"), 5000, 10);
     expect(f.listCalls()).toBe(2);
+    ctl.stop();
+  });
+
+  it("counts pending, approved-not-issued and approved-but-Failed CSRs from its cache (the /metrics gauges)", async () => {
+    const withConditions = (c: ApiCsr, types: string[], certificate?: string): ApiCsr =>
+      ({ ...c, status: { conditions: types.map((type) => ({ type, status: "True" })), ...(certificate ? { certificate } : {}) } });
+    const f = fakeApi([
+      withConditions(await csr("issued"), ["Approved"], "Y2VydA=="),
+      withConditions(await csr("waiting-for-signer"), ["Approved"]),
+      withConditions(await csr("signer-failed"), ["Approved", "Failed"]),
+      withConditions(await csr("denied"), ["Denied"]),
+    ]);
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: true, crypto, now: () => NOW });
+    await ctl.start();
+    expect(ctl.counts()).toEqual({ pending: 0, approvedNotIssued: 1, approvedFailed: 1 });
+    f.watch().onEvent("ADDED", await csr("new"));
+    f.watch().onEvent("ADDED", await csr("other"));
+    expect(ctl.counts()).toEqual({ pending: 2, approvedNotIssued: 1, approvedFailed: 1 });
+    f.watch().onEvent("DELETED", (await csr("other")));
+    f.watch().onEvent("MODIFIED", withConditions(await csr("waiting-for-signer"), ["Approved"], "Y2VydA=="));
+    expect(ctl.counts()).toEqual({ pending: 1, approvedNotIssued: 0, approvedFailed: 1 });
     ctl.stop();
   });
 });

@@ -74,6 +74,7 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
     const newController = () =>
       new ApproverController(api, telemetry.observer, { policy, dryRun: args["dry-run"], crypto: io.crypto, now, workers: args.workers, events: args.events });
     let controller: ApproverController | undefined;
+    telemetry.countsFrom(() => controller?.counts() ?? { pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
     const abort = new AbortController();
     telemetry.log("info", "starting", { identity, dryRun: args["dry-run"], leaderElect: args["leader-elect"], policy });
 
