@@ -1,0 +1,64 @@
+/**
+ * The bench's baseline: an approver that checks nothing. It watches kubelet-serving CSRs and
+ * approves each new one through /approval at once, 16 at a time, over one keep-alive connection
+ * pool, with Node's https and JSON and nothing else. What it reaches on a machine is the floor that
+ * the API server, etcd and the machine's cores allow; `kpki approver run` is measured against it.
+ * Never deploy this: it approves anything.
+ *
+ *   node --import tsx bench/naive-approver.ts KUBECONFIG
+ */
+import { Agent, request } from "node:https";
+import { createSecureContext } from "node:tls";
+import * as k8s from "@kubernetes/client-node";
+
+const kc = new k8s.KubeConfig();
+kc.loadFromFile(process.argv[2]!);
+const opts: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string } = {};
+await kc.applyToHTTPSOptions(opts);
+const api = new URL(kc.getCurrentCluster()!.server);
+const agent = new Agent({ keepAlive: true, secureContext: createSecureContext({ ca: opts.ca, cert: opts.cert, key: opts.key }) });
+const base = { host: api.hostname, port: api.port, agent };
+const PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+
+type Csr = { metadata: { name: string }; status?: { conditions?: unknown[] } };
+const queue: Csr[] = [];
+const seen = new Set<string>();
+let active = 0;
+function drain(): void {
+  while (active < 16 && queue.length) {
+    const csr = queue.shift()!;
+    active++;
+    const body = JSON.stringify({ ...csr, status: { conditions: [{ type: "Approved", status: "True", reason: "Baseline", message: "approved unchecked", lastUpdateTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }] } });
+    const req = request({ ...base, method: "PUT", path: `${PATH}/${csr.metadata.name}/approval`, headers: { "content-type": "application/json" } }, (res) => {
+      res.resume();
+      res.on("end", () => {
+        active--;
+        drain();
+      });
+    });
+    req.on("error", () => {
+      active--;
+      drain();
+    });
+    req.end(body);
+  }
+}
+
+const watch = request({ ...base, path: `${PATH}?watch=1&fieldSelector=${encodeURIComponent("spec.signerName=kubernetes.io/kubelet-serving")}` }, (res) => {
+  process.stdout.write("ready\n");
+  let buf = "";
+  res.setEncoding("utf8");
+  res.on("data", (chunk: string) => {
+    buf += chunk;
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const ev = JSON.parse(buf.slice(0, nl)) as { type: string; object: Csr };
+      buf = buf.slice(nl + 1);
+      if (ev.type !== "ADDED" || ev.object.status?.conditions?.length || seen.has(ev.object.metadata.name)) continue;
+      seen.add(ev.object.metadata.name);
+      queue.push(ev.object);
+      drain();
+    }
+  });
+});
+watch.end();
+process.on("SIGTERM", () => process.exit(0));
