@@ -170,9 +170,12 @@ export class ApproverController {
   /**
    * Runs up to `workers` reconciles at once (a burst of node CSRs is decided in
    * parallel; each one's writes are round trips to the API server). A name is
-   * never reconciled twice at the same time.
+   * never reconciled twice at the same time. Events wait until no CSR does:
+   * they are best effort, and in a burst every API write they make would delay
+   * the next node's approval.
    */
   private readonly inFlight = new Set<string>();
+  private readonly events: (() => Promise<void>)[] = [];
   private drain(): void {
     const workers = this.opts.workers ?? 16;
     while (this.active < workers && !this.stopped) {
@@ -183,7 +186,16 @@ export class ApproverController {
           break;
         }
       }
-      if (name === undefined) return;
+      if (name === undefined) {
+        const send = this.events.shift();
+        if (!send) return;
+        this.active++;
+        void send().finally(() => {
+          this.active--;
+          this.drain();
+        });
+        continue;
+      }
       this.queue.delete(name);
       this.inFlight.add(name);
       this.active++;
@@ -263,10 +275,13 @@ export class ApproverController {
     const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
     this.obs.decision(d, csr, latency);
     this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
-    // The Event is best effort and does not hold up the next decision.
-    if (this.opts.events !== false) void this.api
-      .createEvent(csr, d.decision === "approve" ? "Normal" : "Warning", d.decision === "approve" ? "CSRApproved" : "CSRDenied", `${d.reason}: ${d.message}`, this.opts.now())
-      .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message }));
+    // The Event is best effort; it is sent when no decision is waiting (see drain).
+    if (this.opts.events !== false) {
+      const [decided, at, approved, text] = [csr, this.opts.now(), d.decision === "approve", `${d.reason}: ${d.message}`];
+      this.events.push(() => this.api
+        .createEvent(decided, approved ? "Normal" : "Warning", approved ? "CSRApproved" : "CSRDenied", text, at)
+        .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message })));
+    }
     this.forget(name);
     return d;
   }

@@ -130,20 +130,49 @@ function inCidr(ip: Bytes, cidr: Cidr): boolean {
 const cidrs = (list: readonly string[]): Cidr[] => list.map((c) => parseCidr(c.trim())).filter((c): c is Cidr => c !== undefined);
 const sameIp = (a: Bytes, b: Bytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** The policy's lists parsed once per PolicyConfig object, not once per decision. */
+interface Compiled {
+  readonly serviceCidrs: readonly Cidr[];
+  readonly podCidrs: readonly Cidr[];
+  readonly apiServerIps: readonly Bytes[];
+  readonly apiServerNames: ReadonlySet<string>;
+  readonly allowedIpRanges: readonly Cidr[] | undefined;
+  readonly dnsSuffixes: readonly string[] | undefined;
+  readonly dnsRegex: RegExp | undefined;
+}
+const SPECIAL_V4_CIDRS = SPECIAL_V4.map(([c, why]) => [parseCidr(c)!, why] as const);
+const SPECIAL_V6_CIDRS = SPECIAL_V6.map(([c, why]) => [parseCidr(c)!, why] as const);
+const compiledConfigs = new WeakMap<PolicyConfig, Compiled>();
+function compile(cfg: PolicyConfig): Compiled {
+  let c = compiledConfigs.get(cfg);
+  if (!c) {
+    const apiServerIps = cfg.apiServerAddresses.map((a) => parseIp(a)).filter((ip): ip is Bytes => ip !== undefined);
+    c = {
+      serviceCidrs: cidrs(cfg.serviceCidrs),
+      podCidrs: cidrs(cfg.podCidrs),
+      apiServerIps,
+      apiServerNames: new Set(cfg.apiServerAddresses.filter((a) => parseIp(a) === undefined).map(canonicalDns)),
+      allowedIpRanges: cfg.allowedIpRanges?.length ? cidrs(cfg.allowedIpRanges) : undefined,
+      dnsSuffixes: cfg.dnsSuffixes?.length ? cfg.dnsSuffixes.map((s) => canonicalDns(s).replace(/^\./, "")) : undefined,
+      // full match: an unanchored pattern cannot be bypassed
+      dnsRegex: cfg.dnsRegex !== undefined ? new RegExp(`^(?:${cfg.dnsRegex})$`) : undefined,
+    };
+    compiledConfigs.set(cfg, c);
+  }
+  return c;
+}
+
 /** Why an IP may never be in a kubelet serving certificate, or undefined. */
-function reservedIp(ip: Bytes, cfg: PolicyConfig): string | undefined {
-  for (const [c, why] of ip.length === 4 ? SPECIAL_V4 : SPECIAL_V6) if (inCidr(ip, parseCidr(c)!)) return why;
-  if (cidrs(cfg.serviceCidrs).some((c) => inCidr(ip, c))) return "in the service CIDR";
-  if (cidrs(cfg.podCidrs).some((c) => inCidr(ip, c))) return "in the pod CIDR";
-  if (cfg.apiServerAddresses.some((a) => {
-    const p = parseIp(a);
-    return p !== undefined && sameIp(p, ip);
-  })) return "an API server address";
+function reservedIp(ip: Bytes, c: Compiled): string | undefined {
+  for (const [cidr, why] of ip.length === 4 ? SPECIAL_V4_CIDRS : SPECIAL_V6_CIDRS) if (inCidr(ip, cidr)) return why;
+  if (c.serviceCidrs.some((r) => inCidr(ip, r))) return "in the service CIDR";
+  if (c.podCidrs.some((r) => inCidr(ip, r))) return "in the pod CIDR";
+  if (c.apiServerIps.some((a) => sameIp(a, ip))) return "an API server address";
   return undefined;
 }
 
 /** Why a DNS name may never be in a kubelet serving certificate, or undefined. */
-function reservedDns(name: string, cfg: PolicyConfig): string | undefined {
+function reservedDns(name: string, cfg: PolicyConfig, c: Compiled): string | undefined {
   const n = canonicalDns(name);
   const domain = canonicalDns(cfg.clusterDomain);
   if (n === "kubernetes" || n.startsWith("kubernetes.")) return "the API server's service name";
@@ -152,14 +181,26 @@ function reservedDns(name: string, cfg: PolicyConfig): string | undefined {
   }
   if (n === "localhost" || n.endsWith(".localhost")) return "loopback";
   if (n === "metadata" || n === "metadata.google.internal" || n === "instance-data" || n.startsWith("instance-data.")) return "a cloud metadata name";
-  if (cfg.apiServerAddresses.some((a) => parseIp(a) === undefined && canonicalDns(a) === n)) return "an API server name";
+  if (c.apiServerNames.has(n)) return "an API server name";
   return undefined;
 }
 
 const NAME_SYNTAX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** The DNS names and IPs a Node owns, from status.addresses (a Hostname that is an IP counts as an IP, as the kubelet sends it). */
-function nodeAddresses(node: NodeObject): { dns: Set<string>; ips: Bytes[] } {
+/**
+ * The DNS names and IPs a Node owns, from status.addresses (a Hostname that is an IP counts as an IP,
+ * as the kubelet sends it). Kept per Node object: a changed Node arrives as a new object.
+ */
+const addressCache = new WeakMap<NodeObject, { dns: ReadonlySet<string>; ips: readonly Bytes[] }>();
+function nodeAddresses(node: NodeObject): { dns: ReadonlySet<string>; ips: readonly Bytes[] } {
+  let cached = addressCache.get(node);
+  if (!cached) {
+    cached = readNodeAddresses(node);
+    addressCache.set(node, cached);
+  }
+  return cached;
+}
+function readNodeAddresses(node: NodeObject): { dns: Set<string>; ips: Bytes[] } {
   const dns = new Set<string>();
   const ips: Bytes[] = [];
   for (const a of node.status?.addresses ?? []) {
@@ -281,9 +322,10 @@ export async function decideCsr(
   if (wild.length) return decide("deny", "WildcardDNSName", `wildcard DNS names are not allowed: ${wild.join(", ")}`);
   const malformed = req.dnsNames.filter((d) => canonicalDns(d).length > 253 || !NAME_SYNTAX.test(canonicalDns(d)));
   if (malformed.length) return decide("deny", "MalformedDNSName", `not valid DNS names: ${malformed.map((d) => JSON.stringify(d)).join(", ")}`);
-  const reservedNames = req.dnsNames.map((d) => [d, reservedDns(d, cfg)] as const).filter(([, why]) => why);
+  const compiled = compile(cfg);
+  const reservedNames = req.dnsNames.map((d) => [d, reservedDns(d, cfg, compiled)] as const).filter(([, why]) => why);
   if (reservedNames.length) return decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`);
-  const reservedIps = req.ips.map((ip) => [ip, reservedIp(ip, cfg)] as const).filter(([, why]) => why);
+  const reservedIps = req.ips.map((ip) => [ip, reservedIp(ip, compiled)] as const).filter(([, why]) => why);
   if (reservedIps.length) return decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`);
 
   // 6. The requester's Node: it exists, is not newer than the CSR, and has addresses.
@@ -315,18 +357,18 @@ export async function decideCsr(
   if (claimed.length) return decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`);
 
   // 8. Optional allow-lists: they restrict, never widen.
-  if (cfg.allowedIpRanges?.length) {
-    const ranges = cidrs(cfg.allowedIpRanges);
+  const ranges = compiled.allowedIpRanges;
+  if (ranges) {
     const outside = req.ips.filter((ip) => !ranges.some((r) => inCidr(ip, r))).map(formatIp);
     if (outside.length) return decide("deny", "IPNotAllowed", `outside --allowed-ip-ranges: ${outside.join(", ")}`);
   }
-  if (cfg.dnsSuffixes?.length) {
-    const suffixes = cfg.dnsSuffixes.map((s) => canonicalDns(s).replace(/^\./, ""));
+  const suffixes = compiled.dnsSuffixes;
+  if (suffixes) {
     const outside = req.dnsNames.filter((d) => !suffixes.some((s) => canonicalDns(d).endsWith(`.${s}`)));
     if (outside.length) return decide("deny", "DNSNameNotAllowed", `not under --dns-suffix ${suffixes.join(", ")}: ${outside.join(", ")}`);
   }
-  if (cfg.dnsRegex !== undefined) {
-    const re = new RegExp(`^(?:${cfg.dnsRegex})$`); // full match: an unanchored pattern cannot be bypassed
+  const re = compiled.dnsRegex;
+  if (re) {
     const outside = req.dnsNames.filter((d) => !re.test(canonicalDns(d)));
     if (outside.length) return decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`);
   }

@@ -2,7 +2,8 @@ import { Agent } from "node:https";
 import { createSecureContext } from "node:tls";
 import * as k8s from "@kubernetes/client-node";
 import { KUBELET_SERVING } from "../approver/policy.js";
-import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "../approver/ports.js";
+import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi } from "../approver/ports.js";
+import { KubeTransport } from "./kube-transport.js";
 
 const SIGNER_SELECTOR = `spec.signerName=${KUBELET_SERVING}`;
 
@@ -66,32 +67,17 @@ export function keepAliveApiClient<T extends k8s.ApiType>(kc: k8s.KubeConfig, ap
 }
 const sharedAgents = new WeakMap<k8s.KubeConfig, Agent>();
 
-/** ApproverApi on @kubernetes/client-node 1.4 (node-fetch; Node 20), over one keep-alive connection pool. */
+/**
+ * ApproverApi on @kubernetes/client-node 1.4 (Node 20): lists, reads and Leases through its
+ * generated clients over one keep-alive pool; the watches, the /approval write and the Events (one
+ * per decision) through KubeTransport, with client-node's authentication (the hot path, see
+ * kube-transport.ts).
+ */
 export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
   const certs = keepAliveApiClient(kc, k8s.CertificatesV1Api);
   const core = keepAliveApiClient(kc, k8s.CoreV1Api);
   const coord = keepAliveApiClient(kc, k8s.CoordinationV1Api);
-  const watcher = new k8s.Watch(kc);
-
-  const watch = async <T>(path: string, params: Record<string, string | number | boolean>, onEvent: (type: WatchEventType, obj: T) => void, onEnd: (error?: unknown) => void): Promise<WatchHandle> => {
-    let ended = false;
-    const end = (error?: unknown): void => {
-      if (ended) return;
-      ended = true;
-      onEnd(error === undefined || (error as Error)?.name === "AbortError" ? undefined : wrap(error));
-    };
-    const controller = await watcher.watch(path, { allowWatchBookmarks: true, ...params }, (type, obj: unknown) => {
-      // A 410 Gone arrives as an ERROR event carrying a Status object.
-      if (type === "ERROR") {
-        const code = (obj as { code?: number }).code ?? 500;
-        controller?.abort();
-        end(new ApiStatusError(code, (obj as { message?: string }).message ?? "watch error"));
-        return;
-      }
-      onEvent(type as WatchEventType, obj as T);
-    }, end);
-    return { stop: () => controller.abort() };
-  };
+  const transport = new KubeTransport(kc);
 
   return {
     listCsrs: () => call(async () => {
@@ -99,34 +85,34 @@ export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
       return { items: list.items as unknown as ApiCsr[], resourceVersion: list.metadata?.resourceVersion ?? "" };
     }),
     watchCsrs: (rv, onEvent, onEnd) =>
-      watch<ApiCsr>("/apis/certificates.k8s.io/v1/certificatesigningrequests", { resourceVersion: rv, fieldSelector: SIGNER_SELECTOR, timeoutSeconds: 300 }, onEvent, onEnd),
+      transport.watch<ApiCsr>("/apis/certificates.k8s.io/v1/certificatesigningrequests", { resourceVersion: rv, fieldSelector: SIGNER_SELECTOR, timeoutSeconds: 300 }, onEvent, onEnd),
     listNodes: () => call(async () => {
       const list = await core.listNode();
       return { items: list.items as unknown as ApiNode[], resourceVersion: list.metadata?.resourceVersion ?? "" };
     }),
-    watchNodes: (rv, onEvent, onEnd) => watch<ApiNode>("/api/v1/nodes", { resourceVersion: rv, timeoutSeconds: 300 }, onEvent, onEnd),
+    watchNodes: (rv, onEvent, onEnd) => transport.watch<ApiNode>("/api/v1/nodes", { resourceVersion: rv, timeoutSeconds: 300 }, onEvent, onEnd),
     getCsr: (name) => call(async () => (await certs.readCertificateSigningRequest({ name })) as unknown as ApiCsr),
-    addCondition: (csr, condition) => call(async () => {
-      const body = JSON.parse(JSON.stringify(csr)) as k8s.V1CertificateSigningRequest;
-      body.status = body.status ?? {};
-      body.status.conditions = [
-        ...(body.status.conditions ?? []),
-        { type: condition.type, status: "True", reason: condition.reason, message: condition.message, lastUpdateTime: condition.lastUpdateTime },
+    addCondition: async (csr, condition) => {
+      const conditions = [
+        ...(csr.status?.conditions ?? []),
+        { type: condition.type, status: "True", reason: condition.reason, message: condition.message, lastUpdateTime: condition.lastUpdateTime.toISOString().replace(/\.\d+Z$/, "Z") },
       ];
-      await certs.replaceCertificateSigningRequestApproval({ name: csr.metadata.name, body });
-    }),
-    createEvent: (csr, type, reason, message, now) => call(async () => {
-      await core.createNamespacedEvent({
-        namespace: "default", // CSRs are cluster-scoped; their Events go to default, as kubectl describe csr finds them
-        body: {
-          metadata: { generateName: `${csr.metadata.name}.` },
-          involvedObject: { apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", name: csr.metadata.name, ...(csr.metadata.uid ? { uid: csr.metadata.uid } : {}) },
-          type, reason, message, firstTimestamp: now, lastTimestamp: now, count: 1,
-          source: { component: "kpki-approver" },
-          reportingComponent: "kpki-approver",
-        },
-      });
-    }),
+      const body = { ...csr, apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", status: { ...csr.status, conditions } };
+      await transport.json("PUT", `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(csr.metadata.name)}/approval`, body, false);
+    },
+    createEvent: async (csr, type, reason, message, now) => {
+      const at = now.toISOString().replace(/\.\d+Z$/, "Z");
+      // CSRs are cluster-scoped; their Events go to default, as kubectl describe csr finds them.
+      await transport.json("POST", "/api/v1/namespaces/default/events", {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { generateName: `${csr.metadata.name}.`, namespace: "default" },
+        involvedObject: { apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", name: csr.metadata.name, ...(csr.metadata.uid ? { uid: csr.metadata.uid } : {}) },
+        type, reason, message, firstTimestamp: at, lastTimestamp: at, count: 1,
+        source: { component: "kpki-approver" },
+        reportingComponent: "kpki-approver",
+      }, false);
+    },
     getLease: (namespace, name) => call(async () => {
       try {
         const lease = await coord.readNamespacedLease({ namespace, name });

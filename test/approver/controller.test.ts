@@ -28,6 +28,7 @@ function fakeApi(initial: ApiCsr[]) {
   const store = new Map(initial.map((c) => [c.metadata.name, c]));
   const writes: { name: string; type: string; rv: string | undefined }[] = [];
   const events: string[] = [];
+  const order: string[] = [];
   let conflictsLeft = 0;
   let listCalls = 0;
   let csrWatch: { onEvent: (t: WatchEventType, o: ApiCsr) => void; onEnd: (e?: unknown) => void } | undefined;
@@ -46,13 +47,17 @@ function fakeApi(initial: ApiCsr[]) {
         throw new ApiStatusError(409, "the object has been modified");
       }
       writes.push({ name: c.metadata.name, type: cond.type, rv: c.metadata.resourceVersion });
+      order.push(`write ${c.metadata.name}`);
       store.set(c.metadata.name, { ...c, status: { conditions: [{ type: cond.type, status: "True" }] } });
     },
-    createEvent: async (c, _t, reason) => void events.push(`${c.metadata.name} ${reason}`),
+    createEvent: async (c, _t, reason) => {
+      events.push(`${c.metadata.name} ${reason}`);
+      order.push(`event ${c.metadata.name}`);
+    },
     getLease: async () => undefined,
     writeLease: async () => undefined,
   };
-  return { api, writes, events, store, conflicts: (n: number) => (conflictsLeft = n), listCalls: () => listCalls, watch: () => csrWatch! };
+  return { api, writes, events, order, store, conflicts: (n: number) => (conflictsLeft = n), listCalls: () => listCalls, watch: () => csrWatch! };
 }
 
 const quietObserver = (): ApproverObserver & { logs: string[]; decisions: string[] } => {
@@ -117,6 +122,16 @@ describe("ApproverController", () => {
     f.watch().onEvent("DELETED", (await csr("other")));
     f.watch().onEvent("MODIFIED", withConditions(await csr("waiting-for-signer"), ["Approved"], "Y2VydA=="));
     expect(ctl.counts()).toEqual({ pending: 1, approvedNotIssued: 0, approvedFailed: 1 });
+    ctl.stop();
+  });
+
+  it("sends Events only when no decision is waiting: a burst's approvals are all written first", async () => {
+    const names = ["e1", "e2", "e3", "e4", "e5", "e6"];
+    const f = fakeApi(await Promise.all(names.map((n) => csr(n))));
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 10 }, dryRun: false, crypto, now: () => NOW, workers: 1 });
+    await ctl.start();
+    await waitFor("the Events", () => f.events.length === names.length, 5000, 10);
+    expect(f.order).toEqual([...names.map((n) => `write ${n}`), ...names.map((n) => `event ${n}`)]);
     ctl.stop();
   });
 });

@@ -3,7 +3,10 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiStatusError } from "../../src/approver/ports.js";
+import { KubeTransport } from "../../src/io/kube-transport.js";
 import { createCsr } from "../../src/pki/csr.js";
 import { generateKeyPair, type KeyAlgorithm } from "../../src/pki/keys.js";
 import { ipStrings, parseCertificatePem } from "../../src/pki/cert.js";
@@ -111,6 +114,31 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     await cp?.stop();
     if (!process.env["KPKI_KEEP_WORK"]) rmSync(work, { recursive: true, force: true });
   });
+
+  it("KubeTransport (the approver's watch and write path): a new CSR arrives as ADDED, stop() ends the watch once, 404 is a status", async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(join(dir, "approver.conf"));
+    const transport = new KubeTransport(kc);
+    try {
+      const path = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+      const list = (await transport.json<{ metadata: { resourceVersion: string } }>("GET", path))!;
+      const seen: string[] = [];
+      const ends: unknown[] = [];
+      const handle = await transport.watch<{ metadata: { name: string } }>(path, { resourceVersion: list.metadata.resourceVersion }, (type, obj) => void seen.push(`${type} ${obj.metadata.name}`), (e) => void ends.push(e));
+      const name = await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }, { name: "transport-watch" });
+      await waitFor("ADDED on the watch", () => seen.includes(`ADDED ${name}`), 10_000, 50);
+      handle.stop();
+      handle.stop();
+      await waitFor("the watch's end", () => ends.length > 0, 5000, 20);
+      expect(ends).toEqual([undefined]);
+
+      const missing = await transport.json("GET", `${path}/no-such-csr`).catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(ApiStatusError);
+      expect((missing as ApiStatusError).status).toBe(404);
+    } finally {
+      transport.close();
+    }
+  }, 60_000);
 
   it("approves a valid CSR from the node itself; the signer then issues a certificate with exactly those SANs", async () => {
     for (const alg of ["ECDSA-P256", "RSA-2048"] as const) {
