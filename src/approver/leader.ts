@@ -1,4 +1,4 @@
-import { ApiStatusError, type ApproverApi, type Lease } from "./ports.js";
+import { ApiStatusError, type ApproverApi, type Lease, type WatchHandle } from "./ports.js";
 
 /** client-go's defaults (leaderelection.LeaderElectionConfig): lease 15 s, renew deadline 10 s, retry 2 s. */
 export interface LeaderElectionConfig {
@@ -20,6 +20,14 @@ export const DEFAULT_LEADER_ELECTION = { leaseDurationMs: 15_000, renewDeadlineM
  * resourceVersion, so two candidates cannot both win. Unlike client-go's
  * usual callers, a replica that loses the lease stays a candidate (after an
  * API server outage it may win again) instead of exiting. Runs until `signal`.
+ *
+ * Expiry is judged as client-go judges it, on this replica's own clock from
+ * the moment it first saw the lease's current record (holder and renewTime),
+ * so the replicas' clocks need not agree. Unlike client-go, a candidate also
+ * watches the Lease: it sees each renewal within milliseconds and wakes when
+ * the lease would run out, so it takes over within the lease duration of the
+ * leader's last renewal, not up to a retry period later. Without the watch
+ * (it failed, or is re-opening) the retry-period polls still observe.
  */
 export async function runLeaderElection(
   api: ApproverApi,
@@ -30,6 +38,12 @@ export async function runLeaderElection(
 ): Promise<void> {
   let leading = false;
   let lastRenew = 0;
+  let observed: { key: string; at: number; lease: Lease | undefined } = { key: "none", at: now().getTime(), lease: undefined };
+  const observe = (lease: Lease | undefined): void => {
+    const key = lease ? `${lease.holderIdentity ?? ""}|${lease.renewTime?.getTime() ?? ""}` : "";
+    if (key !== observed.key) observed = { key, at: now().getTime(), lease };
+    else observed = { ...observed, lease };
+  };
   const sleep = (ms: number) =>
     new Promise<void>((r) => {
       const onAbort = (): void => {
@@ -44,13 +58,30 @@ export async function runLeaderElection(
       signal.addEventListener("abort", onAbort, { once: true });
     });
 
+  // The watch: re-opened after it ends, a retry period later; it only feeds observe().
+  let watch: WatchHandle | undefined;
+  const openWatch = async (): Promise<void> => {
+    if (signal.aborted) return;
+    try {
+      watch = await api.watchLease(cfg.namespace, cfg.name, observe, () => {
+        watch = undefined;
+        if (!signal.aborted) void sleep(cfg.retryPeriodMs).then(openWatch);
+      });
+      if (signal.aborted) watch.stop();
+    } catch (error) {
+      callbacks.log("cannot watch the lease; polling only", { error: (error as Error).message });
+      void sleep(cfg.retryPeriodMs).then(openWatch);
+    }
+  };
+  void openWatch();
+
   const tryAcquireOrRenew = async (): Promise<boolean> => {
-    const t = now();
     const current = await api.getLease(cfg.namespace, cfg.name);
+    observe(current);
+    const t = now();
     const mine = current?.holderIdentity === cfg.identity;
-    const renewed = current?.renewTime?.getTime() ?? 0;
     const duration = (current?.leaseDurationSeconds ?? 0) * 1000;
-    const expired = !current?.holderIdentity || renewed + duration < t.getTime();
+    const expired = !current?.holderIdentity || observed.at + duration <= t.getTime();
     if (current && !mine && !expired) return false;
     const lease: Lease = {
       ...(current?.resourceVersion ? { resourceVersion: current.resourceVersion } : {}),
@@ -64,26 +95,33 @@ export async function runLeaderElection(
     return true;
   };
 
-  while (!signal.aborted) {
-    let ok = false;
-    try {
-      ok = await tryAcquireOrRenew();
-    } catch (error) {
-      if (!(error instanceof ApiStatusError && error.status === 409)) callbacks.log("lease update failed", { error: (error as Error).message });
-    }
-    const t = now().getTime();
-    if (ok) {
-      lastRenew = t;
-      if (!leading) {
-        leading = true;
-        callbacks.log("became leader", { lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
-        callbacks.onStartedLeading();
+  try {
+    while (!signal.aborted) {
+      let ok = false;
+      try {
+        ok = await tryAcquireOrRenew();
+      } catch (error) {
+        if (!(error instanceof ApiStatusError && error.status === 409)) callbacks.log("lease update failed", { error: (error as Error).message });
       }
-    } else if (leading && t - lastRenew > cfg.renewDeadlineMs) {
-      leading = false;
-      callbacks.log("lost leadership; still a candidate", { lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
-      callbacks.onStoppedLeading();
+      const t = now().getTime();
+      if (ok) {
+        lastRenew = t;
+        if (!leading) {
+          leading = true;
+          callbacks.log("became leader", { lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
+          callbacks.onStartedLeading();
+        }
+      } else if (leading && t - lastRenew > cfg.renewDeadlineMs) {
+        leading = false;
+        callbacks.log("lost leadership; still a candidate", { lease: `${cfg.namespace}/${cfg.name}`, identity: cfg.identity });
+        callbacks.onStoppedLeading();
+      }
+      // A candidate wakes when the lease it saw would run out, if that comes before the next retry.
+      const held = observed.lease?.holderIdentity;
+      const expiresIn = held && held !== cfg.identity ? observed.at + (observed.lease?.leaseDurationSeconds ?? 0) * 1000 - t + 1 : Infinity;
+      await sleep(Math.max(0, Math.min(cfg.retryPeriodMs, expiresIn)));
     }
-    await sleep(cfg.retryPeriodMs);
+  } finally {
+    watch?.stop();
   }
 }

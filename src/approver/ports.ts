@@ -45,6 +45,8 @@ export interface ApproverApi {
   addCondition(csr: ApiCsr, condition: { type: "Approved" | "Denied"; reason: string; message: string; lastUpdateTime: Date }): Promise<void>;
   createEvent(csr: ApiCsr, type: "Normal" | "Warning", reason: string, message: string, now: Date): Promise<void>;
   getLease(namespace: string, name: string): Promise<Lease | undefined>;
+  /** Watches one Lease: each ADDED/MODIFIED delivers it, DELETED delivers undefined. */
+  watchLease(namespace: string, name: string, onLease: (lease: Lease | undefined) => void, onEnd: (error?: unknown) => void): Promise<WatchHandle>;
   /** Creates or replaces (with the lease's resourceVersion); throws ApiStatusError(409) when someone else wrote it first. */
   writeLease(namespace: string, name: string, lease: Lease, create: boolean): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { Agent } from "node:https";
 import { createSecureContext } from "node:tls";
 import * as k8s from "@kubernetes/client-node";
 import { KUBELET_SERVING } from "../approver/policy.js";
-import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi } from "../approver/ports.js";
+import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Lease } from "../approver/ports.js";
 import { KubeTransport } from "./kube-transport.js";
 
 const SIGNER_SELECTOR = `spec.signerName=${KUBELET_SERVING}`;
@@ -67,6 +67,23 @@ export function keepAliveApiClient<T extends k8s.ApiType>(kc: k8s.KubeConfig, ap
 }
 const sharedAgents = new WeakMap<k8s.KubeConfig, Agent>();
 
+/** A Lease as the API server writes it (MicroTime: RFC 3339 with microseconds), or as client-node parsed it (Dates). */
+interface LeaseJson {
+  metadata?: { resourceVersion?: string };
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string | Date; renewTime?: string | Date; leaseTransitions?: number };
+}
+function leaseFromJson(obj: LeaseJson): Lease {
+  const s = obj.spec ?? {};
+  return {
+    ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
+    ...(s.holderIdentity ? { holderIdentity: s.holderIdentity } : {}),
+    ...(s.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: s.leaseDurationSeconds } : {}),
+    ...(s.acquireTime ? { acquireTime: new Date(s.acquireTime) } : {}),
+    ...(s.renewTime ? { renewTime: new Date(s.renewTime) } : {}),
+    ...(s.leaseTransitions !== undefined ? { leaseTransitions: s.leaseTransitions } : {}),
+  };
+}
+
 /**
  * ApproverApi on @kubernetes/client-node 1.4 (Node 20): lists, reads and Leases through its
  * generated clients over one keep-alive pool; the watches, the /approval write and the Events (one
@@ -115,21 +132,15 @@ export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
     },
     getLease: (namespace, name) => call(async () => {
       try {
-        const lease = await coord.readNamespacedLease({ namespace, name });
-        const s = lease.spec ?? {};
-        return {
-          ...(lease.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
-          ...(s.holderIdentity ? { holderIdentity: s.holderIdentity } : {}),
-          ...(s.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: s.leaseDurationSeconds } : {}),
-          ...(s.acquireTime ? { acquireTime: new Date(s.acquireTime) } : {}),
-          ...(s.renewTime ? { renewTime: new Date(s.renewTime) } : {}),
-          ...(s.leaseTransitions !== undefined ? { leaseTransitions: s.leaseTransitions } : {}),
-        };
+        return leaseFromJson(await coord.readNamespacedLease({ namespace, name }));
       } catch (error) {
         if (statusOf(error) === 404) return undefined;
         throw error;
       }
     }),
+    watchLease: (namespace, name, onLease, onEnd) =>
+      transport.watch<LeaseJson>(`/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`, { fieldSelector: `metadata.name=${name}`, timeoutSeconds: 300 },
+        (type, obj) => onLease(type === "DELETED" ? undefined : leaseFromJson(obj)), onEnd),
     writeLease: (namespace, name, lease, create) => call(async () => {
       const micro = (d: Date | undefined) => (d ? new k8s.V1MicroTime(d.getTime()) : undefined);
       const body: k8s.V1Lease = {

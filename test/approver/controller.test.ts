@@ -55,6 +55,7 @@ function fakeApi(initial: ApiCsr[]) {
       order.push(`event ${c.metadata.name}`);
     },
     getLease: async () => undefined,
+    watchLease: async () => ({ stop: () => undefined }),
     writeLease: async () => undefined,
   };
   return { api, writes, events, order, store, conflicts: (n: number) => (conflictsLeft = n), listCalls: () => listCalls, watch: () => csrWatch! };

@@ -125,7 +125,8 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
       const seen: string[] = [];
       const ends: unknown[] = [];
       const handle = await transport.watch<{ metadata: { name: string } }>(path, { resourceVersion: list.metadata.resourceVersion }, (type, obj) => void seen.push(`${type} ${obj.metadata.name}`), (e) => void ends.push(e));
-      const name = await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }, { name: "transport-watch" });
+      // Three usages: the 1.20 signer issues it, so the #45 gauge below still counts only its own CSR.
+      const name = await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }, { name: "transport-watch", usages: ["digital signature", "key encipherment", "server auth"] });
       await waitFor("ADDED on the watch", () => seen.includes(`ADDED ${name}`), 10_000, 50);
       handle.stop();
       handle.stop();
@@ -207,7 +208,9 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     await stopProcess(replicas.get(leader)!.child.pid, "SIGKILL", 0);
     await waitFor("the other replica to lead", async () => (await leaseHolder()) === other, 15_000, 200);
     const takeover = Date.now() - t0;
-    expect(takeover).toBeLessThan(4000 + 1000 + 700); // the lease runs out, then one retry period, plus slack
+    // The lease runs out 4 s after the leader's last renewal, which came at most a retry period before the kill;
+    // the candidate watching the Lease wakes then. 500 ms for noticing and writing on a loaded machine.
+    expect(takeover).toBeLessThan(4000 + 500);
     const status = await waitDecided(await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }));
     expect(status.conditions?.[0]?.type).toBe("Approved");
     console.log(`approver failover: lease taken over ${takeover} ms after SIGKILL`);
