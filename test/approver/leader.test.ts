@@ -2,7 +2,8 @@
  * Leader election's timing through a hand-written in-memory Lease store (a fake of the
  * ApproverApi port): the real kube-apiserver case is in test/interop/approver-live.test.ts; the
  * fake lets one test compare the same failover with and without the Lease watch, on short
- * durations, which the real server cannot be made to do deterministically.
+ * durations, which the real server cannot be made to do deterministically. A Lease holds whole
+ * seconds (leaseDurationSeconds), so the durations here are whole seconds too.
  */
 import { describe, expect, it } from "vitest";
 import { runLeaderElection } from "../../src/approver/leader.js";
@@ -32,7 +33,7 @@ function leaseStore(withWatch: boolean) {
   return { api, writes, holder: () => lease?.holderIdentity };
 }
 
-const cfg = (identity: string) => ({ namespace: "ns", name: "l", identity, leaseDurationMs: 1500, renewDeadlineMs: 1200, retryPeriodMs: 1000 });
+const cfg = (identity: string) => ({ namespace: "ns", name: "l", identity, leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 1000 });
 const quiet = { onStartedLeading: () => undefined, onStoppedLeading: () => undefined, log: () => undefined };
 const clock = () => new Date();
 
@@ -46,7 +47,7 @@ async function failover(withWatch: boolean): Promise<number> {
   void runLeaderElection(store.api, cfg("b"), quiet, clock, b.signal);
   await new Promise((r) => setTimeout(r, 2500)); // b observes a few renewals
   a.abort(); // the leader dies
-  await waitFor("b leads", () => store.holder() === "b", 6000, 5);
+  await waitFor("b leads", () => store.holder() === "b", 8000, 5);
   b.abort();
   const lastByA = store.writes.filter((w) => w.holder === "a").at(-1)!.at;
   return store.writes.find((w) => w.holder === "b")!.at - lastByA;
@@ -55,13 +56,13 @@ async function failover(withWatch: boolean): Promise<number> {
 describe("leader election", () => {
   it("a candidate that watches the Lease takes over when the lease runs out, not a retry period later", async () => {
     const watched = await failover(true);
-    expect(watched).toBeGreaterThanOrEqual(1500);
-    expect(watched).toBeLessThan(1500 + 300); // polling alone lands anywhere up to 1500 + 1000
+    expect(watched).toBeGreaterThanOrEqual(2000);
+    expect(watched).toBeLessThan(2000 + 300); // polling alone lands anywhere up to 2000 + 1000
   });
 
   it("without the watch it still takes over, within the lease duration plus one retry period", async () => {
     const polled = await failover(false);
-    expect(polled).toBeGreaterThanOrEqual(1500);
-    expect(polled).toBeLessThan(1500 + 1000 + 300);
+    expect(polled).toBeGreaterThanOrEqual(2000);
+    expect(polled).toBeLessThan(2000 + 1000 + 300);
   });
 });
