@@ -9,6 +9,9 @@
  *      (ADDED) and when it is Approved; p50 and p99 of that, and of the time from the create call.
  *      It also prints the CPU time each process spent during the burst, since every one of them
  *      (etcd, kube-apiserver, the approver and the 200 node clients) shares this machine's cores.
+ *      Two bursts run against `kpki approver run` (just started, then warm) and two against
+ *      bench/naive-approver.ts, which approves without checking anything: the floor that the API
+ *      server and this machine allow, and the baseline for the ratio printed last.
  * It reports; it never fails on a missed target.
  */
 import { spawn } from "node:child_process";

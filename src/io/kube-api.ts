@@ -67,6 +67,9 @@ export function keepAliveApiClient<T extends k8s.ApiType>(kc: k8s.KubeConfig, ap
 }
 const sharedAgents = new WeakMap<k8s.KubeConfig, Agent>();
 
+/** metav1.Time's form: RFC 3339 in whole seconds, UTC. */
+const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, "Z");
+
 /** A Lease as the API server writes it (MicroTime: RFC 3339 with microseconds), or as client-node parsed it (Dates). */
 interface LeaseJson {
   metadata?: { resourceVersion?: string };
@@ -112,13 +115,13 @@ export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
     addCondition: async (csr, condition) => {
       const conditions = [
         ...(csr.status?.conditions ?? []),
-        { type: condition.type, status: "True", reason: condition.reason, message: condition.message, lastUpdateTime: condition.lastUpdateTime.toISOString().replace(/\.\d+Z$/, "Z") },
+        { type: condition.type, status: "True", reason: condition.reason, message: condition.message, lastUpdateTime: rfc3339(condition.lastUpdateTime) },
       ];
       const body = { ...csr, apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", status: { ...csr.status, conditions } };
       await transport.json("PUT", `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(csr.metadata.name)}/approval`, body, false);
     },
     createEvent: async (csr, type, reason, message, now) => {
-      const at = now.toISOString().replace(/\.\d+Z$/, "Z");
+      const at = rfc3339(now);
       // CSRs are cluster-scoped; their Events go to default, as kubectl describe csr finds them.
       await transport.json("POST", "/api/v1/namespaces/default/events", {
         apiVersion: "v1",
