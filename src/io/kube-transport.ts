@@ -91,9 +91,15 @@ export class KubeTransport {
     for (const [k, v] of Object.entries(params)) query.set(k, String(v));
     let ended = false;
     let stopped = false;
+    // The server ends the stream after timeoutSeconds; a connection that died without a FIN would
+    // never end, so a watch that outlives that by 30 s is ended here as an error.
+    const timeout = typeof params["timeoutSeconds"] === "number" ? (params["timeoutSeconds"] + 30) * 1000 : undefined;
+    const overdue = timeout === undefined ? undefined : setTimeout(() => end(new Error(`the watch outlived its ${params["timeoutSeconds"]}s timeout: the connection is dead`)), timeout);
+    overdue?.unref();
     const end = (error?: unknown): void => {
       if (ended) return;
       ended = true;
+      clearTimeout(overdue);
       req.destroy();
       onEnd(stopped ? undefined : error);
     };
@@ -132,6 +138,7 @@ export class KubeTransport {
       res.on("close", () => end());
     });
     req.on("error", (error) => end(error));
+    req.on("socket", (socket) => socket.setKeepAlive(true, 30_000));
     req.end();
     return {
       stop: () => {

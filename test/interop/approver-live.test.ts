@@ -115,7 +115,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     if (!process.env["KPKI_KEEP_WORK"]) rmSync(work, { recursive: true, force: true });
   });
 
-  it("KubeTransport (the approver's watch and write path): a new CSR arrives as ADDED, stop() ends the watch once, 404 is a status", async () => {
+  it("KubeTransport (the approver's watch and write path): a new CSR arrives as ADDED, stop() ends the watch once, the server's timeout ends it cleanly, 404 is a status", async () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(join(dir, "approver.conf"));
     const transport = new KubeTransport(kc);
@@ -132,6 +132,12 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
       handle.stop();
       await waitFor("the watch's end", () => ends.length > 0, 5000, 20);
       expect(ends).toEqual([undefined]);
+
+      // The server's own timeout ends a watch cleanly (no error), as at every resync.
+      const closed: unknown[] = [];
+      await transport.watch(path, { timeoutSeconds: 1 }, () => undefined, (e) => void closed.push(e));
+      await waitFor("the server's timeout", () => closed.length > 0, 10_000, 50);
+      expect(closed).toEqual([undefined]);
 
       const missing = await transport.json("GET", `${path}/no-such-csr`).catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(ApiStatusError);
