@@ -60,16 +60,22 @@ export async function runLeaderElection(
 
   // The watch: re-opened after it ends, a retry period later; it only feeds observe().
   let watch: WatchHandle | undefined;
+  let warned = false;
+  const failed = (error: unknown): void => {
+    if (!warned) callbacks.log("cannot watch the lease; polling until it can", { error: (error as Error)?.message ?? String(error) });
+    warned = true;
+  };
   const openWatch = async (): Promise<void> => {
     if (signal.aborted) return;
     try {
-      watch = await api.watchLease(cfg.namespace, cfg.name, observe, () => {
+      watch = await api.watchLease(cfg.namespace, cfg.name, observe, (error) => {
         watch = undefined;
+        if (error) failed(error);
         if (!signal.aborted) void sleep(cfg.retryPeriodMs).then(openWatch);
       });
       if (signal.aborted) watch.stop();
     } catch (error) {
-      callbacks.log("cannot watch the lease; polling only", { error: (error as Error).message });
+      failed(error);
       void sleep(cfg.retryPeriodMs).then(openWatch);
     }
   };

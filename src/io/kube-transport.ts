@@ -36,19 +36,25 @@ export class KubeTransport {
   /** The agent (built once from client-node's TLS options) and the auth headers (refreshed each second). */
   private async options(): Promise<RequestOptions> {
     if (!this.agent || !this.auth || this.now() - this.auth.at >= 1000) {
-      const context = new k8s.RequestContext(this.server.href, "GET" as k8s.HttpMethod);
-      await this.kc.applySecurityAuthentication(context);
-      const made = context.getAgent() as Agent | undefined;
-      if (!this.agent) {
-        const o = made?.options ?? {};
-        const { ca, cert, key, pfx, passphrase } = o;
-        this.agent = new Agent({ ...o, keepAlive: true, maxSockets: 64, secureContext: createSecureContext({ ca, cert, key, pfx, passphrase }) });
-      }
-      made?.destroy();
-      this.auth = { headers: context.getHeaders(), at: this.now() };
+      // Concurrent callers share one refresh, so only one agent is ever built.
+      this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+      await this.refreshing;
     }
     const basePath = this.server.pathname.replace(/\/$/, "");
-    return { host: this.server.hostname, port: this.server.port || 443, agent: this.agent, headers: { ...this.auth.headers, accept: "application/json" }, path: basePath };
+    return { host: this.server.hostname, port: this.server.port || 443, agent: this.agent, headers: { ...this.auth!.headers, accept: "application/json" }, path: basePath };
+  }
+  private refreshing: Promise<void> | undefined;
+  private async refresh(): Promise<void> {
+    const context = new k8s.RequestContext(this.server.href, "GET" as k8s.HttpMethod);
+    await this.kc.applySecurityAuthentication(context);
+    const made = context.getAgent() as Agent | undefined;
+    if (!this.agent) {
+      const o = made?.options ?? {};
+      const { ca, cert, key, pfx, passphrase } = o;
+      this.agent = new Agent({ ...o, keepAlive: true, maxSockets: 64, secureContext: createSecureContext({ ca, cert, key, pfx, passphrase }) });
+    }
+    made?.destroy();
+    this.auth = { headers: context.getHeaders(), at: this.now() };
   }
 
   /**
