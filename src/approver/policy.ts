@@ -132,6 +132,7 @@ const sameIp = (a: Bytes, b: Bytes): boolean => a.length === b.length && a.every
 
 /** The policy's lists parsed once per PolicyConfig object, not once per decision. */
 interface Compiled {
+  readonly clusterDomain: string;
   readonly serviceCidrs: readonly Cidr[];
   readonly podCidrs: readonly Cidr[];
   readonly apiServerIps: readonly Bytes[];
@@ -148,6 +149,7 @@ function compile(cfg: PolicyConfig): Compiled {
   if (!c) {
     const apiServerIps = cfg.apiServerAddresses.map((a) => parseIp(a)).filter((ip): ip is Bytes => ip !== undefined);
     c = {
+      clusterDomain: canonicalDns(cfg.clusterDomain),
       serviceCidrs: cidrs(cfg.serviceCidrs),
       podCidrs: cidrs(cfg.podCidrs),
       apiServerIps,
@@ -172,9 +174,9 @@ function reservedIp(ip: Bytes, c: Compiled): string | undefined {
 }
 
 /** Why a DNS name may never be in a kubelet serving certificate, or undefined. */
-function reservedDns(name: string, cfg: PolicyConfig, c: Compiled): string | undefined {
+function reservedDns(name: string, c: Compiled): string | undefined {
   const n = canonicalDns(name);
-  const domain = canonicalDns(cfg.clusterDomain);
+  const domain = c.clusterDomain;
   if (n === "kubernetes" || n.startsWith("kubernetes.")) return "the API server's service name";
   if (n === "svc" || n.endsWith(".svc") || n === `svc.${domain}` || n.endsWith(`.svc.${domain}`) || n === domain || n.endsWith(`.${domain}`)) {
     return "a cluster service name";
@@ -323,7 +325,7 @@ export async function decideCsr(
   const malformed = req.dnsNames.filter((d) => canonicalDns(d).length > 253 || !NAME_SYNTAX.test(canonicalDns(d)));
   if (malformed.length) return decide("deny", "MalformedDNSName", `not valid DNS names: ${malformed.map((d) => JSON.stringify(d)).join(", ")}`);
   const compiled = compile(cfg);
-  const reservedNames = req.dnsNames.map((d) => [d, reservedDns(d, cfg, compiled)] as const).filter(([, why]) => why);
+  const reservedNames = req.dnsNames.map((d) => [d, reservedDns(d, compiled)] as const).filter(([, why]) => why);
   if (reservedNames.length) return decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`);
   const reservedIps = req.ips.map((ip) => [ip, reservedIp(ip, compiled)] as const).filter(([, why]) => why);
   if (reservedIps.length) return decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`);

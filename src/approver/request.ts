@@ -1,5 +1,6 @@
 import { bytesToHex, children, decodeOne, readOid, readUnsigned, TAG, type Bytes, type DerNode } from "../pki/der.js";
 import { readGeneralNames } from "../pki/extensions.js";
+import { KEY_OIDS, NAMED_CURVES } from "../pki/keys.js";
 import { decodePem } from "../pki/pem.js";
 import { verify } from "../pki/signature.js";
 
@@ -32,14 +33,15 @@ export class RequestError extends Error {
 
 const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 const OID_SAN = "2.5.29.17";
-const CURVES: Readonly<Record<string, string>> = { "1.2.840.10045.3.1.7": "P-256", "1.3.132.0.34": "P-384", "1.3.132.0.35": "P-521", "1.2.840.10045.3.1.1": "P-192", "1.3.132.0.33": "P-224" };
+// The weak curves are named too, so a denial can say which one was asked for.
+const CURVES: Readonly<Record<string, string>> = { ...NAMED_CURVES, "1.2.840.10045.3.1.1": "P-192", "1.3.132.0.33": "P-224" };
 
 function keyOf(spki: DerNode): StrictRequest["key"] {
   const [algId, bits] = children(spki);
   if (!algId || !bits || bits.tag !== TAG.bitString) throw new RequestError("malformed SubjectPublicKeyInfo");
   const [oidNode, params] = children(algId);
   const oid = oidNode ? readOid(oidNode) : "";
-  if (oid === "1.2.840.113549.1.1.1") {
+  if (oid === KEY_OIDS.rsaEncryption) {
     const [n] = children(decodeOne(bits.content.subarray(1)));
     if (!n) throw new RequestError("malformed RSA public key");
     const mag = readUnsigned(n);
@@ -47,8 +49,8 @@ function keyOf(spki: DerNode): StrictRequest["key"] {
     for (let b = mag[0] ?? 0; bitsLen > 0 && !(b & 0x80); b <<= 1) bitsLen--;
     return { type: "rsa", bits: bitsLen };
   }
-  if (oid === "1.2.840.10045.2.1") return { type: "ec", curve: params?.tag === TAG.oid ? (CURVES[readOid(params)] ?? readOid(params)) : "implicit" };
-  if (oid === "1.3.101.112") return { type: "ed25519" };
+  if (oid === KEY_OIDS.ecPublicKey) return { type: "ec", curve: params?.tag === TAG.oid ? (CURVES[readOid(params)] ?? readOid(params)) : "implicit" };
+  if (oid === KEY_OIDS.ed25519) return { type: "ed25519" };
   return { type: "other", oid };
 }
 

@@ -1,5 +1,3 @@
-import { Agent } from "node:https";
-import { createSecureContext } from "node:tls";
 import * as k8s from "@kubernetes/client-node";
 import { KUBELET_SERVING } from "../approver/policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Lease } from "../approver/ports.js";
@@ -37,35 +35,14 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
 }
 
 /**
- * client-node 1.4's `makeApiClient`, except that every call shares one keep-alive https.Agent.
- * client-node builds a new Agent for each request (KubeConfig.applySecurityAuthentication), so each
- * call paid a fresh TLS handshake with the API server; in a burst of node CSRs that was most of the
- * approver's time. Headers and tokens are still applied per request by client-node (a rotated
- * service-account token is picked up); the TLS material is the one the agent was built with, parsed
- * once into one secure context. A proxy agent (cluster.proxyUrl) is left as client-node made it.
+ * client-node 1.4's `makeApiClient`, on the transport's keep-alive pool. client-node builds a new
+ * https.Agent for each request (KubeConfig.applySecurityAuthentication), so each call paid a fresh
+ * TLS handshake with the API server; in a burst of node CSRs that was most of the approver's time.
+ * Headers and tokens are still applied per request by client-node.
  */
-export function keepAliveApiClient<T extends k8s.ApiType>(kc: k8s.KubeConfig, apiClientType: k8s.ApiConstructor<T>): T {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("the kubeconfig has no current cluster");
-  const auth: k8s.SecurityAuthentication = {
-    getName: () => "kpki-keep-alive",
-    async applySecurityAuthentication(context) {
-      await kc.applySecurityAuthentication(context);
-      const made = context.getAgent();
-      if (!(made instanceof Agent) || made.constructor !== Agent) return; // http:// or a proxy agent
-      let agent = sharedAgents.get(kc);
-      if (!agent) {
-        // One TLS context for every connection: parsing the key and certificates once, not per socket.
-        const { ca, cert, key, pfx, passphrase } = made.options;
-        agent = new Agent({ ...made.options, keepAlive: true, maxSockets: 64, secureContext: createSecureContext({ ca, cert, key, pfx, passphrase }) });
-        sharedAgents.set(kc, agent);
-      }
-      context.setAgent(agent);
-    },
-  };
-  return new apiClientType(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+export function keepAliveApiClient<T extends k8s.ApiType>(transport: KubeTransport, apiClientType: k8s.ApiConstructor<T>): T {
+  return new apiClientType(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(transport.serverUrl, {}), authMethods: { default: transport.authentication } }));
 }
-const sharedAgents = new WeakMap<k8s.KubeConfig, Agent>();
 
 /** metav1.Time's form: RFC 3339 in whole seconds, UTC. */
 const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, "Z");
@@ -88,16 +65,16 @@ function leaseFromJson(obj: LeaseJson): Lease {
 }
 
 /**
- * ApproverApi on @kubernetes/client-node 1.4 (Node 20): lists, reads and Leases through its
- * generated clients over one keep-alive pool; the watches, the /approval write and the Events (one
- * per decision) through KubeTransport, with client-node's authentication (the hot path, see
- * kube-transport.ts).
+ * ApproverApi on @kubernetes/client-node 1.4 (Node 20): lists, reads and Lease writes through its
+ * generated clients; the watches, the /approval write and the Events (one per decision) through
+ * KubeTransport (the hot path, see kube-transport.ts). Both use the transport's keep-alive pool and
+ * client-node's authentication.
  */
 export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
-  const certs = keepAliveApiClient(kc, k8s.CertificatesV1Api);
-  const core = keepAliveApiClient(kc, k8s.CoreV1Api);
-  const coord = keepAliveApiClient(kc, k8s.CoordinationV1Api);
   const transport = new KubeTransport(kc);
+  const certs = keepAliveApiClient(transport, k8s.CertificatesV1Api);
+  const core = keepAliveApiClient(transport, k8s.CoreV1Api);
+  const coord = keepAliveApiClient(transport, k8s.CoordinationV1Api);
 
   return {
     listCsrs: () => call(async () => {

@@ -5,8 +5,9 @@ import * as k8s from "@kubernetes/client-node";
 import { ApiStatusError, type WatchEventType, type WatchHandle } from "../approver/ports.js";
 
 /**
- * The approver's hot path to the API server: the CSR and Node watches and the /approval write, on
- * Node's https with one keep-alive connection pool. client-node still does everything about who we
+ * The approver's hot path to the API server: the CSR, Node and Lease watches, the /approval write
+ * and the Events, on Node's https with one keep-alive connection pool, which client-node's generated
+ * clients also use (`authentication`). client-node still does everything about who we
  * are: it reads the kubeconfig (files, in-cluster service account, exec plugins) and applies its
  * authentication (client certificate, bearer token, basic auth) to each request; we ask it again at
  * most once a second, so rotated tokens are picked up as client-node's own caches refresh them.
@@ -33,6 +34,24 @@ export class KubeTransport {
     this.now = now;
   }
 
+  /**
+   * client-node's authentication for its generated API clients, with this transport's pool in place
+   * of the new https.Agent client-node builds for every request.
+   */
+  readonly authentication: k8s.SecurityAuthentication = {
+    getName: () => "kpki-keep-alive",
+    applySecurityAuthentication: async (context) => {
+      await this.kc.applySecurityAuthentication(context);
+      (context.getAgent() as Agent | undefined)?.destroy();
+      context.setAgent((await this.options()).agent as Agent);
+    },
+  };
+
+  /** The API server's URL, as the kubeconfig names it. */
+  get serverUrl(): string {
+    return this.kc.getCurrentCluster()!.server;
+  }
+
   /** The agent (built once from client-node's TLS options) and the auth headers (refreshed each second). */
   private async options(): Promise<RequestOptions> {
     if (!this.agent || !this.auth || this.now() - this.auth.at >= 1000) {
@@ -49,6 +68,7 @@ export class KubeTransport {
     await this.kc.applySecurityAuthentication(context);
     const made = context.getAgent() as Agent | undefined;
     if (!this.agent) {
+      // One TLS context for every connection: the key and certificates are parsed once, not per socket.
       const o = made?.options ?? {};
       const { ca, cert, key, pfx, passphrase } = o;
       this.agent = new Agent({ ...o, keepAlive: true, maxSockets: 64, secureContext: createSecureContext({ ca, cert, key, pfx, passphrase }) });

@@ -41,13 +41,19 @@ export class KeyError extends Error {
   override name = "KeyError";
 }
 
-const OID = {
+/** SubjectPublicKeyInfo algorithm and named-curve OIDs. */
+export const KEY_OIDS = {
   rsaEncryption: "1.2.840.113549.1.1.1",
   ecPublicKey: "1.2.840.10045.2.1",
   p256: "1.2.840.10045.3.1.7",
   p384: "1.3.132.0.34",
+  p521: "1.3.132.0.35",
   ed25519: "1.3.101.112",
 } as const;
+const OID = KEY_OIDS;
+
+/** WebCrypto's names of the NIST curves, by OID. */
+export const NAMED_CURVES: Readonly<Record<string, string>> = { [OID.p256]: "P-256", [OID.p384]: "P-384", [OID.p521]: "P-521" };
 
 const CURVES = {
   "P-256": { oid: OID.p256, algorithm: "ECDSA-P256", hash: "SHA-256" },

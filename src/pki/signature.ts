@@ -1,6 +1,6 @@
 import type { Bytes } from "./der.js";
 import { bytesToBase64Url, bytesToHex, children, concat, decodeOne, nullValue, oid, readOid, readUnsigned, sequence, TAG, unsignedInteger } from "./der.js";
-import type { KeyAlgorithm } from "./keys.js";
+import { KEY_OIDS, NAMED_CURVES, type KeyAlgorithm } from "./keys.js";
 
 /**
  * Signature algorithms by OID, with the WebCrypto parameters to use them.
@@ -73,10 +73,6 @@ export async function sign(sigOid: SignatureOid, key: CryptoKey, data: Bytes, cr
   }
 }
 
-const OID_RSA = "1.2.840.113549.1.1.1";
-const OID_EC = "1.2.840.10045.2.1";
-const OID_ED25519 = "1.3.101.112";
-const CURVE_NAMES: Readonly<Record<string, string>> = { "1.2.840.10045.3.1.7": "P-256", "1.3.132.0.34": "P-384", "1.3.132.0.35": "P-521" };
 
 /**
  * Imports an SPKI public key for verifying signatures made with `sigOid`.
@@ -94,18 +90,18 @@ export async function importVerifyKey(spki: Bytes, sigOid: string, crypto: Crypt
   const keyOid = keyOidNode ? readOid(keyOidNode) : "";
   if (keyBits?.tag !== TAG.bitString || keyBits.content[0] !== 0) throw new Error("malformed subjectPublicKey");
   const key = keyBits.content.subarray(1);
-  if (info.kind === "rsa" && keyOid === OID_RSA) {
+  if (info.kind === "rsa" && keyOid === KEY_OIDS.rsaEncryption) {
     const [n, e] = children(decodeOne(key));
     if (!n || !e) throw new Error("malformed RSA public key");
     const jwk: JsonWebKey = { kty: "RSA", n: bytesToBase64Url(readUnsigned(n)), e: bytesToBase64Url(readUnsigned(e)) };
     return crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash: info.hash }, false, ["verify"]);
   }
-  if (info.kind === "ecdsa" && keyOid === OID_EC && params?.tag === TAG.oid) {
-    const namedCurve = CURVE_NAMES[readOid(params)];
+  if (info.kind === "ecdsa" && keyOid === KEY_OIDS.ecPublicKey && params?.tag === TAG.oid) {
+    const namedCurve = NAMED_CURVES[readOid(params)];
     if (!namedCurve) throw new Error(`unsupported curve ${readOid(params)}`);
     return crypto.subtle.importKey("raw", key, { name: "ECDSA", namedCurve }, false, ["verify"]);
   }
-  if (info.kind === "ed25519" && keyOid === OID_ED25519) {
+  if (info.kind === "ed25519" && keyOid === KEY_OIDS.ed25519) {
     return crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
   }
   throw new Error(`signature algorithm ${info.name} does not fit a ${keyOid} key`);
