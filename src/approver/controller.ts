@@ -1,4 +1,5 @@
 import { decideCsr, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig } from "./policy.js";
+import type { SignatureVerifier } from "../pki/signature.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "./ports.js";
 
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
@@ -17,7 +18,8 @@ export interface CsrCounts {
 export interface ControllerOptions {
   readonly policy: PolicyConfig;
   readonly dryRun: boolean;
-  readonly crypto: Crypto;
+  /** The signature check for each request (src/io/node-signature.ts in the CLI). */
+  readonly verify: SignatureVerifier;
   readonly now: () => Date;
   /** Backoff for requeued CSRs: first delay and cap, in ms. */
   readonly requeueBaseMs?: number;
@@ -231,7 +233,7 @@ export class ApproverController {
     if (!csr || isFinal(csr)) return undefined;
     const decide = (c: ApiCsr) => {
       this.nodeIndex ??= indexNodes([...this.nodes.values()]);
-      return decideCsr(c, this.nodeIndex, this.opts.policy, this.opts.now(), this.opts.crypto, this.history);
+      return decideCsr(c, this.nodeIndex, this.opts.policy, this.opts.now(), this.opts.verify, this.history);
     };
     let d = await decide(csr);
     const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };

@@ -1,6 +1,7 @@
 import { isDns1123Subdomain } from "../pki/dns.js";
 import { base64ToBytes, type Bytes } from "../pki/der.js";
 import { formatIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
+import type { SignatureVerifier } from "../pki/signature.js";
 import { parseStrictRequest, RequestError, type StrictRequest } from "./request.js";
 
 /**
@@ -248,7 +249,7 @@ export async function decideCsr(
   nodes: readonly NodeObject[] | NodeIndex,
   cfg: PolicyConfig,
   now: Date,
-  crypto: Crypto,
+  verify: SignatureVerifier,
   history: ApprovalHistory = NO_HISTORY,
 ): Promise<Decision> {
   const index = Array.isArray(nodes) ? indexNodes(nodes) : (nodes as NodeIndex);
@@ -277,7 +278,7 @@ export async function decideCsr(
     const raw = base64ToBytes((spec.request ?? "").replace(/\s+/g, ""));
     if (raw.length > cfg.maxRequestBytes) return decide("deny", "RequestTooLarge", `the request is ${raw.length} bytes; the limit is ${cfg.maxRequestBytes}`);
     pem = new TextDecoder("utf-8", { fatal: true }).decode(raw);
-    req = await parseStrictRequest(pem, crypto);
+    req = await parseStrictRequest(pem, verify);
   } catch (error) {
     return decide("deny", "MalformedRequest", error instanceof RequestError ? error.message : `spec.request is not base64 PEM: ${(error as Error).message}`);
   }

@@ -2,7 +2,7 @@ import { bytesToHex, children, decodeOne, readOid, readUnsigned, TAG, type Bytes
 import { readGeneralNames } from "../pki/extensions.js";
 import { KEY_OIDS, NAMED_CURVES } from "../pki/keys.js";
 import { decodePem } from "../pki/pem.js";
-import { verify } from "../pki/signature.js";
+import type { SignatureVerifier } from "../pki/signature.js";
 
 /**
  * A PKCS#10 request read the strict way, for an approver: everything a
@@ -55,7 +55,7 @@ function keyOf(spki: DerNode): StrictRequest["key"] {
 }
 
 /** Parses the `spec.request` bytes (PEM text) of a CertificateSigningRequest strictly. */
-export async function parseStrictRequest(pemText: string, crypto: Crypto): Promise<StrictRequest> {
+export async function parseStrictRequest(pemText: string, verify: SignatureVerifier): Promise<StrictRequest> {
   let blocks;
   try {
     blocks = decodePem(pemText);
@@ -121,7 +121,7 @@ export async function parseStrictRequest(pemText: string, crypto: Crypto): Promi
     }
     const algOid = children(sigAlg)[0];
     if (!algOid) throw new RequestError("no signature algorithm");
-    const signatureValid = await verify(readOid(algOid), spki.encoded, sig.content.subarray(1), info.encoded, crypto);
+    const signatureValid = await verify(readOid(algOid), spki.encoded, sig.content.subarray(1), info.encoded);
     return {
       subjectAttributes, rdnSizes, attributeOids, extensionOids, dnsNames, ips, emailAddresses, uris, otherNames,
       key: keyOf(spki), signatureValid, spkiHex: bytesToHex(spki.encoded),

@@ -2,6 +2,7 @@ import type { HostFacts } from "../kubeadm/config.js";
 import type { PkiStore } from "../kubeadm/store.js";
 import type { ScanEntry } from "../io/scan.js";
 import type { RenewPort } from "../renew/renew.js";
+import type { SignatureVerifier } from "../pki/signature.js";
 
 /** Everything a command may touch. bin/kpki.ts wires the real one; tests pass a fake. */
 export interface CliIo {
@@ -11,6 +12,8 @@ export interface CliIo {
   /** Whether stdout is a terminal (colour and progress only then). */
   readonly isTty: boolean;
   readonly crypto: Crypto;
+  /** The approver's per-request signature check (node:crypto; see src/io/node-signature.ts). */
+  readonly verifySignature: SignatureVerifier;
   /** The process start time (kubeadm captures it once: StartTimeUTC). */
   readonly now: () => Date;
   readonly store: PkiStore;

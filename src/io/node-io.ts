@@ -2,6 +2,7 @@ import { webcrypto } from "node:crypto";
 import type { CliIo } from "../cli/io.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
 import { hostFacts } from "./host.js";
+import { nodeSignatureVerifier } from "./node-signature.js";
 
 /** The real CliIo: process streams and env, the file system, Node's WebCrypto and the wall clock. */
 export function nodeIo(): CliIo {
@@ -18,6 +19,7 @@ export function nodeIo(): CliIo {
     env: process.env,
     isTty: process.stdout.isTTY === true,
     crypto: webcrypto as Crypto,
+    verifySignature: nodeSignatureVerifier,
     now: () => start,
     store: fsStore(),
     dryRunStore,

@@ -48,7 +48,7 @@ function ecdsaRawToDer(raw: Bytes): Bytes {
 }
 
 /** DER SEQUENCE { r, s } → r || s, each left-padded to the curve size. */
-function ecdsaDerToRaw(der: Bytes, size: number): Bytes {
+export function ecdsaDerToRaw(der: Bytes, size: number): Bytes {
   const [r, s] = children(decodeOne(der));
   if (!r || !s) throw new Error("malformed ECDSA signature");
   const pad = (v: Bytes): Bytes => {
@@ -75,14 +75,24 @@ export async function sign(sigOid: SignatureOid, key: CryptoKey, data: Bytes, cr
 
 
 /**
- * Imports an SPKI public key for verifying signatures made with `sigOid`.
- * The key is taken apart here and imported in the form WebCrypto reads fastest: an RSA key as a
- * JWK (n, e), an EC or Ed25519 key as its raw point. On Node 20 (OpenSSL 3) that is 3–6x
- * cheaper than an "spki" import, which goes through OpenSSL's generic decoders; the point is still
- * checked to lie on the curve. Where each CSR brings a new key (the approver), the import was
- * half the cost of a signature check.
+ * A public key taken apart for one signature algorithm, in the forms verifiers import fastest:
+ * RSA as a JWK (n, e); EC and Ed25519 as the raw point, and as a JWK where the point is
+ * uncompressed. Throws when the key does not fit the algorithm or is malformed.
  */
-export async function importVerifyKey(spki: Bytes, sigOid: string, crypto: Crypto): Promise<CryptoKey> {
+export interface VerifyKeyParts {
+  readonly kind: "rsa" | "ecdsa" | "ed25519";
+  /** The digest the signature algorithm names (none for Ed25519). */
+  readonly hash: "SHA-1" | "SHA-256" | "SHA-384" | "SHA-512" | undefined;
+  /** EC only: the curve, and the size in bytes of each of r and s. */
+  readonly namedCurve?: string;
+  readonly scalarBytes?: number;
+  /** EC and Ed25519: the point as the SPKI carries it. */
+  readonly point?: Bytes;
+  /** Absent only for an EC point in compressed form. */
+  readonly jwk?: JsonWebKey;
+}
+
+export function verifyKeyParts(spki: Bytes, sigOid: string): VerifyKeyParts {
   const info = SIGNATURE_ALGORITHMS[sigOid as SignatureOid];
   if (!info) throw new Error(`unsupported signature algorithm ${sigOid}`);
   const [algId, keyBits] = children(decodeOne(spki));
@@ -93,19 +103,51 @@ export async function importVerifyKey(spki: Bytes, sigOid: string, crypto: Crypt
   if (info.kind === "rsa" && keyOid === KEY_OIDS.rsaEncryption) {
     const [n, e] = children(decodeOne(key));
     if (!n || !e) throw new Error("malformed RSA public key");
-    const jwk: JsonWebKey = { kty: "RSA", n: bytesToBase64Url(readUnsigned(n)), e: bytesToBase64Url(readUnsigned(e)) };
-    return crypto.subtle.importKey("jwk", jwk, { name: "RSASSA-PKCS1-v1_5", hash: info.hash }, false, ["verify"]);
+    return { kind: "rsa", hash: info.hash, jwk: { kty: "RSA", n: bytesToBase64Url(readUnsigned(n)), e: bytesToBase64Url(readUnsigned(e)) } };
   }
   if (info.kind === "ecdsa" && keyOid === KEY_OIDS.ecPublicKey && params?.tag === TAG.oid) {
     const namedCurve = NAMED_CURVES[readOid(params)];
     if (!namedCurve) throw new Error(`unsupported curve ${readOid(params)}`);
-    return crypto.subtle.importKey("raw", key, { name: "ECDSA", namedCurve }, false, ["verify"]);
+    const size = CURVE_BYTES[namedCurve] ?? 32;
+    const uncompressed = key[0] === 4 && key.length === 1 + 2 * size;
+    const jwk = uncompressed ? { kty: "EC", crv: namedCurve, x: bytesToBase64Url(key.subarray(1, 1 + size)), y: bytesToBase64Url(key.subarray(1 + size)) } : undefined;
+    return { kind: "ecdsa", hash: info.hash, namedCurve, scalarBytes: size, point: key, ...(jwk ? { jwk } : {}) };
   }
   if (info.kind === "ed25519" && keyOid === KEY_OIDS.ed25519) {
-    return crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
+    return { kind: "ed25519", hash: undefined, point: key, jwk: { kty: "OKP", crv: "Ed25519", x: bytesToBase64Url(key) } };
   }
   throw new Error(`signature algorithm ${info.name} does not fit a ${keyOid} key`);
 }
+
+/**
+ * Imports an SPKI public key for verifying signatures made with `sigOid`, in the form WebCrypto
+ * reads fastest (verifyKeyParts): on Node 20 (OpenSSL 3) a JWK or raw import is 3–6x cheaper than
+ * an "spki" import, which goes through OpenSSL's generic decoders; the point is still checked to
+ * lie on the curve. Where each CSR brings a new key (the approver), the import was half the cost
+ * of a signature check.
+ */
+export async function importVerifyKey(spki: Bytes, sigOid: string, crypto: Crypto): Promise<CryptoKey> {
+  const parts = verifyKeyParts(spki, sigOid);
+  switch (parts.kind) {
+    case "rsa":
+      return crypto.subtle.importKey("jwk", parts.jwk!, { name: "RSASSA-PKCS1-v1_5", hash: parts.hash! }, false, ["verify"]);
+    case "ecdsa":
+      return crypto.subtle.importKey("raw", parts.point!, { name: "ECDSA", namedCurve: parts.namedCurve! }, false, ["verify"]);
+    case "ed25519":
+      return crypto.subtle.importKey("raw", parts.point!, { name: "Ed25519" }, false, ["verify"]);
+  }
+}
+
+/**
+ * One signature check, as the approver makes it for every request: `signature` as it appears in
+ * a certificate or CSR, over `data`, by the key in `spki`. False for anything that does not
+ * verify, never a throw. The engine's form is webCryptoVerifier; the I/O edge may pass a faster
+ * one (src/io/node-signature.ts).
+ */
+export type SignatureVerifier = (sigOid: string, spki: Bytes, signature: Bytes, data: Bytes) => Promise<boolean>;
+
+/** The SignatureVerifier on a WebCrypto implementation. */
+export const webCryptoVerifier = (crypto: Crypto): SignatureVerifier => (sigOid, spki, signature, data) => verify(sigOid, spki, signature, data, crypto);
 
 /** Imported verification keys by SPKI and algorithm, for checking many certificates against few issuers. */
 export type VerifyKeyCache = Map<string, Promise<CryptoKey>>;

@@ -11,8 +11,11 @@ import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Watch
 import { createCsr } from "../../src/pki/csr.js";
 import { generateKeyPair } from "../../src/pki/keys.js";
 import { parseIp } from "../../src/pki/ip.js";
+import { webCryptoVerifier } from "../../src/pki/signature.js";
 import { waitFor } from "../helpers/procs.js";
 import { crypto } from "../helpers/clock.js";
+
+const verify = webCryptoVerifier(crypto);
 
 const NOW = new Date(Date.UTC(2026, 10, 26, 12, 0, 0));
 const node: ApiNode = { metadata: { name: "n1" }, status: { addresses: [{ type: "Hostname", address: "n1" }, { type: "InternalIP", address: "10.0.0.11" }] } };
@@ -71,7 +74,7 @@ describe("ApproverController", () => {
   it("retries a 409 with a fresh read and writes against the new resourceVersion", async () => {
     const f = fakeApi([await csr("a", "5")]);
     f.conflicts(2);
-    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, crypto, now: () => NOW });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW });
     await ctl.start();
     await waitFor("the approval", () => f.writes.length === 1, 5000, 10);
     expect(f.writes).toEqual([{ name: "a", type: "Approved", rv: "7" }]);
@@ -82,7 +85,7 @@ describe("ApproverController", () => {
   it("--dry-run decides and logs but writes nothing", async () => {
     const f = fakeApi([await csr("b")]);
     const obs = quietObserver();
-    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: true, crypto, now: () => NOW });
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: true, verify, now: () => NOW });
     await ctl.start();
     await waitFor("the decision", () => obs.decisions.length === 1, 5000, 10);
     expect(obs.decisions).toEqual(["approve:NodeAddressesVerified"]);
@@ -94,7 +97,7 @@ describe("ApproverController", () => {
 
   it("a watch that ends with 410 Gone is followed by a fresh list, and CSRs created meanwhile are decided", async () => {
     const f = fakeApi([]);
-    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, crypto, now: () => NOW });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW });
     await ctl.start();
     expect(f.listCalls()).toBe(1);
     const missed = await csr("c");
@@ -114,7 +117,7 @@ describe("ApproverController", () => {
       withConditions(await csr("signer-failed"), ["Approved", "Failed"]),
       withConditions(await csr("denied"), ["Denied"]),
     ]);
-    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: true, crypto, now: () => NOW });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: true, verify, now: () => NOW });
     await ctl.start();
     expect(ctl.counts()).toEqual({ pending: 0, approvedNotIssued: 1, approvedFailed: 1 });
     f.watch().onEvent("ADDED", await csr("new"));
@@ -129,7 +132,7 @@ describe("ApproverController", () => {
   it("sends Events only when no decision is waiting: a burst's approvals are all written first", async () => {
     const names = ["e1", "e2", "e3", "e4", "e5", "e6"];
     const f = fakeApi(await Promise.all(names.map((n) => csr(n))));
-    const ctl = new ApproverController(f.api, quietObserver(), { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 10 }, dryRun: false, crypto, now: () => NOW, workers: 1 });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 10 }, dryRun: false, verify, now: () => NOW, workers: 1 });
     await ctl.start();
     await waitFor("the Events", () => f.events.length === names.length, 5000, 10);
     expect(f.order).toEqual([...names.map((n) => `write ${n}`), ...names.map((n) => `event ${n}`)]);

@@ -8,6 +8,7 @@ import { createCsr } from "../../src/pki/csr.js";
 import { generateKeyPair, type KeyAlgorithm } from "../../src/pki/keys.js";
 import { parseIp } from "../../src/pki/ip.js";
 import { missingBinaries } from "../helpers/testenv.js";
+import { nodeSignatureVerifier as verify } from "../../src/io/node-signature.js";
 import { crypto } from "../helpers/clock.js";
 
 const NOW = new Date(Date.UTC(2026, 10, 26, 12, 0, 0));
@@ -55,7 +56,7 @@ function object(pem: string, over: Partial<{ signerName: string; usages: string[
     ...(over.status ? { status: over.status } : {}),
   };
 }
-const check = (csr: CsrObject, cfg: Partial<PolicyConfig> = {}, nodes = NODES) => decideCsr(csr, nodes, { ...DEFAULT_POLICY, apiServerAddresses: ["192.0.2.100", "api.example.com"], podCidrs: ["10.244.0.0/16"], ...cfg }, NOW, crypto);
+const check = (csr: CsrObject, cfg: Partial<PolicyConfig> = {}, nodes = NODES) => decideCsr(csr, nodes, { ...DEFAULT_POLICY, apiServerAddresses: ["192.0.2.100", "api.example.com"], podCidrs: ["10.244.0.0/16"], ...cfg }, NOW, verify);
 
 describe("approver policy: the adversarial catalogue (approver-policy.md §5)", () => {
   it("approves a normal ECDSA kubelet (2 usages) and an RSA kubelet (3 usages), from kpki and from openssl", async () => {
@@ -157,16 +158,16 @@ describe("approver policy: the adversarial catalogue (approver-policy.md §5)", 
   it("#34 a public key already approved for another node is denied; #39 a node over its approval budget is ignored", async () => {
     const { parseStrictRequest } = await import("../../src/approver/request.js");
     const pem = await kpkiCsr();
-    const spki = (await parseStrictRequest(pem, crypto)).spkiHex;
+    const spki = (await parseStrictRequest(pem, verify)).spkiHex;
     const cfg = { ...DEFAULT_POLICY, apiServerAddresses: ["192.0.2.100"] };
-    const reused = await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map([[spki, "n2"]]), approvals: new Map() });
+    const reused = await decideCsr(object(pem), NODES, cfg, NOW, verify, { keys: new Map([[spki, "n2"]]), approvals: new Map() });
     expect([reused.decision, reused.reason, reused.message]).toEqual(["deny", "KeyReused", "this public key was already approved for node n2"]);
     // The same node renewing with the same key is not reuse across nodes.
-    expect((await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map([[spki, "n1"]]), approvals: new Map() })).decision).toBe("approve");
+    expect((await decideCsr(object(pem), NODES, cfg, NOW, verify, { keys: new Map([[spki, "n1"]]), approvals: new Map() })).decision).toBe("approve");
     const minutesAgo = (m: number) => NOW.getTime() - m * 60_000;
-    const flooded = await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map(), approvals: new Map([["n1", [minutesAgo(1), minutesAgo(2), minutesAgo(3)]]]) });
+    const flooded = await decideCsr(object(pem), NODES, cfg, NOW, verify, { keys: new Map(), approvals: new Map([["n1", [minutesAgo(1), minutesAgo(2), minutesAgo(3)]]]) });
     expect([flooded.decision, flooded.reason]).toEqual(["ignore", "RateLimited"]);
-    const later = await decideCsr(object(pem), NODES, cfg, NOW, crypto, { keys: new Map(), approvals: new Map([["n1", [minutesAgo(11), minutesAgo(12), minutesAgo(13)]]]) });
+    const later = await decideCsr(object(pem), NODES, cfg, NOW, verify, { keys: new Map(), approvals: new Map([["n1", [minutesAgo(11), minutesAgo(12), minutesAgo(13)]]]) });
     expect(later).toMatchObject({ decision: "approve", node: "n1", spki });
   });
 

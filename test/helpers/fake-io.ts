@@ -1,5 +1,6 @@
 import type { CliIo } from "../../src/cli/io.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "../../src/io/fs-store.js";
+import { nodeSignatureVerifier } from "../../src/io/node-signature.js";
 import { fsRenewPort } from "../../src/io/renew-port.js";
 import { scanPaths } from "../../src/io/scan.js";
 import type { PkiStore } from "../../src/kubeadm/store.js";
@@ -15,6 +16,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     env: {},
     isTty: false,
     crypto,
+    verifySignature: nodeSignatureVerifier,
     now: () => T0,
     store: fsStore(),
     dryRunStore,

@@ -33,7 +33,7 @@ export const approverCheckCommand = (io: CliIo, setExitCode: (code: number) => v
     const nodes = await readNodeObjects(await read(args.nodes), args.nodes);
     const now = args.now !== undefined ? new Date(args.now) : io.now();
     if (Number.isNaN(now.getTime())) throw invalidInput(`invalid --now "${args.now}": expected an RFC 3339 time`);
-    const d = await decideCsr(csr, nodes, cfg, now, io.crypto);
+    const d = await decideCsr(csr, nodes, cfg, now, io.verifySignature);
     io.stdout(args.output === "json" ? `${JSON.stringify({ decision: d.decision, reason: d.reason, message: d.message, csr: csr.metadata?.name ?? null })}\n` : `${d.decision}: ${d.reason}: ${d.message}\n`);
     setExitCode(CHECK_DECISION_EXIT[d.decision]);
   },

@@ -72,7 +72,7 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
     const identity = args.identity ?? `${hostname()}_${Buffer.from(io.crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
     if (!Number.isInteger(args.workers) || args.workers < 1) throw invalidInput(`invalid --workers ${args.workers}: expected a positive integer`);
     const newController = () =>
-      new ApproverController(api, telemetry.observer, { policy, dryRun: args["dry-run"], crypto: io.crypto, now, workers: args.workers, events: args.events });
+      new ApproverController(api, telemetry.observer, { policy, dryRun: args["dry-run"], verify: io.verifySignature, now, workers: args.workers, events: args.events });
     let controller: ApproverController | undefined;
     telemetry.countsFrom(() => controller?.counts() ?? { pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
     const abort = new AbortController();
