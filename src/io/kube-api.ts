@@ -67,8 +67,8 @@ function leaseFromJson(obj: LeaseJson): Lease {
 /**
  * ApproverApi on @kubernetes/client-node 1.4 (Node 20): lists, reads and Lease writes through its
  * generated clients; the watches, the /approval write and the Events (one per decision) through
- * KubeTransport (the hot path, see kube-transport.ts). Both use the transport's keep-alive pool and
- * client-node's authentication.
+ * KubeTransport (the hot path, on HTTP/2, see kube-transport.ts). The generated clients use the
+ * transport's keep-alive https pool; both use client-node's authentication.
  */
 export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
   const transport = new KubeTransport(kc);

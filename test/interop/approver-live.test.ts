@@ -115,7 +115,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     if (!process.env["KPKI_KEEP_WORK"]) rmSync(work, { recursive: true, force: true });
   });
 
-  it("KubeTransport (the approver's watch and write path): a new CSR arrives as ADDED, stop() ends the watch once, the server's timeout ends it cleanly, 404 is a status", async () => {
+  it("KubeTransport (the approver's watch and write path): a new CSR arrives as ADDED, stop() ends the watch once, the server's timeout ends it cleanly, 404 is a status, all on two HTTP/2 connections", async () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(join(dir, "approver.conf"));
     const transport = new KubeTransport(kc);
@@ -139,9 +139,22 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
       await waitFor("the server's timeout", () => closed.length > 0, 10_000, 50);
       expect(closed).toEqual([undefined]);
 
+      // A watch the API server refuses ends once, with its status (the approver may not read Secrets).
+      const refused: unknown[] = [];
+      await transport.watch("/api/v1/secrets", {}, () => undefined, (e) => void refused.push(e));
+      await waitFor("the refused watch's end", () => refused.length > 0, 10_000, 20);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toBeInstanceOf(ApiStatusError);
+      expect((refused[0] as ApiStatusError).status).toBe(403);
+
       const missing = await transport.json("GET", `${path}/no-such-csr`).catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(ApiStatusError);
       expect((missing as ApiStatusError).status).toBe(404);
+      // All of that ran as streams of two HTTP/2 connections (watches, calls); once they are gone, the next call opens one.
+      expect(transport.connections).toBe(2);
+      transport.close();
+      expect((await transport.json<{ kind: string }>("GET", path))?.kind).toBe("CertificateSigningRequestList");
+      expect(transport.connections).toBe(3);
     } finally {
       transport.close();
     }
@@ -229,4 +242,14 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     const status = await waitDecided(name, 40_000);
     expect(status.conditions?.[0]?.type).toBe("Approved");
   }, 120_000);
+
+  it("SIGTERM: the leading replica stops its watches and exits 0 by itself (no open connection holds it)", async () => {
+    const leader = replicas.get(await leaseHolder())!.child;
+    const exited = new Promise<number | null>((resolve) => leader.once("exit", (code) => resolve(code)));
+    const t0 = Date.now();
+    leader.kill("SIGTERM");
+    const code = await Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 5000))]);
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  }, 30_000);
 });
