@@ -77,7 +77,7 @@ export async function sign(sigOid: SignatureOid, key: CryptoKey, data: Bytes, cr
 /**
  * A public key taken apart for one signature algorithm, in the forms verifiers import fastest:
  * RSA as a JWK (n, e); EC and Ed25519 as the raw point, and as a JWK where the point is
- * uncompressed. Throws when the key does not fit the algorithm or is malformed.
+ * uncompressed.
  */
 export interface VerifyKeyParts {
   readonly kind: "rsa" | "ecdsa" | "ed25519";
@@ -92,6 +92,7 @@ export interface VerifyKeyParts {
   readonly jwk?: JsonWebKey;
 }
 
+/** Takes an SPKI apart for verifying `sigOid`; throws when the key is malformed or does not fit the algorithm. */
 export function verifyKeyParts(spki: Bytes, sigOid: string): VerifyKeyParts {
   const info = SIGNATURE_ALGORITHMS[sigOid as SignatureOid];
   if (!info) throw new Error(`unsupported signature algorithm ${sigOid}`);
