@@ -33,9 +33,10 @@ export class KubeTransport {
   private readonly lanes: Record<Lane, { session?: ClientHttp2Session; streams: number }> = { watch: { streams: 0 }, call: { streams: 0 } };
   private auth: { headers: OutgoingHttpHeaders; at: number } | undefined;
   private readonly now: () => number;
+  private readonly health: HealthCheck;
   private opened = 0;
 
-  constructor(kc: k8s.KubeConfig, now: () => number = Date.now) {
+  constructor(kc: k8s.KubeConfig, now: () => number = Date.now, health: HealthCheck = CLIENT_GO_HEALTH_CHECK) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster");
     if (cluster.proxyUrl) throw new Error("a kubeconfig cluster with proxy-url is not supported by the approver");
@@ -43,6 +44,7 @@ export class KubeTransport {
     this.server = new URL(cluster.server);
     if (this.server.protocol !== "https:") throw new Error(`the API server must be https, not ${this.server.protocol}`);
     this.now = now;
+    this.health = health;
   }
 
   /**
@@ -117,8 +119,8 @@ export class KubeTransport {
     s.once("goaway", drop); // streams already open finish; new ones go to a new connection
     s.once("close", drop);
     s.once("connect", () => s.setLocalWindowSize(16 << 20));
-    s.setTimeout(30_000, () => {
-      const dead = setTimeout(() => s.destroy(new Error("the API server did not answer a PING in 15 s")), 15_000);
+    s.setTimeout(this.health.readIdleMs, () => {
+      const dead = setTimeout(() => s.destroy(new Error(`the API server did not answer a PING in ${this.health.pingTimeoutMs} ms`)), this.health.pingTimeoutMs);
       dead.unref();
       if (!s.ping((error) => (error ? s.destroy(error) : clearTimeout(dead)))) s.destroy();
     });
@@ -248,6 +250,14 @@ export class KubeTransport {
 }
 
 type Lane = "watch" | "call";
+
+/** When a silent connection is PINGed, and how long the answer may take before it is dropped. */
+export interface HealthCheck {
+  readonly readIdleMs: number;
+  readonly pingTimeoutMs: number;
+}
+/** client-go's HTTP/2 health check: ReadIdleTimeout 30 s, PingTimeout 15 s. */
+export const CLIENT_GO_HEALTH_CHECK: HealthCheck = { readIdleMs: 30_000, pingTimeoutMs: 15_000 };
 
 function statusError(status: number, text: string): ApiStatusError {
   let message = text.trim().split("\n")[0] ?? "";

@@ -160,6 +160,22 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     }
   }, 60_000);
 
+  it("KubeTransport's health check: the real API server answers its PINGs, so a quiet watch stays open on the same connection", async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(join(dir, "approver.conf"));
+    // PING after 200 ms of silence and give up after 300 ms: a quiet 2.5 s brings several PINGs.
+    const transport = new KubeTransport(kc, Date.now, { readIdleMs: 200, pingTimeoutMs: 300 });
+    try {
+      const ends: unknown[] = [];
+      await transport.watch("/apis/certificates.k8s.io/v1/certificatesigningrequests", { fieldSelector: "metadata.name=no-such-csr" }, () => undefined, (e) => void ends.push(e));
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(ends).toEqual([]);
+      expect(transport.connections).toBe(1);
+    } finally {
+      transport.close();
+    }
+  });
+
   it("approves a valid CSR from the node itself; the signer then issues a certificate with exactly those SANs", async () => {
     for (const alg of ["ECDSA-P256", "RSA-2048"] as const) {
       // Kubernetes 1.20's signer issues kubelet-serving only with exactly these three usages, even for EC keys
