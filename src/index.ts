@@ -56,6 +56,7 @@ export {
   type Decision,
   type ApprovalHistory,
 } from "./approver/policy.js";
+export { webCryptoVerifier, type SignatureVerifier } from "./pki/signature.js";
 export { ApproverController } from "./approver/controller.js";
 export { runLeaderElection } from "./approver/leader.js";
 export type { ApproverApi } from "./approver/ports.js";

@@ -1,6 +1,8 @@
 import { isDns1123Subdomain } from "../pki/dns.js";
 import { base64ToBytes, type Bytes } from "../pki/der.js";
+import { EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../pki/extensions.js";
 import { formatIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
+import { NAME_OIDS } from "../pki/name.js";
 import type { SignatureVerifier } from "../pki/signature.js";
 import { parseStrictRequest, RequestError, type StrictRequest } from "./request.js";
 
@@ -100,10 +102,6 @@ export interface Decision {
 
 const decide = (decision: DecisionKind, reason: string, message: string): Decision => ({ decision, reason, message });
 
-const OID_CN = "2.5.4.3";
-const OID_O = "2.5.4.10";
-const OID_SAN = "2.5.29.17";
-const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 const USAGE_SETS = [
   ["digital signature", "key encipherment", "server auth"],
   ["digital signature", "server auth"],
@@ -283,19 +281,19 @@ export async function decideCsr(
     return decide("deny", "MalformedRequest", error instanceof RequestError ? error.message : `spec.request is not base64 PEM: ${(error as Error).message}`);
   }
   if (!req.signatureValid) return decide("deny", "BadSignature", "the request's self-signature does not verify with its public key");
-  const unexpected = req.subjectAttributes.filter((a) => a.oid !== OID_CN && a.oid !== OID_O).map((a) => a.oid);
+  const unexpected = req.subjectAttributes.filter((a) => a.oid !== NAME_OIDS.commonName && a.oid !== NAME_OIDS.organization).map((a) => a.oid);
   if (unexpected.length) return decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`);
-  const cns = req.subjectAttributes.filter((a) => a.oid === OID_CN).map((a) => a.value);
-  const os = req.subjectAttributes.filter((a) => a.oid === OID_O).map((a) => a.value);
+  const cns = req.subjectAttributes.filter((a) => a.oid === NAME_OIDS.commonName).map((a) => a.value);
+  const os = req.subjectAttributes.filter((a) => a.oid === NAME_OIDS.organization).map((a) => a.value);
   if (cns.length !== 1) return decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`);
   if (cns[0] !== username) return decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(username)}`);
   if (os.length !== 1 || os[0] !== "system:nodes") return decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`);
   if (req.rdnSizes.some((n) => n !== 1)) return decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN");
-  const badAttrs = req.attributeOids.filter((o) => o !== OID_EXTENSION_REQUEST);
+  const badAttrs = req.attributeOids.filter((o) => o !== EXTENSION_REQUEST_OID);
   if (badAttrs.length || req.attributeOids.length > 1) {
     return decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${req.attributeOids.join(", ")}`);
   }
-  const badExts = req.extensionOids.filter((o) => o !== OID_SAN);
+  const badExts = req.extensionOids.filter((o) => o !== EXTENSION_OIDS.subjectAltName);
   if (badExts.length || req.extensionOids.length > 1) {
     return decide("deny", "UnexpectedExtension", `the request asks for extensions other than one subjectAltName: ${req.extensionOids.join(", ")}`);
   }

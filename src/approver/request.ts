@@ -1,5 +1,5 @@
 import { bytesToHex, children, decodeOne, readOid, readUnsigned, TAG, type Bytes, type DerNode } from "../pki/der.js";
-import { readGeneralNames } from "../pki/extensions.js";
+import { EXTENSION_OIDS, EXTENSION_REQUEST_OID, readGeneralNames } from "../pki/extensions.js";
 import { KEY_OIDS, NAMED_CURVES } from "../pki/keys.js";
 import { decodePem } from "../pki/pem.js";
 import type { SignatureVerifier } from "../pki/signature.js";
@@ -31,8 +31,6 @@ export class RequestError extends Error {
   override name = "RequestError";
 }
 
-const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
-const OID_SAN = "2.5.29.17";
 // The weak curves are named too, so a denial can say which one was asked for.
 const CURVES: Readonly<Record<string, string>> = { ...NAMED_CURVES, "1.2.840.10045.3.1.1": "P-192", "1.3.132.0.33": "P-224" };
 
@@ -100,7 +98,7 @@ export async function parseStrictRequest(pemText: string, verify: SignatureVerif
       if (!type || !values || values.tag !== TAG.set) throw new RequestError("malformed CSR attribute");
       const oid = readOid(type);
       attributeOids.push(oid);
-      if (oid !== OID_EXTENSION_REQUEST) continue;
+      if (oid !== EXTENSION_REQUEST_OID) continue;
       const valueList = children(values);
       if (valueList.length !== 1) throw new RequestError("extensionRequest must hold exactly one value");
       for (const ext of children(valueList[0]!)) {
@@ -109,7 +107,7 @@ export async function parseStrictRequest(pemText: string, verify: SignatureVerif
         extensionOids.push(extOid);
         const value = fields[fields.length - 1];
         if (!value || value.tag !== TAG.octetString) throw new RequestError(`extension ${extOid} has no value`);
-        if (extOid !== OID_SAN) continue;
+        if (extOid !== EXTENSION_OIDS.subjectAltName) continue;
         const names = readGeneralNames(value.content, { fatal: true });
         if (names.badIpLengths.length) throw new RequestError(`IP SAN of ${names.badIpLengths[0]} bytes`);
         dnsNames.push(...names.dnsNames);

@@ -1,6 +1,6 @@
 import type { Bytes } from "./der.js";
 import { bitString, children, concat, context, decodeOne, oid, sequence, setOf, smallInteger, TAG } from "./der.js";
-import { encodeExtension, EXTENSION_OIDS, readGeneralNames, subjectAltNameValue } from "./extensions.js";
+import { encodeExtension, EXTENSION_OIDS, EXTENSION_REQUEST_OID, readGeneralNames, subjectAltNameValue } from "./extensions.js";
 import { algorithmOfKey, spkiOf, type KeyAlgorithm, type KeyPair } from "./keys.js";
 import { algorithmIdentifier, sign, signatureOidFor } from "./signature.js";
 import { encodeSubject, readName, type Subject } from "./name.js";
@@ -43,15 +43,13 @@ export async function createCsr(spec: CsrSpec, key: KeyPair, crypto: Crypto): Pr
   // subject, key, and an extensionRequest attribute holding the SAN extension only when there are SANs.
   const attributes =
     spec.dnsNames.length || spec.ips.length
-      ? [sequence(oid(OID_EXTENSION_REQUEST), setOf([sequence(encodeExtension({ oid: EXTENSION_OIDS.subjectAltName, critical: false, value: subjectAltNameValue(spec.dnsNames, spec.ips) }))]))]
+      ? [sequence(oid(EXTENSION_REQUEST_OID), setOf([sequence(encodeExtension({ oid: EXTENSION_OIDS.subjectAltName, critical: false, value: subjectAltNameValue(spec.dnsNames, spec.ips) }))]))]
       : [];
   const info = sequence(smallInteger(0), encodeSubject(spec.subject), await spkiOf(key.publicKey, crypto), context(0, concat(attributes), true));
   const sigOid = signatureOidFor(key.algorithm);
   const signature = await sign(sigOid, key.privateKey, info, crypto);
   return parseCsrDer(sequence(info, algorithmIdentifier(sigOid), bitString(signature)), crypto);
 }
-
-const OID_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 
 /** Parses and verifies one DER CSR. */
 export async function parseCsrDer(der: Bytes, crypto: Crypto): Promise<ParsedCsr> {

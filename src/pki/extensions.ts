@@ -17,6 +17,9 @@ export const EXTENSION_OIDS = {
   extKeyUsage: "2.5.29.37",
 } as const;
 
+/** PKCS #9 extensionRequest: the CSR attribute that carries the requested extensions. */
+export const EXTENSION_REQUEST_OID = "1.2.840.113549.1.9.14";
+
 /** KeyUsage bits by RFC 5280 position. */
 export const KEY_USAGE_BITS = {
   digitalSignature: 0,

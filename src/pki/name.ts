@@ -7,8 +7,10 @@ export interface Subject {
   readonly organizations?: readonly string[];
 }
 
-const OID_CN = "2.5.4.3";
-const OID_O = "2.5.4.10";
+/** The attribute types of the subject fields kubeadm sets. */
+export const NAME_OIDS = { commonName: "2.5.4.3", organization: "2.5.4.10" } as const;
+const OID_CN = NAME_OIDS.commonName;
+const OID_O = NAME_OIDS.organization;
 
 // Go's encoding/asn1 writes a string as PrintableString when every character is in
 // this set, and as UTF8String otherwise (marshal.go makeField).

@@ -1,8 +1,6 @@
 import { invalidInput, mismatch } from "../errors.js";
 import { caEntry, type CaName } from "../kubeadm/catalogue.js";
 import { renewTargets, type RenewTarget } from "./targets.js";
-
-export { renewTargets, type RenewTarget };
 import { DEFAULTS, type ClusterConfig } from "../kubeadm/config.js";
 import { readKubeconfig } from "../kubeadm/kubeconfig.js";
 import { withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
@@ -11,6 +9,9 @@ import { joinPath } from "../kubeadm/store.js";
 import { humanDuration, kubeadmDate } from "../expiry/human.js";
 import { createCertificate, keyMatchesCertificate, parseCertificatePem, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
 import { generateKeyPair, parsePrivateKeyPem, privateKeyToPem } from "../pki/keys.js";
+
+// The catalogue of renewable certificates lives in ./targets.ts (cheap to load for --help and completion).
+export { renewTargets, type RenewTarget };
 
 /** The file writes renewal needs; src/io provides them on the file system. */
 export interface RenewPort {
