@@ -1,6 +1,9 @@
-import { decideCsr, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig } from "./policy.js";
 import type { SignatureVerifier } from "../pki/signature.js";
+import { factsFromCluster, NO_FACTS, readClusterConfiguration, withClusterFacts, type ClusterFacts } from "./discovery.js";
+import { ApprovalLedger, type Reservation } from "./history.js";
+import { assessCsr, BAD_SIGNATURE, checkSignature, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig } from "./policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "./ports.js";
+import type { StrictRequest } from "./request.js";
 
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
 export interface ApproverObserver {
@@ -16,7 +19,12 @@ export interface CsrCounts {
 }
 
 export interface ControllerOptions {
+  /** The configured policy; what discovery finds in the cluster is added to it. */
   readonly policy: PolicyConfig;
+  /** Read the API server's addresses and kubeadm's subnets from the cluster (default true). */
+  readonly discovery?: boolean;
+  /** How often discovery reads them again (default 60 s). */
+  readonly discoveryIntervalMs?: number;
   readonly dryRun: boolean;
   /** The signature check for each request (src/io/node-signature.ts in the CLI). */
   readonly verify: SignatureVerifier;
@@ -46,7 +54,12 @@ export class ApproverController {
   private readonly csrs = new Map<string, ApiCsr>();
   private readonly nodes = new Map<string, ApiNode>();
   private nodeIndex: NodeIndex | undefined; // rebuilt on the first decision after a Node changes
-  private readonly history = { keys: new Map<string, string>(), approvals: new Map<string, number[]>() };
+  /** Approvals in the cluster and approvals being written: the policy's history (see history.ts). */
+  private readonly ledger: ApprovalLedger;
+  /** Each CSR's signature verdict, by uid (spec is immutable): checked once, not on every Node event. */
+  private readonly verdicts = new Map<string, { readonly request: string; readonly valid: Promise<boolean> }>();
+  private facts: ClusterFacts = NO_FACTS;
+  private policy: PolicyConfig;
   private readonly queue = new Set<string>();
   private readonly backoff = new Map<string, number>();
   private readonly timers = new Map<string, unknown>();
@@ -63,11 +76,71 @@ export class ApproverController {
     this.api = api;
     this.obs = obs;
     this.opts = opts;
+    this.policy = opts.policy;
+    this.ledger = new ApprovalLedger(opts.policy.approvalWindowSeconds * 1000);
   }
 
-  /** Starts listing and watching; resolves once both caches have synced. */
+  /**
+   * Discovers what the cluster reserves, then lists and watches; resolves once both caches have
+   * synced. The CSR list also rebuilds the approval history, so a new process (or a new leader)
+   * knows the approvals made before it. Rejects if discovery is refused (RBAC) at start.
+   */
   async start(): Promise<void> {
+    if (this.opts.discovery !== false) {
+      await this.discover();
+      const every = this.opts.discoveryIntervalMs ?? 60_000;
+      const again = (): void => {
+        if (this.stopped) return;
+        this.discover()
+          .catch((error: unknown) => this.obs.log("warn", "discovery failed; keeping what was found before", { error: (error as Error).message }))
+          .finally(() => {
+            if (!this.stopped) this.timers.set("\0discovery", this.setTimer(again, every));
+          });
+      };
+      this.timers.set("\0discovery", this.setTimer(again, every));
+    }
     await Promise.all([this.runWatch("nodes"), this.runWatch("csrs")]);
+  }
+
+  /** The policy in force: the configured one plus what discovery found. */
+  get effectivePolicy(): PolicyConfig {
+    return this.policy;
+  }
+
+  /**
+   * Reads the `kubernetes` Service, its Endpoints and EndpointSlices, the ServiceCIDRs and
+   * kube-system/kubeadm-config (absent outside kubeadm clusters). 404s are normal (an API a
+   * version does not serve); any other error rejects.
+   */
+  private async discover(): Promise<void> {
+    const get = (path: string): Promise<unknown> => this.api.getObject(path);
+    const slices = "namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dkubernetes";
+    const [service, endpoints, slicesV1, configMap, serviceCidrs] = await Promise.all([
+      get("/api/v1/namespaces/default/services/kubernetes"),
+      get("/api/v1/namespaces/default/endpoints/kubernetes"),
+      get(`/apis/discovery.k8s.io/v1/${slices}`),
+      get("/api/v1/namespaces/kube-system/configmaps/kubeadm-config"),
+      get("/apis/networking.k8s.io/v1/servicecidrs"),
+    ]);
+    // Kubernetes before 1.21 serves EndpointSlices as v1beta1 only.
+    const sliceList = slicesV1 ?? (await get(`/apis/discovery.k8s.io/v1beta1/${slices}`));
+    const items = (v: unknown): unknown[] => (typeof v === "object" && v !== null && Array.isArray((v as { items?: unknown }).items) ? (v as { items: unknown[] }).items : []);
+    const ccText = (configMap as { data?: { ClusterConfiguration?: unknown } } | undefined)?.data?.ClusterConfiguration;
+    let clusterConfiguration: unknown;
+    if (typeof ccText === "string") {
+      try {
+        clusterConfiguration = await readClusterConfiguration(ccText, "kube-system/kubeadm-config");
+      } catch (error) {
+        this.obs.log("warn", "kube-system/kubeadm-config has no readable ClusterConfiguration", { error: (error as Error).message });
+      }
+    }
+    const facts = factsFromCluster({ service, serviceCidrs: items(serviceCidrs), endpoints, endpointSlices: items(sliceList), clusterConfiguration });
+    if (JSON.stringify(facts) !== JSON.stringify(this.facts)) {
+      this.facts = facts;
+      this.policy = withClusterFacts(this.opts.policy, facts);
+      this.obs.log("info", "discovered what the cluster reserves", { ...facts });
+      this.requeueAll();
+    }
   }
 
   stop(): void {
@@ -90,7 +163,10 @@ export class ApproverController {
         const list = await this.api.listCsrs();
         const names = new Set(list.items.map((c) => c.metadata.name));
         for (const name of [...this.csrs.keys()]) if (!names.has(name)) this.csrs.delete(name);
-        for (const c of list.items) this.csrs.set(c.metadata.name, c);
+        for (const c of list.items) {
+          this.csrs.set(c.metadata.name, c);
+          this.ledger.recordCsr(c);
+        }
         rv = list.resourceVersion;
         for (const c of list.items) this.enqueue(c.metadata.name);
       } else {
@@ -135,8 +211,11 @@ export class ApproverController {
     if (type === "DELETED") {
       this.csrs.delete(csr.metadata.name);
       this.forget(csr.metadata.name);
+      this.verdicts.delete(csr.metadata.uid ?? csr.metadata.name);
     } else {
       this.csrs.set(csr.metadata.name, csr);
+      this.ledger.recordCsr(csr);
+      if (isFinal(csr)) this.verdicts.delete(csr.metadata.uid ?? csr.metadata.name);
       this.enqueue(csr.metadata.name);
     }
   }
@@ -227,65 +306,97 @@ export class ApproverController {
     }, delay));
   }
 
-  /** Decides one CSR and writes the outcome. */
+  /** The CSR's signature verdict, computed once per uid (the request never changes). */
+  private signatureOf(csr: ApiCsr, req: StrictRequest): Promise<boolean> {
+    const id = csr.metadata.uid ?? csr.metadata.name;
+    const request = csr.spec?.request ?? "";
+    const known = this.verdicts.get(id);
+    if (known && known.request === request) return known.valid;
+    const valid = checkSignature(req, this.opts.verify).catch(() => false);
+    this.verdicts.set(id, { request, valid });
+    return valid;
+  }
+
+  /**
+   * Decides one CSR and writes the outcome. Every rule but the signature is decided in one
+   * synchronous step, and an approval reserves its node's budget slot and its key in that same
+   * step; the reservation is committed once the approval is written, and released otherwise.
+   */
   async reconcile(name: string): Promise<Decision | undefined> {
     let csr = this.csrs.get(name);
     if (!csr || isFinal(csr)) return undefined;
-    const decide = (c: ApiCsr) => {
-      this.nodeIndex ??= indexNodes([...this.nodes.values()]);
-      return decideCsr(c, this.nodeIndex, this.opts.policy, this.opts.now(), this.opts.verify, this.history);
+    let reservation: Reservation | undefined;
+    const release = (): void => {
+      if (reservation) this.ledger.release(reservation);
+      reservation = undefined;
     };
-    let d = await decide(csr);
-    const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };
-    if (d.decision === "ignore") {
-      this.obs.log("info", "ignored", fields);
-      this.obs.decision(d, csr, undefined);
-      return d;
-    }
-    if (d.decision === "requeue") {
-      this.obs.log("info", "requeued", fields);
-      this.obs.decision(d, csr, undefined);
-      this.requeue(name);
-      return d;
-    }
-    if (this.opts.dryRun) {
-      this.obs.log("info", `would be ${d.decision === "approve" ? "approved" : "denied"} (dry run)`, fields);
-      this.obs.decision(d, csr, undefined);
-      return d;
-    }
-    // Write the condition; a conflict means the object moved on: read it again and decide again.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.api.addCondition(csr, { type: d.decision === "approve" ? "Approved" : "Denied", reason: d.reason, message: d.message, lastUpdateTime: this.opts.now() });
-        break;
-      } catch (error) {
-        if (!(error instanceof ApiStatusError) || error.status !== 409 || attempt >= 5) throw error;
-        csr = await this.api.getCsr(name);
-        this.csrs.set(name, csr);
-        if (isFinal(csr)) return undefined;
-        d = await decide(csr);
-        if (d.decision !== "approve" && d.decision !== "deny") return this.reconcile(name);
+    const decide = async (c: ApiCsr): Promise<Decision> => {
+      this.nodeIndex ??= indexNodes([...this.nodes.values()]);
+      const now = this.opts.now();
+      const a = assessCsr(c, this.nodeIndex, this.policy, now, this.ledger);
+      if (a.kind === "final") return a.decision;
+      reservation = this.ledger.reserve(a.approval.node, a.approval.spki, now.getTime());
+      if (await this.signatureOf(c, a.request)) return a.approval;
+      release();
+      return BAD_SIGNATURE;
+    };
+    try {
+      let d = await decide(csr);
+      const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };
+      if (d.decision === "ignore") {
+        this.obs.log("info", "ignored", fields);
+        this.obs.decision(d, csr, undefined);
+        return d;
       }
+      if (d.decision === "requeue") {
+        this.obs.log("info", "requeued", fields);
+        this.obs.decision(d, csr, undefined);
+        this.requeue(name);
+        return d;
+      }
+      if (this.opts.dryRun) {
+        release();
+        this.obs.log("info", `would be ${d.decision === "approve" ? "approved" : "denied"} (dry run)`, fields);
+        this.obs.decision(d, csr, undefined);
+        return d;
+      }
+      // Write the condition; a conflict means the object moved on: read it again and decide again.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.api.addCondition(csr, { type: d.decision === "approve" ? "Approved" : "Denied", reason: d.reason, message: d.message, lastUpdateTime: this.opts.now() });
+          break;
+        } catch (error) {
+          if (!(error instanceof ApiStatusError) || error.status !== 409 || attempt >= 5) throw error;
+          release();
+          csr = await this.api.getCsr(name);
+          this.csrs.set(name, csr);
+          if (isFinal(csr)) return undefined;
+          d = await decide(csr);
+          if (d.decision !== "approve" && d.decision !== "deny") {
+            release();
+            return this.reconcile(name);
+          }
+        }
+      }
+      if (reservation) this.ledger.commit(reservation, csr.metadata.uid ?? csr.metadata.name);
+      reservation = undefined;
+      const created = csr.metadata.creationTimestamp ? new Date(csr.metadata.creationTimestamp).getTime() : undefined;
+      const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
+      this.obs.decision(d, csr, latency);
+      this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
+      // The Event is best effort; it is sent when no decision is waiting (see drain).
+      if (this.opts.events !== false) {
+        const [decided, at, approved, text] = [csr, this.opts.now(), d.decision === "approve", `${d.reason}: ${d.message}`];
+        this.events.push(() => this.api
+          .createEvent(decided, approved ? "Normal" : "Warning", approved ? "CSRApproved" : "CSRDenied", text, at)
+          .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message })));
+      }
+      this.forget(name);
+      this.verdicts.delete(csr.metadata.uid ?? csr.metadata.name);
+      return d;
+    } finally {
+      release();
     }
-    if (d.decision === "approve" && d.node && d.spki) {
-      this.history.keys.set(d.spki, d.node);
-      const windowMs = this.opts.policy.approvalWindowSeconds * 1000;
-      const t = this.opts.now().getTime();
-      this.history.approvals.set(d.node, [...(this.history.approvals.get(d.node) ?? []).filter((x) => t - x < windowMs), t]);
-    }
-    const created = csr.metadata.creationTimestamp ? new Date(csr.metadata.creationTimestamp).getTime() : undefined;
-    const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
-    this.obs.decision(d, csr, latency);
-    this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
-    // The Event is best effort; it is sent when no decision is waiting (see drain).
-    if (this.opts.events !== false) {
-      const [decided, at, approved, text] = [csr, this.opts.now(), d.decision === "approve", `${d.reason}: ${d.message}`];
-      this.events.push(() => this.api
-        .createEvent(decided, approved ? "Normal" : "Warning", approved ? "CSRApproved" : "CSRDenied", text, at)
-        .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message })));
-    }
-    this.forget(name);
-    return d;
   }
 
   /**

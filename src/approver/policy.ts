@@ -1,22 +1,33 @@
-import { isDns1123Subdomain } from "../pki/dns.js";
 import { base64ToBytes, type Bytes } from "../pki/der.js";
+import { asciiDnsName, isDns1123Subdomain } from "../pki/dns.js";
 import { EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../pki/extensions.js";
-import { formatIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
+import { formatIp, normalizeIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
 import { NAME_OIDS } from "../pki/name.js";
 import type { SignatureVerifier } from "../pki/signature.js";
-import { parseStrictRequest, RequestError, type StrictRequest } from "./request.js";
+import {
+  dnsKey, dnsNameProblem, inCidr, indexNodes, ipKey, nodeAddresses, reservedDns, reservedIp, sameIp,
+  type NodeAddresses, type NodeIndex, type NodeObject, type ReservedAddresses,
+} from "./addresses.js";
+import { readRequest, RequestError, strictEcdsaSignature, type StrictRequest } from "./request.js";
+
+export { indexNodes, type NodeIndex, type NodeObject } from "./addresses.js";
 
 /**
- * The kubelet-serving CSR policy (approver-policy.md §5 and §6): a pure
- * function of the CSR, the Nodes and the configuration. The controller and
- * `approver check` both call it; neither adds rules of its own.
+ * The kubelet-serving CSR policy (approver-policy.md §5 and §6): a pure function of the CSR, the
+ * Nodes, the configuration and the approvals made so far. The controller and `approver check`
+ * both call it; neither adds rules of its own. Every rule but the signature check is
+ * synchronous (assessCsr), so the controller can reserve a node's approval budget and a key in
+ * the same tick as it decides, before it awaits anything.
  */
 
 export const KUBELET_SERVING = "kubernetes.io/kubelet-serving";
 
-/** The fields of a certificates.k8s.io/v1 CertificateSigningRequest the policy reads. */
+/**
+ * A certificates.k8s.io/v1 CertificateSigningRequest as the policy reads it. Objects from files
+ * may have any shape; every field is checked for its type before a rule reads it.
+ */
 export interface CsrObject {
-  readonly metadata?: { readonly name?: string; readonly creationTimestamp?: string | Date };
+  readonly metadata?: { readonly name?: string; readonly uid?: string; readonly creationTimestamp?: string | Date };
   readonly spec?: {
     readonly request?: string;
     readonly signerName?: string;
@@ -25,21 +36,21 @@ export interface CsrObject {
     readonly groups?: readonly string[];
     readonly expirationSeconds?: number;
   };
-  readonly status?: { readonly conditions?: readonly { readonly type?: string; readonly status?: string }[]; readonly certificate?: string };
-}
-
-/** The fields of a v1 Node the policy reads. */
-export interface NodeObject {
-  readonly metadata?: { readonly name?: string; readonly creationTimestamp?: string | Date };
-  readonly status?: { readonly addresses?: readonly { readonly type?: string; readonly address?: string }[] };
+  readonly status?: {
+    readonly conditions?: readonly { readonly type?: string; readonly status?: string; readonly lastUpdateTime?: string | Date; readonly lastTransitionTime?: string | Date }[];
+    readonly certificate?: string;
+  };
 }
 
 export interface PolicyConfig {
-  /** The cluster DNS domain: names under `svc.<domain>` are reserved. */
-  readonly clusterDomain: string;
+  /** Cluster DNS domains: names under them are reserved (flag and kubeadm-config). */
+  readonly clusterDomains: readonly string[];
+  /** Service CIDRs (flags, kubeadm-config, ServiceCIDR objects, the `kubernetes` Service's IPs). */
   readonly serviceCidrs: readonly string[];
+  /** Assumed only while serviceCidrs holds no subnet (nothing configured or discovered): kubeadm's default. */
+  readonly assumedServiceCidrs: readonly string[];
   readonly podCidrs: readonly string[];
-  /** The API server's addresses and names (reserved: a node must not get a certificate for them). */
+  /** The API server's addresses and names: a node gets a certificate for one only if it is a control-plane node listing it. */
   readonly apiServerAddresses: readonly string[];
   /** Optional: every IP SAN must also be inside one of these. */
   readonly allowedIpRanges?: readonly string[] | undefined;
@@ -61,8 +72,9 @@ export interface PolicyConfig {
 }
 
 /**
- * What the controller remembers of its own approvals (empty offline): the
- * public keys it approved, for which node, and when each node last got one.
+ * The approvals the policy must know about (empty offline): the public keys approved, for which
+ * node, and when each node got one. The controller's ledger (history.ts) also counts approvals it
+ * has decided but not yet written.
  */
 export interface ApprovalHistory {
   /** SPKI (hex) → the node it was approved for. */
@@ -74,8 +86,9 @@ export interface ApprovalHistory {
 export const NO_HISTORY: ApprovalHistory = { keys: new Map(), approvals: new Map() };
 
 export const DEFAULT_POLICY: PolicyConfig = {
-  clusterDomain: "cluster.local",
-  serviceCidrs: ["10.96.0.0/12"],
+  clusterDomains: ["cluster.local"],
+  serviceCidrs: [],
+  assumedServiceCidrs: ["10.96.0.0/12"],
   podCidrs: [],
   apiServerAddresses: [],
   maxExpirationSeconds: 365 * 86_400,
@@ -95,66 +108,119 @@ export interface Decision {
   readonly reason: string;
   /** For people: names the offending values. */
   readonly message: string;
-  /** On approve: the node and the public key (hex SPKI), for the controller's history. */
+  /** On approve: the node and the public key (hex SPKI), for the approval history. */
   readonly node?: string;
   readonly spki?: string;
 }
 
 const decide = (decision: DecisionKind, reason: string, message: string): Decision => ({ decision, reason, message });
 
+/** What assessCsr concluded: a decision, or an approval that waits only for the signature check. */
+export type Assessment =
+  | { readonly kind: "final"; readonly decision: Decision }
+  | { readonly kind: "verify"; readonly request: StrictRequest; readonly approval: Decision & { readonly node: string; readonly spki: string } };
+
+export const BAD_SIGNATURE: Decision = decide("deny", "BadSignature", "the request's self-signature does not verify with its public key");
+
+/** The kubelet's usages: with key encipherment for RSA keys (and, up to 1.26, for ECDSA ones too), without it for others. */
 const USAGE_SETS = [
   ["digital signature", "key encipherment", "server auth"],
   ["digital signature", "server auth"],
 ];
 
-/** Lower case, one trailing dot removed: how DNS names are compared. */
-export const canonicalDns = (name: string): string => name.toLowerCase().replace(/\.$/, "");
+/** The signature algorithms a node may sign its request with (SHA-1 and MD5 are refused; RSA-PSS is not used by kubelets). */
+const SIGNATURE_ALGORITHMS: Readonly<Record<string, "rsa" | "ec" | "ed25519">> = {
+  "1.2.840.113549.1.1.11": "rsa", "1.2.840.113549.1.1.12": "rsa", "1.2.840.113549.1.1.13": "rsa",
+  "1.2.840.10045.4.3.2": "ec", "1.2.840.10045.4.3.3": "ec", "1.2.840.10045.4.3.4": "ec",
+  "1.3.101.112": "ed25519",
+};
 
-const SPECIAL_V4: readonly [string, string][] = [
-  ["0.0.0.0/8", "unspecified"], ["127.0.0.0/8", "loopback"], ["169.254.0.0/16", "link-local (cloud metadata lives here)"],
-  ["224.0.0.0/4", "multicast"], ["255.255.255.255/32", "broadcast"],
-];
-const SPECIAL_V6: readonly [string, string][] = [
-  ["::/128", "unspecified"], ["::1/128", "loopback"], ["fe80::/10", "link-local"], ["ff00::/8", "multicast"], ["fd00:ec2::254/128", "cloud metadata"],
-];
+const WEAK_CURVES: Readonly<Record<string, string>> = { "1.2.840.10045.3.1.1": "P-192", "1.3.132.0.33": "P-224" };
 
-function inCidr(ip: Bytes, cidr: Cidr): boolean {
-  if (ip.length !== cidr.network.length) return false;
-  for (let bit = 0; bit < cidr.prefix; bit++) {
-    const mask = 0x80 >> (bit & 7);
-    if (((ip[bit >> 3] ?? 0) & mask) !== ((cidr.network[bit >> 3] ?? 0) & mask)) return false;
-  }
-  return true;
+// ---------------------------------------------------------------------------------------------
+// The CSR object's fields, checked by type before any rule reads them.
+
+interface CsrFields {
+  readonly created: number;
+  readonly request: string;
+  readonly usages: readonly string[];
+  readonly username: string;
+  readonly groups: readonly string[];
+  readonly expirationSeconds: number | undefined;
+  readonly decided: string | undefined;
 }
-const cidrs = (list: readonly string[]): Cidr[] => list.map((c) => parseCidr(c.trim())).filter((c): c is Cidr => c !== undefined);
-const sameIp = (a: Bytes, b: Bytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The policy's lists parsed once per PolicyConfig object, not once per decision. */
-interface Compiled {
-  readonly clusterDomain: string;
-  readonly serviceCidrs: readonly Cidr[];
-  readonly podCidrs: readonly Cidr[];
-  readonly apiServerIps: readonly Bytes[];
-  readonly apiServerNames: ReadonlySet<string>;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/** A metav1.Time: an RFC 3339 string (or a Date, as client-node deserialises it) → ms; undefined if it is neither. */
+export function timeOf(v: unknown): number | undefined {
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v.getTime();
+  if (typeof v !== "string" || !RFC3339.test(v)) return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function readFields(csr: Record<string, unknown>, spec: Record<string, unknown>): CsrFields | Decision {
+  const invalid = (field: string, expected: string, value: unknown): Decision =>
+    decide("deny", "InvalidObject", `${field} must be ${expected}, not ${value === undefined ? "missing" : JSON.stringify(value)?.slice(0, 80) ?? typeof value}`);
+  const metadata = isRecord(csr["metadata"]) ? csr["metadata"] : {};
+  const created = timeOf(metadata["creationTimestamp"]);
+  if (created === undefined) return invalid("metadata.creationTimestamp", "an RFC 3339 time", metadata["creationTimestamp"]);
+  for (const field of ["usages", "groups"] as const) {
+    if (spec[field] !== undefined && !isStringArray(spec[field])) return invalid(`spec.${field}`, "an array of strings", spec[field]);
+  }
+  for (const field of ["username", "request"] as const) {
+    if (spec[field] !== undefined && typeof spec[field] !== "string") return invalid(`spec.${field}`, "a string", spec[field]);
+  }
+  const expiration = spec["expirationSeconds"];
+  if (expiration !== undefined && expiration !== null && (typeof expiration !== "number" || !Number.isSafeInteger(expiration))) {
+    return invalid("spec.expirationSeconds", "an integer", expiration);
+  }
+  const status = csr["status"] ?? {};
+  if (!isRecord(status)) return invalid("status", "an object", status);
+  const conditions = status["conditions"] ?? [];
+  if (!Array.isArray(conditions) || !conditions.every((c) => isRecord(c) && typeof c["type"] === "string")) {
+    return invalid("status.conditions", "an array of conditions with a type", conditions);
+  }
+  if (status["certificate"] !== undefined && typeof status["certificate"] !== "string") return invalid("status.certificate", "a string", status["certificate"]);
+  const final = (conditions as Record<string, unknown>[]).find((c) => c["type"] === "Approved" || c["type"] === "Denied" || c["type"] === "Failed");
+  return {
+    created,
+    request: (spec["request"] as string | undefined) ?? "",
+    usages: (spec["usages"] as string[] | undefined) ?? [],
+    username: (spec["username"] as string | undefined) ?? "",
+    groups: (spec["groups"] as string[] | undefined) ?? [],
+    expirationSeconds: typeof expiration === "number" ? expiration : undefined,
+    decided: final ? `the CSR is already ${String(final["type"])}` : status["certificate"] ? "the CSR already has a certificate" : undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration, parsed once per PolicyConfig object.
+
+interface Compiled extends ReservedAddresses {
   readonly allowedIpRanges: readonly Cidr[] | undefined;
   readonly dnsSuffixes: readonly string[] | undefined;
   readonly dnsRegex: RegExp | undefined;
 }
-const SPECIAL_V4_CIDRS = SPECIAL_V4.map(([c, why]) => [parseCidr(c)!, why] as const);
-const SPECIAL_V6_CIDRS = SPECIAL_V6.map(([c, why]) => [parseCidr(c)!, why] as const);
+const cidrs = (list: readonly string[]): Cidr[] => list.map((c) => parseCidr(c.trim())).filter((c): c is Cidr => c !== undefined);
+const canonicalNames = (list: readonly string[]): string[] => list.map((n) => asciiDnsName(n.trim())).filter((n): n is string => !!n);
 const compiledConfigs = new WeakMap<PolicyConfig, Compiled>();
 function compile(cfg: PolicyConfig): Compiled {
   let c = compiledConfigs.get(cfg);
   if (!c) {
-    const apiServerIps = cfg.apiServerAddresses.map((a) => parseIp(a)).filter((ip): ip is Bytes => ip !== undefined);
+    const service = cidrs(cfg.serviceCidrs);
+    const isSubnet = (x: Cidr): boolean => x.prefix < x.network.length * 8;
     c = {
-      clusterDomain: canonicalDns(cfg.clusterDomain),
-      serviceCidrs: cidrs(cfg.serviceCidrs),
+      clusterDomains: canonicalNames(cfg.clusterDomains),
+      serviceCidrs: service.some(isSubnet) ? service : [...service, ...cidrs(cfg.assumedServiceCidrs)],
       podCidrs: cidrs(cfg.podCidrs),
-      apiServerIps,
-      apiServerNames: new Set(cfg.apiServerAddresses.filter((a) => parseIp(a) === undefined).map(canonicalDns)),
+      apiServerIps: cfg.apiServerAddresses.map((a) => parseIp(a.trim())).filter((ip): ip is Bytes => ip !== undefined),
+      apiServerNames: new Set(canonicalNames(cfg.apiServerAddresses.filter((a) => parseIp(a.trim()) === undefined))),
       allowedIpRanges: cfg.allowedIpRanges?.length ? cidrs(cfg.allowedIpRanges) : undefined,
-      dnsSuffixes: cfg.dnsSuffixes?.length ? cfg.dnsSuffixes.map((s) => canonicalDns(s).replace(/^\./, "")) : undefined,
+      dnsSuffixes: cfg.dnsSuffixes?.length ? canonicalNames(cfg.dnsSuffixes).map((s) => s.replace(/^\./, "")) : undefined,
       // full match: an unanchored pattern cannot be bypassed
       dnsRegex: cfg.dnsRegex !== undefined ? new RegExp(`^(?:${cfg.dnsRegex})$`) : undefined,
     };
@@ -163,85 +229,235 @@ function compile(cfg: PolicyConfig): Compiled {
   return c;
 }
 
-/** Why an IP may never be in a kubelet serving certificate, or undefined. */
-function reservedIp(ip: Bytes, c: Compiled): string | undefined {
-  for (const [cidr, why] of ip.length === 4 ? SPECIAL_V4_CIDRS : SPECIAL_V6_CIDRS) if (inCidr(ip, cidr)) return why;
-  if (c.serviceCidrs.some((r) => inCidr(ip, r))) return "in the service CIDR";
-  if (c.podCidrs.some((r) => inCidr(ip, r))) return "in the pod CIDR";
-  if (c.apiServerIps.some((a) => sameIp(a, ip))) return "an API server address";
-  return undefined;
-}
+// ---------------------------------------------------------------------------------------------
+// Requests, read once per distinct spec.request (a pending CSR is decided again on every Node event).
 
-/** Why a DNS name may never be in a kubelet serving certificate, or undefined. */
-function reservedDns(name: string, c: Compiled): string | undefined {
-  const n = canonicalDns(name);
-  const domain = c.clusterDomain;
-  if (n === "kubernetes" || n.startsWith("kubernetes.")) return "the API server's service name";
-  if (n === "svc" || n.endsWith(".svc") || n === `svc.${domain}` || n.endsWith(`.svc.${domain}`) || n === domain || n.endsWith(`.${domain}`)) {
-    return "a cluster service name";
+const parsed = new Map<string, StrictRequest | RequestError>();
+function readSpecRequest(request: string, maxBytes: number): StrictRequest | Decision {
+  let r = parsed.get(request);
+  if (!r) {
+    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(request)) return decide("deny", "MalformedRequest", "spec.request is not base64");
+    const raw = base64ToBytes(request);
+    if (raw.length > maxBytes) return decide("deny", "RequestTooLarge", `the request is ${raw.length} bytes; the limit is ${maxBytes}`);
+    try {
+      r = readRequest(raw);
+    } catch (error) {
+      if (!(error instanceof RequestError)) throw error;
+      r = error;
+    }
+    if (parsed.size >= 4096) parsed.delete(parsed.keys().next().value!);
+    parsed.set(request, r);
   }
-  if (n === "localhost" || n.endsWith(".localhost")) return "loopback";
-  if (n === "metadata" || n === "metadata.google.internal" || n === "instance-data" || n.startsWith("instance-data.")) return "a cloud metadata name";
-  if (c.apiServerNames.has(n)) return "an API server name";
-  return undefined;
+  return r instanceof RequestError ? decide("deny", "MalformedRequest", r.message) : r;
 }
 
-const NAME_SYNTAX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const EMPTY_NODE: NodeAddresses = { dns: new Set(), ips: [], controlPlane: false, podCidrs: [] };
+
+/** The key rules: RSA ≥ 2048 bits with an odd modulus and an odd exponent ≥ 3; P-256, P-384 or P-521 with an uncompressed point on the curve; Ed25519. */
+function keyProblem(req: StrictRequest): Decision | undefined {
+  const key = req.key;
+  switch (key.type) {
+    case "rsa":
+      if (key.bits < 2048) return decide("deny", "WeakKey", `RSA key of ${key.bits} bits; at least 2048 are required`);
+      if (key.bits > 8192) return decide("deny", "UnsupportedKey", `RSA key of ${key.bits} bits; at most 8192 are accepted`);
+      if (((key.modulus[key.modulus.length - 1] ?? 0) & 1) === 0) return decide("deny", "WeakKey", "the RSA modulus is even");
+      if (key.exponent < 3n) return decide("deny", "WeakKey", `RSA public exponent ${key.exponent}: with an exponent below 3 a signature can be forged without the private key`);
+      if (key.exponent % 2n === 0n) return decide("deny", "WeakKey", `RSA public exponent ${key.exponent} is even`);
+      if (key.exponent > 0x7fffffffn) return decide("deny", "UnsupportedKey", `RSA public exponent ${key.exponent} is above 2^31-1`);
+      return undefined;
+    case "ec":
+      if (WEAK_CURVES[key.curveOid]) return decide("deny", "WeakKey", `elliptic curve ${WEAK_CURVES[key.curveOid]}; P-256, P-384 or P-521 are required`);
+      if (!key.curve) return decide("deny", "UnsupportedKey", `elliptic curve ${key.curveOid}; P-256, P-384 or P-521 are required`);
+      if (key.form === "compressed") return decide("deny", "UnsupportedKey", `a compressed ${key.curve} point (Go's crypto/x509 reads only uncompressed points)`);
+      if (!key.onCurve) return decide("deny", "UnsupportedKey", `the public key is not a point on ${key.curve}`);
+      return undefined;
+    case "ed25519":
+      return undefined;
+    case "invalid":
+      return decide("deny", "UnsupportedKey", `${key.algorithm} key: ${key.reason}`);
+    case "other":
+      return decide("deny", "UnsupportedKey", `unsupported key algorithm ${key.oid}`);
+  }
+}
 
 /**
- * The DNS names and IPs a Node owns, from status.addresses (a Hostname that is an IP counts as an IP,
- * as the kubelet sends it). Kept per Node object: a changed Node arrives as a new object.
+ * Every rule but the signature check, synchronously. `history` is what the controller's ledger
+ * holds (approvals made and reserved); offline it is empty.
  */
-const addressCache = new WeakMap<NodeObject, { dns: ReadonlySet<string>; ips: readonly Bytes[] }>();
-function nodeAddresses(node: NodeObject): { dns: ReadonlySet<string>; ips: readonly Bytes[] } {
-  let cached = addressCache.get(node);
-  if (!cached) {
-    cached = readNodeAddresses(node);
-    addressCache.set(node, cached);
+export function assessCsr(
+  csr: CsrObject,
+  nodes: readonly NodeObject[] | NodeIndex,
+  cfg: PolicyConfig,
+  now: Date,
+  history: ApprovalHistory = NO_HISTORY,
+): Assessment {
+  const final = (d: Decision): Assessment => ({ kind: "final", decision: d });
+  const obj: unknown = csr;
+  if (!isRecord(obj)) return final(decide("deny", "InvalidObject", "the CSR is not an object"));
+  const spec = obj["spec"] ?? {};
+  if (!isRecord(spec)) return final(decide("deny", "InvalidObject", "spec must be an object"));
+
+  // 1. Ours? Only kubelet-serving (a CSR for another signer is left alone whatever else it holds).
+  const signerName = spec["signerName"];
+  if (signerName !== KUBELET_SERVING) {
+    return final(decide("ignore", "NotKubeletServing", `signerName is ${JSON.stringify(typeof signerName === "string" ? signerName : "")}, not ${KUBELET_SERVING}`));
   }
-  return cached;
-}
-function readNodeAddresses(node: NodeObject): { dns: Set<string>; ips: Bytes[] } {
-  const dns = new Set<string>();
-  const ips: Bytes[] = [];
-  for (const a of node.status?.addresses ?? []) {
-    if (!a.address) continue;
-    const ip = parseIp(a.address, { sloppy: false });
-    if ((a.type === "InternalIP" || a.type === "ExternalIP" || a.type === "Hostname") && ip) ips.push(ip);
-    else if (a.type === "Hostname" || a.type === "InternalDNS" || a.type === "ExternalDNS") dns.add(canonicalDns(a.address));
+  const f = readFields(obj, spec);
+  if ("decision" in f) return final(f);
+  if (f.decided) return final(decide("ignore", "AlreadyDecided", f.decided));
+
+  // 2. Requested by a node, as itself.
+  const m = /^system:node:(.*)$/.exec(f.username);
+  if (!m) {
+    const msg = `spec.username ${JSON.stringify(f.username)} is not system:node:<name>`;
+    return final(cfg.denyNonNodeRequestors ? decide("deny", "NotANode", msg) : decide("ignore", "NotANode", msg));
   }
-  return { dns, ips };
-}
+  const nodeName = m[1] ?? "";
+  if (!isDns1123Subdomain(nodeName)) return final(decide("deny", "InvalidNodeName", `node name ${JSON.stringify(nodeName)} is not a valid DNS-1123 subdomain`));
+  if (!f.groups.includes("system:nodes")) return final(decide("deny", "NotInNodesGroup", `spec.groups [${f.groups.join(", ")}] does not contain system:nodes`));
 
-const time = (t: string | Date | undefined): number | undefined => (t === undefined ? undefined : new Date(t).getTime());
-
-/** Nodes by name, and every address to the nodes that list it: built once, shared by many decisions. */
-export interface NodeIndex {
-  readonly byName: ReadonlyMap<string, NodeObject>;
-  readonly owners: ReadonlyMap<string, readonly string[]>;
-}
-
-const dnsKey = (name: string): string => `dns:${canonicalDns(name)}`;
-const ipKey = (ip: Bytes): string => `ip:${formatIp(ip)}`;
-
-/** Indexes nodes for decideCsr; O(addresses). The controller rebuilds it when a Node changes. */
-export function indexNodes(nodes: readonly NodeObject[]): NodeIndex {
-  const byName = new Map<string, NodeObject>();
-  const owners = new Map<string, string[]>();
-  for (const node of nodes) {
-    const name = node.metadata?.name ?? "";
-    byName.set(name, node);
-    const own = nodeAddresses(node);
-    for (const key of [...[...own.dns].map((d) => `dns:${d}`), ...own.ips.map(ipKey)]) {
-      const list = owners.get(key) ?? [];
-      if (!list.includes(name)) list.push(name);
-      owners.set(key, list);
-    }
+  // 3. Usages and lifetime.
+  const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set(a).size === a.length && b.every((x) => a.includes(x));
+  if (!USAGE_SETS.some((s) => sameSet(f.usages, s))) {
+    return final(decide("deny", "UsagesMismatch", `usages [${f.usages.join(", ")}] are not {digital signature, key encipherment, server auth} or {digital signature, server auth}`));
   }
-  return { byName, owners };
+  if (f.expirationSeconds !== undefined && f.expirationSeconds < 600) {
+    return final(decide("deny", "InvalidExpiration", `expirationSeconds ${f.expirationSeconds} is below the minimum of 600`));
+  }
+  if (f.expirationSeconds !== undefined && f.expirationSeconds > cfg.maxExpirationSeconds) {
+    return final(decide("deny", "ExpirationTooLong", `expirationSeconds ${f.expirationSeconds} is above the maximum ${cfg.maxExpirationSeconds}`));
+  }
+
+  // 4. The request itself: one reading (request.ts), then its subject, attributes and key.
+  const req = readSpecRequest(f.request, cfg.maxRequestBytes);
+  if ("decision" in req) return final(req);
+  const attrs = req.rdns.flat();
+  const unexpected = attrs.filter((a) => a.oid !== NAME_OIDS.commonName && a.oid !== NAME_OIDS.organization).map((a) => a.oid);
+  if (unexpected.length) return final(decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`));
+  const cns = attrs.filter((a) => a.oid === NAME_OIDS.commonName).map((a) => a.value);
+  const os = attrs.filter((a) => a.oid === NAME_OIDS.organization).map((a) => a.value);
+  if (cns.length !== 1) return final(decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`));
+  if (cns[0] !== f.username) return final(decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(f.username)}`));
+  if (os.length !== 1 || os[0] !== "system:nodes") return final(decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`));
+  if (req.rdns.some((rdn) => rdn.length !== 1)) return final(decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN"));
+  const attributeOids = req.attributes.map((a) => a.oid);
+  if (attributeOids.some((o) => o !== EXTENSION_REQUEST_OID) || attributeOids.length > 1) {
+    return final(decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${attributeOids.join(", ")}`));
+  }
+  const extensionOids = req.extensions.map((e) => e.oid);
+  if (extensionOids.some((o) => o !== EXTENSION_OIDS.subjectAltName)) {
+    return final(decide("deny", "UnexpectedExtension", `the request asks for extensions other than subjectAltName: ${extensionOids.join(", ")}`));
+  }
+  if (!SIGNATURE_ALGORITHMS[req.signatureAlgorithm]) {
+    return final(decide("deny", "UnsupportedSignatureAlgorithm", `signature algorithm ${req.signatureAlgorithm}; SHA-256/384/512 with RSA or ECDSA, or Ed25519, are accepted`));
+  }
+  const weak = keyProblem(req);
+  if (weak) return final(weak);
+
+  // 5. SANs: present, of allowed kinds, well-formed, not reserved.
+  if (req.emailAddresses.length || req.uris.length || req.otherNames.length) {
+    const what = [...req.emailAddresses.map((e) => `email:${e}`), ...req.uris.map((u) => `URI:${u}`), ...req.otherNames.map((t) => `[tag 0x${t.toString(16)}]`)];
+    return final(decide("deny", "ForbiddenSANType", `only DNS and IP SANs are allowed: ${what.join(", ")}`));
+  }
+  const sanCount = req.dnsNames.length + req.ips.length;
+  if (sanCount === 0) return final(decide("deny", "NoSANs", "the request has no DNS or IP SAN"));
+  if (sanCount > cfg.maxSans) return final(decide("deny", "TooManySANs", `${sanCount} SANs; the limit is ${cfg.maxSans}`));
+  for (const reason of ["WildcardDNSName", "DNSNameIsIPAddress", "MalformedDNSName"] as const) {
+    const bad = req.dnsNames.map((d) => [d, dnsNameProblem(d)] as const).filter(([, p]) => p?.reason === reason);
+    if (bad.length) return final(decide("deny", reason, `not allowed as DNS names: ${bad.map(([d, p]) => `${JSON.stringify(d)} ${p!.why}`).join(", ")}`));
+  }
+  const dnsNames = req.dnsNames.map((d) => asciiDnsName(d)!);
+  const ips = req.ips.map((ip) => normalizeIp(ip));
+  const index = Array.isArray(nodes) ? indexNodes(nodes) : (nodes as NodeIndex);
+  const node = index.byName.get(nodeName);
+  const own = node ? nodeAddresses(node) : EMPTY_NODE;
+  const compiled = compile(cfg);
+  const reservedNames = dnsNames.map((d, i) => [req.dnsNames[i]!, reservedDns(d, compiled, own)] as const).filter(([, why]) => why);
+  if (reservedNames.length) return final(decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`));
+  const reservedIps = ips.map((ip) => [ip, reservedIp(ip, compiled, index.podCidrs, own)] as const).filter(([, why]) => why);
+  if (reservedIps.length) return final(decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`));
+
+  // 6. The requester's Node: it exists, is not newer than the CSR, and has addresses.
+  if (!node) {
+    const waited = (now.getTime() - f.created) / 1000;
+    return final(waited < cfg.nodeGraceSeconds
+      ? decide("requeue", "NodeNotFound", `node ${nodeName} does not exist yet (waited ${Math.floor(waited)}s of ${cfg.nodeGraceSeconds}s)`)
+      : decide("deny", "NodeNotFound", `node ${nodeName} does not exist (waited ${Math.floor(waited)}s)`));
+  }
+  const nodeCreated = timeOf(node.metadata?.creationTimestamp);
+  if (nodeCreated !== undefined && f.created < nodeCreated) {
+    return final(decide("deny", "StaleRequest", `the CSR was created before node ${nodeName} (the node was re-created since)`));
+  }
+  if (own.dns.size === 0 && own.ips.length === 0) return final(decide("requeue", "NodeHasNoAddresses", `node ${nodeName} has no status.addresses yet`));
+
+  // 7. Every SAN is an address of this Node, and of no other Node.
+  const notOwned = [
+    ...req.dnsNames.filter((_, i) => !own.dns.has(dnsNames[i]!)),
+    ...ips.filter((ip) => !own.ips.some((o) => sameIp(o, ip))).map(formatIp),
+  ];
+  if (notOwned.length) return final(decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`));
+  const claimed: string[] = [];
+  for (const [shown, key] of [...req.dnsNames.map((d, i) => [d, dnsKey(dnsNames[i]!)] as const), ...ips.map((ip) => [formatIp(ip), ipKey(ip)] as const)]) {
+    for (const other of index.owners.get(key) ?? []) if (other !== nodeName) claimed.push(`${shown} (node ${other})`);
+  }
+  if (claimed.length) return final(decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`));
+
+  // 8. Optional allow-lists: they restrict, never widen.
+  const ranges = compiled.allowedIpRanges;
+  if (ranges) {
+    const outside = ips.filter((ip) => !ranges.some((r) => inCidr(ip, r))).map(formatIp);
+    if (outside.length) return final(decide("deny", "IPNotAllowed", `outside --allowed-ip-ranges: ${outside.join(", ")}`));
+  }
+  const suffixes = compiled.dnsSuffixes;
+  if (suffixes) {
+    const outside = req.dnsNames.filter((_, i) => !suffixes.some((s) => dnsNames[i]!.endsWith(`.${s}`)));
+    if (outside.length) return final(decide("deny", "DNSNameNotAllowed", `not under --dns-suffix ${suffixes.join(", ")}: ${outside.join(", ")}`));
+  }
+  const re = compiled.dnsRegex;
+  if (re) {
+    const outside = req.dnsNames.filter((_, i) => !re.test(dnsNames[i]!));
+    if (outside.length) return final(decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`));
+  }
+
+  // 9. Abuse controls, from the approvals made (and, in the controller, reserved) so far.
+  const keyOwner = history.keys.get(req.spkiHex);
+  if (keyOwner !== undefined && keyOwner !== nodeName) {
+    return final(decide("deny", "KeyReused", `this public key was already approved for node ${keyOwner}`));
+  }
+  const recent = (history.approvals.get(nodeName) ?? []).filter((t) => now.getTime() - t < cfg.approvalWindowSeconds * 1000);
+  if (recent.length >= cfg.maxApprovalsPerNode) {
+    return final(decide("ignore", "RateLimited", `node ${nodeName} already got ${recent.length} approvals in the last ${cfg.approvalWindowSeconds}s`));
+  }
+
+  const sans = [...req.dnsNames, ...ips.map(formatIp)];
+  return {
+    kind: "verify",
+    request: req,
+    approval: { ...decide("approve", "NodeAddressesVerified", `every SAN (${sans.join(", ")}) is an address of node ${nodeName} and of no other node`), node: nodeName, spki: req.spkiHex },
+  };
 }
 
-/** Decides what to do with one CSR. `now` is the controller's clock (grace periods). */
+/**
+ * The request's self-signature, judged as Go's CheckSignature judges it: the key must fit the
+ * algorithm, an ECDSA signature must be strict DER with positive r and s (ecdsa.VerifyASN1), an
+ * RSA signature as long as the modulus (rsa.VerifyPKCS1v15), an Ed25519 one 64 bytes.
+ */
+export async function checkSignature(req: StrictRequest, verify: SignatureVerifier): Promise<boolean> {
+  const kind = SIGNATURE_ALGORITHMS[req.signatureAlgorithm];
+  const key = req.key;
+  if (kind === "rsa") {
+    if (key.type !== "rsa" || req.signature.length !== key.modulus.length) return false;
+  } else if (kind === "ec") {
+    if (key.type !== "ec" || !strictEcdsaSignature(req.signature)) return false;
+  } else if (kind === "ed25519") {
+    if (key.type !== "ed25519" || req.signature.length !== 64) return false;
+  } else {
+    return false;
+  }
+  return verify(req.signatureAlgorithm, req.spki, req.signature, req.info);
+}
+
+/** Decides what to do with one CSR. `now` is the caller's clock (grace periods, the approval window). */
 export async function decideCsr(
   csr: CsrObject,
   nodes: readonly NodeObject[] | NodeIndex,
@@ -250,140 +466,14 @@ export async function decideCsr(
   verify: SignatureVerifier,
   history: ApprovalHistory = NO_HISTORY,
 ): Promise<Decision> {
-  const index = Array.isArray(nodes) ? indexNodes(nodes) : (nodes as NodeIndex);
-  const spec = csr.spec ?? {};
-  // 1. Ours? Only kubelet-serving, and only while undecided.
-  if (spec.signerName !== KUBELET_SERVING) return decide("ignore", "NotKubeletServing", `signerName is ${JSON.stringify(spec.signerName ?? "")}, not ${KUBELET_SERVING}`);
-  const final = (csr.status?.conditions ?? []).find((c) => c.type === "Approved" || c.type === "Denied" || c.type === "Failed");
-  if (final) return decide("ignore", "AlreadyDecided", `the CSR is already ${final.type}`);
-  if (csr.status?.certificate) return decide("ignore", "AlreadyDecided", "the CSR already has a certificate");
+  const a = assessCsr(csr, nodes, cfg, now, history);
+  if (a.kind === "final") return a.decision;
+  return (await checkSignature(a.request, verify)) ? a.approval : BAD_SIGNATURE;
+}
 
-  // 2. Requested by a node, as itself.
-  const username = spec.username ?? "";
-  const m = /^system:node:(.*)$/.exec(username);
-  if (!m) {
-    const msg = `spec.username ${JSON.stringify(username)} is not system:node:<name>`;
-    return cfg.denyNonNodeRequestors ? decide("deny", "NotANode", msg) : decide("ignore", "NotANode", msg);
-  }
-  const nodeName = m[1] ?? "";
-  if (!isDns1123Subdomain(nodeName)) return decide("deny", "InvalidNodeName", `node name ${JSON.stringify(nodeName)} is not a valid DNS-1123 subdomain`);
-  if (!(spec.groups ?? []).includes("system:nodes")) return decide("deny", "NotInNodesGroup", `spec.groups [${(spec.groups ?? []).join(", ")}] does not contain system:nodes`);
-
-  // 3. The request itself, read strictly.
-  let req: StrictRequest;
-  let pem: string;
-  try {
-    const raw = base64ToBytes((spec.request ?? "").replace(/\s+/g, ""));
-    if (raw.length > cfg.maxRequestBytes) return decide("deny", "RequestTooLarge", `the request is ${raw.length} bytes; the limit is ${cfg.maxRequestBytes}`);
-    pem = new TextDecoder("utf-8", { fatal: true }).decode(raw);
-    req = await parseStrictRequest(pem, verify);
-  } catch (error) {
-    return decide("deny", "MalformedRequest", error instanceof RequestError ? error.message : `spec.request is not base64 PEM: ${(error as Error).message}`);
-  }
-  if (!req.signatureValid) return decide("deny", "BadSignature", "the request's self-signature does not verify with its public key");
-  const unexpected = req.subjectAttributes.filter((a) => a.oid !== NAME_OIDS.commonName && a.oid !== NAME_OIDS.organization).map((a) => a.oid);
-  if (unexpected.length) return decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`);
-  const cns = req.subjectAttributes.filter((a) => a.oid === NAME_OIDS.commonName).map((a) => a.value);
-  const os = req.subjectAttributes.filter((a) => a.oid === NAME_OIDS.organization).map((a) => a.value);
-  if (cns.length !== 1) return decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`);
-  if (cns[0] !== username) return decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(username)}`);
-  if (os.length !== 1 || os[0] !== "system:nodes") return decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`);
-  if (req.rdnSizes.some((n) => n !== 1)) return decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN");
-  const badAttrs = req.attributeOids.filter((o) => o !== EXTENSION_REQUEST_OID);
-  if (badAttrs.length || req.attributeOids.length > 1) {
-    return decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${req.attributeOids.join(", ")}`);
-  }
-  const badExts = req.extensionOids.filter((o) => o !== EXTENSION_OIDS.subjectAltName);
-  if (badExts.length || req.extensionOids.length > 1) {
-    return decide("deny", "UnexpectedExtension", `the request asks for extensions other than one subjectAltName: ${req.extensionOids.join(", ")}`);
-  }
-  const key = req.key;
-  if (key.type === "rsa" && key.bits < 2048) return decide("deny", "WeakKey", `RSA key of ${key.bits} bits; at least 2048 are required`);
-  if (key.type === "ec" && key.curve !== "P-256" && key.curve !== "P-384") return decide("deny", "WeakKey", `elliptic curve ${key.curve}; P-256 or P-384 are required`);
-  if (key.type === "other") return decide("deny", "WeakKey", `unsupported key algorithm ${key.oid}`);
-
-  // 4. Usages and lifetime.
-  const usages = [...(spec.usages ?? [])];
-  const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set(a).size === a.length && b.every((x) => a.includes(x));
-  if (!USAGE_SETS.some((s) => sameSet(usages, s))) {
-    return decide("deny", "UsagesMismatch", `usages [${usages.join(", ")}] are not {digital signature, key encipherment, server auth} or {digital signature, server auth}`);
-  }
-  if (spec.expirationSeconds !== undefined && spec.expirationSeconds > cfg.maxExpirationSeconds) {
-    return decide("deny", "ExpirationTooLong", `expirationSeconds ${spec.expirationSeconds} is above the maximum ${cfg.maxExpirationSeconds}`);
-  }
-
-  // 5. SANs: present, of allowed kinds, well-formed, not reserved.
-  if (req.emailAddresses.length || req.uris.length || req.otherNames.length) {
-    const what = [...req.emailAddresses.map((e) => `email:${e}`), ...req.uris.map((u) => `URI:${u}`), ...req.otherNames.map((t) => `[tag 0x${t.toString(16)}]`)];
-    return decide("deny", "ForbiddenSANType", `only DNS and IP SANs are allowed: ${what.join(", ")}`);
-  }
-  if (req.dnsNames.length + req.ips.length === 0) return decide("deny", "NoSANs", "the request has no DNS or IP SAN");
-  if (req.dnsNames.length + req.ips.length > cfg.maxSans) return decide("deny", "TooManySANs", `${req.dnsNames.length + req.ips.length} SANs; the limit is ${cfg.maxSans}`);
-  const wild = req.dnsNames.filter((d) => d.includes("*"));
-  if (wild.length) return decide("deny", "WildcardDNSName", `wildcard DNS names are not allowed: ${wild.join(", ")}`);
-  const malformed = req.dnsNames.filter((d) => canonicalDns(d).length > 253 || !NAME_SYNTAX.test(canonicalDns(d)));
-  if (malformed.length) return decide("deny", "MalformedDNSName", `not valid DNS names: ${malformed.map((d) => JSON.stringify(d)).join(", ")}`);
-  const compiled = compile(cfg);
-  const reservedNames = req.dnsNames.map((d) => [d, reservedDns(d, compiled)] as const).filter(([, why]) => why);
-  if (reservedNames.length) return decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`);
-  const reservedIps = req.ips.map((ip) => [ip, reservedIp(ip, compiled)] as const).filter(([, why]) => why);
-  if (reservedIps.length) return decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`);
-
-  // 6. The requester's Node: it exists, is not newer than the CSR, and has addresses.
-  const node = index.byName.get(nodeName);
-  const created = time(csr.metadata?.creationTimestamp) ?? now.getTime();
-  if (!node) {
-    const waited = (now.getTime() - created) / 1000;
-    return waited < cfg.nodeGraceSeconds
-      ? decide("requeue", "NodeNotFound", `node ${nodeName} does not exist yet (waited ${Math.floor(waited)}s of ${cfg.nodeGraceSeconds}s)`)
-      : decide("deny", "NodeNotFound", `node ${nodeName} does not exist (waited ${Math.floor(waited)}s)`);
-  }
-  const nodeCreated = time(node.metadata?.creationTimestamp);
-  if (nodeCreated !== undefined && created < nodeCreated) {
-    return decide("deny", "StaleRequest", `the CSR was created before node ${nodeName} (the node was re-created since)`);
-  }
-  const own = nodeAddresses(node);
-  if (own.dns.size === 0 && own.ips.length === 0) return decide("requeue", "NodeHasNoAddresses", `node ${nodeName} has no status.addresses yet`);
-
-  // 7. Every SAN is an address of this Node, and of no other Node.
-  const notOwned = [
-    ...req.dnsNames.filter((d) => !own.dns.has(canonicalDns(d))),
-    ...req.ips.filter((ip) => !own.ips.some((o) => sameIp(o, ip))).map(formatIp),
-  ];
-  if (notOwned.length) return decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`);
-  const claimed: string[] = [];
-  for (const [shown, key] of [...req.dnsNames.map((d) => [d, dnsKey(d)] as const), ...req.ips.map((ip) => [formatIp(ip), ipKey(ip)] as const)]) {
-    for (const other of index.owners.get(key) ?? []) if (other !== nodeName) claimed.push(`${shown} (node ${other})`);
-  }
-  if (claimed.length) return decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`);
-
-  // 8. Optional allow-lists: they restrict, never widen.
-  const ranges = compiled.allowedIpRanges;
-  if (ranges) {
-    const outside = req.ips.filter((ip) => !ranges.some((r) => inCidr(ip, r))).map(formatIp);
-    if (outside.length) return decide("deny", "IPNotAllowed", `outside --allowed-ip-ranges: ${outside.join(", ")}`);
-  }
-  const suffixes = compiled.dnsSuffixes;
-  if (suffixes) {
-    const outside = req.dnsNames.filter((d) => !suffixes.some((s) => canonicalDns(d).endsWith(`.${s}`)));
-    if (outside.length) return decide("deny", "DNSNameNotAllowed", `not under --dns-suffix ${suffixes.join(", ")}: ${outside.join(", ")}`);
-  }
-  const re = compiled.dnsRegex;
-  if (re) {
-    const outside = req.dnsNames.filter((d) => !re.test(canonicalDns(d)));
-    if (outside.length) return decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`);
-  }
-
-  // 9. Abuse controls, from the controller's memory of its own approvals.
-  const keyOwner = history.keys.get(req.spkiHex);
-  if (keyOwner !== undefined && keyOwner !== nodeName) {
-    return decide("deny", "KeyReused", `this public key was already approved for node ${keyOwner}`);
-  }
-  const recent = (history.approvals.get(nodeName) ?? []).filter((t) => now.getTime() - t < cfg.approvalWindowSeconds * 1000);
-  if (recent.length >= cfg.maxApprovalsPerNode) {
-    return decide("ignore", "RateLimited", `node ${nodeName} already got ${recent.length} approvals in the last ${cfg.approvalWindowSeconds}s`);
-  }
-
-  const sans = [...req.dnsNames, ...req.ips.map(formatIp)];
-  return { ...decide("approve", "NodeAddressesVerified", `every SAN (${sans.join(", ")}) is an address of node ${nodeName} and of no other node`), node: nodeName, spki: req.spkiHex };
+/** The SPKI (hex) of a spec.request, or undefined if it does not read (for rebuilding the approval history). */
+export function requestKeyOf(request: unknown, maxBytes = DEFAULT_POLICY.maxRequestBytes): string | undefined {
+  if (typeof request !== "string") return undefined;
+  const r = readSpecRequest(request, maxBytes);
+  return "decision" in r ? undefined : r.spkiHex;
 }

@@ -2,7 +2,7 @@ import type { CsrObject, NodeObject } from "./policy.js";
 
 /** A CSR or Node as the API returns it, with the metadata the controller needs. */
 export type ApiCsr = CsrObject & { readonly metadata: { readonly name: string; readonly resourceVersion?: string; readonly uid?: string; readonly creationTimestamp?: string | Date } };
-export type ApiNode = NodeObject & { readonly metadata: { readonly name: string } };
+export type ApiNode = NodeObject & { readonly metadata: { readonly name: string; readonly labels?: Readonly<Record<string, string>> } };
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK";
 
@@ -41,6 +41,8 @@ export interface ApproverApi {
   listNodes(): Promise<{ items: ApiNode[]; resourceVersion: string }>;
   watchNodes(resourceVersion: string, onEvent: (type: WatchEventType, obj: ApiNode) => void, onEnd: (error?: unknown) => void): Promise<WatchHandle>;
   getCsr(name: string): Promise<ApiCsr>;
+  /** GET one object (or list) by API path, query included; undefined on 404. For discovery: the `kubernetes` Service, its endpoints, kubeadm-config. */
+  getObject(path: string): Promise<unknown>;
   /** PUT to /approval with one more condition; throws ApiStatusError(409) on a stale resourceVersion. */
   addCondition(csr: ApiCsr, condition: { type: "Approved" | "Denied"; reason: string; message: string; lastUpdateTime: Date }): Promise<void>;
   createEvent(csr: ApiCsr, type: "Normal" | "Warning", reason: string, message: string, now: Date): Promise<void>;

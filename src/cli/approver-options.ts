@@ -9,8 +9,8 @@ const list = (v: readonly string[] | undefined): string[] => (v ?? []).flatMap((
 /** The policy flags `approver check` and `approver run` share. */
 export function withPolicyOptions<T>(y: Argv<T>) {
   return y
-    .option("cluster-domain", { type: "string", default: DEFAULT_POLICY.clusterDomain, describe: "Service DNS domain: names under svc.<domain> are refused" })
-    .option("service-cidr", { type: "string", array: true, describe: `Service CIDRs, refused as SANs [default: ${DEFAULT_POLICY.serviceCidrs.join(",")}]` })
+    .option("cluster-domain", { type: "string", default: DEFAULT_POLICY.clusterDomains[0], describe: "Cluster DNS domain: names under it are refused (kubeadm-config's dnsDomain is added)" })
+    .option("service-cidr", { type: "string", array: true, describe: `Service CIDRs, refused as SANs [default: discovered, else ${DEFAULT_POLICY.assumedServiceCidrs.join(",")}]` })
     .option("pod-cidr", { type: "string", array: true, describe: "Pod CIDRs, refused as SANs" })
     .option("apiserver-address", { type: "string", array: true, describe: "API server IPs and names, refused as SANs (repeatable)" })
     .option("allowed-ip-ranges", { type: "string", array: true, describe: "Every IP SAN must also be inside one of these CIDRs (restricts, never widens)" })
@@ -63,8 +63,9 @@ export function policyFromArgs(args: PolicyArgs): PolicyConfig {
   const allowed = list(args["allowed-ip-ranges"]);
   const suffixes = list(args["dns-suffix"]);
   return {
-    clusterDomain: args["cluster-domain"],
-    serviceCidrs: cidrList("service-cidr", args["service-cidr"] ? list(args["service-cidr"]) : [...DEFAULT_POLICY.serviceCidrs]),
+    clusterDomains: [args["cluster-domain"]],
+    serviceCidrs: cidrList("service-cidr", list(args["service-cidr"])),
+    assumedServiceCidrs: DEFAULT_POLICY.assumedServiceCidrs,
     podCidrs: cidrList("pod-cidr", list(args["pod-cidr"])),
     apiServerAddresses: apiserver,
     ...(allowed.length ? { allowedIpRanges: cidrList("allowed-ip-ranges", allowed) } : {}),

@@ -89,6 +89,14 @@ export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
     }),
     watchNodes: (rv, onEvent, onEnd) => transport.watch<ApiNode>("/api/v1/nodes", { resourceVersion: rv, timeoutSeconds: 300 }, onEvent, onEnd),
     getCsr: (name) => call(async () => (await certs.readCertificateSigningRequest({ name })) as unknown as ApiCsr),
+    getObject: async (path) => {
+      try {
+        return await transport.json<unknown>("GET", path);
+      } catch (error) {
+        if (error instanceof ApiStatusError && error.status === 404) return undefined;
+        throw error;
+      }
+    },
     addCondition: async (csr, condition) => {
       const conditions = [
         ...(csr.status?.conditions ?? []),

@@ -1,8 +1,9 @@
 /**
  * A minimal DER encoder. We build the few structures whose exact bytes matter
  * (names, extensions, key containers) ourselves, so that every byte can be
- * compared with what Go's crypto/x509 (and so kubeadm) writes. Decoding uses
- * asn1js (see ./asn1.ts).
+ * compared with what Go's crypto/x509 (and so kubeadm) writes. readElement below
+ * decodes what kpki reads leniently; der-strict.ts reads input that must have
+ * exactly one reading (the approver's requests).
  */
 
 /** Byte arrays backed by a plain ArrayBuffer (what WebCrypto accepts). */
@@ -170,9 +171,14 @@ export interface DerNode {
   readonly encoded: Bytes;
 }
 
-/** Raised for bytes that are not strict DER. */
+/** Raised for bytes that are not strict DER; `offset` is where, when known. */
 export class DerError extends Error {
   override name = "DerError";
+  readonly offset: number | undefined;
+  constructor(message: string, offset?: number) {
+    super(message);
+    this.offset = offset;
+  }
 }
 
 /**

@@ -149,3 +149,24 @@ export function indexedIp(cidr: Cidr, index: number): IpBytes | undefined {
   }
   return out;
 }
+
+/**
+ * The IPv4 addresses an IPv6 address carries, by the standard embeddings: IPv4-compatible
+ * (::a.b.c.d, RFC 4291 §2.5.5.1), NAT64 well-known prefix (64:ff9b::/96, RFC 6052), 6to4
+ * (2002:AABB:CCDD::/48, RFC 3056) and Teredo (2001:0::/32, server and obfuscated client, RFC
+ * 4380). IPv4-mapped addresses are already 4 bytes after normalizeIp. Used to judge such an
+ * address as its IPv4 as well, since a translator or tunnel delivers it there.
+ */
+export function embeddedIpv4s(ip: IpBytes): { readonly how: string; readonly ipv4: IpBytes }[] {
+  if (ip.length !== 16) return [];
+  const out: { how: string; ipv4: IpBytes }[] = [];
+  const zeros = (from: number, to: number): boolean => ip.subarray(from, to).every((b) => b === 0);
+  if (zeros(0, 12) && !zeros(12, 16)) out.push({ how: "IPv4-compatible", ipv4: ip.slice(12) });
+  if (ip[0] === 0x00 && ip[1] === 0x64 && ip[2] === 0xff && ip[3] === 0x9b && zeros(4, 12)) out.push({ how: "NAT64", ipv4: ip.slice(12) });
+  if (ip[0] === 0x20 && ip[1] === 0x02) out.push({ how: "6to4", ipv4: ip.slice(2, 6) });
+  if (ip[0] === 0x20 && ip[1] === 0x01 && ip[2] === 0x00 && ip[3] === 0x00) {
+    out.push({ how: "Teredo server", ipv4: ip.slice(4, 8) });
+    out.push({ how: "Teredo client", ipv4: ip.slice(12).map((b) => b ^ 0xff) });
+  }
+  return out;
+}

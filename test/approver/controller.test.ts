@@ -41,6 +41,7 @@ function fakeApi(initial: ApiCsr[]) {
     listNodes: async () => ({ items: [node], resourceVersion: "10" }),
     watchNodes: async () => ({ stop: () => undefined }),
     getCsr: async (name) => store.get(name)!,
+    getObject: async () => undefined,
     addCondition: async (c, cond) => {
       if (conflictsLeft > 0) {
         conflictsLeft--;

@@ -1,7 +1,4 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { allCertPhases, allKubeconfigPhases, runInit } from "../../src/kubeadm/init.js";
 import { resolveClusterConfig } from "../../src/kubeadm/config.js";
@@ -11,11 +8,11 @@ import { bytesToHex, children, decodeOne } from "../../src/pki/der.js";
 import { encodePem } from "../../src/pki/pem.js";
 import type { KeyAlgorithm } from "../../src/pki/keys.js";
 import { memoryStore } from "../helpers/memory-store.js";
+import { buildGoTool } from "../helpers/go-twin.js";
 import { missingBinaries } from "../helpers/testenv.js";
 import { T0, crypto } from "../helpers/clock.js";
 
 const skip = missingBinaries("go");
-const TWIN = resolve(import.meta.dirname, "../../testdata/go-x509-twin/main.go");
 
 interface TwinRequest {
   name: string; isCa: boolean; commonName: string; organizations: string[]; dnsNames: string[]; ips: string[];
@@ -23,15 +20,11 @@ interface TwinRequest {
   publicKeyPem: string; signerKeyPem: string; parentCertPem: string;
 }
 
-/** Runs Go's crypto/x509 on the same template fields, keys, serials and dates. */
+/** Runs Go's crypto/x509 (testdata/go-x509-twin, built once per content) on the same template fields, keys, serials and dates. */
 function goTwin(requests: TwinRequest[]): Promise<{ name: string; certPem: string; error?: string }[]> {
-  const gocache = mkdtempSync(join(tmpdir(), "kpki-gocache-"));
+  const twin = buildGoTool("go-x509-twin");
   return new Promise((resolvePromise, reject) => {
-    const child = execFile("go", ["run", TWIN], {
-      env: { ...process.env, GOCACHE: gocache, GO111MODULE: "off", GOFLAGS: "", GOPROXY: "off", CGO_ENABLED: "0" },
-      maxBuffer: 64 << 20, timeout: 120_000,
-    }, (error, stdout, stderr) => {
-      rmSync(gocache, { recursive: true, force: true });
+    const child = execFile(twin, [], { maxBuffer: 64 << 20, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${error.message}\n${stderr}`));
       else resolvePromise(JSON.parse(stdout) as { name: string; certPem: string }[]);
     });

@@ -2,7 +2,8 @@
 // library kubeadm uses, from the same template fields kubeadm's pki_helpers.go
 // sets (NewSelfSignedCACert, NewSignedCert). test/interop/go-x509.test.ts feeds
 // it kpki's keys, serials and dates and compares the bytes. Standard library
-// only, so `go run` needs no module download.
+// only, so it builds with GO111MODULE=off and no module download
+// (test/helpers/go-twin.ts buildGoTool).
 package main
 
 import (

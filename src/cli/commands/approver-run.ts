@@ -19,6 +19,7 @@ type Args = PolicyArgs & {
   readonly "metrics-bind-address": string;
   readonly workers: number;
   readonly events: boolean;
+  readonly discovery: boolean;
 };
 
 /** `kpki approver run`: the controller. Runs until SIGTERM/SIGINT (exit 0) or lost leadership (exit 1). */
@@ -38,8 +39,10 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
       .option("identity", { type: "string", describe: "This replica's identity in the Lease [default: hostname_random]" })
       .option("workers", { type: "number", default: 16, describe: "CSRs decided and written at once" })
       .option("events", { type: "boolean", default: true, describe: "Record an Event on each decision (--no-events saves one API write per CSR)" })
+      .option("discovery", { type: "boolean", default: true, describe: "Read the API server's addresses (the kubernetes Service and its endpoints) and kubeadm-config's subnets from the cluster, and refuse them as SANs" })
       .option("metrics-bind-address", { type: "string", default: "0.0.0.0:8080", describe: "Address for /metrics, /healthz and /readyz" })
-      .example("$0 approver run --apiserver-address 10.0.0.10 --service-cidr 10.96.0.0/12 --pod-cidr 10.244.0.0/16", "In a cluster (see deploy/)")
+      .example("$0 approver run", "In a cluster (see deploy/): what must be refused is discovered")
+      .example("$0 approver run --apiserver-address api.example.com --pod-cidr 10.244.0.0/16", "Add to what is discovered (a load balancer's name, a CNI's own range)")
       .example("$0 approver run --kubeconfig approver.conf --dry-run --leader-elect=false", "Watch and log what would be decided")
       .epilogue("Logs are JSON lines on stderr. A replica that loses the lease stops deciding and stays a candidate. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 error, 2 usage error.") as never,
   handler: async (args) => {
@@ -72,7 +75,7 @@ export const approverRunCommand = (io: CliIo, setExitCode: (code: number) => voi
     const identity = args.identity ?? `${hostname()}_${Buffer.from(io.crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
     if (!Number.isInteger(args.workers) || args.workers < 1) throw invalidInput(`invalid --workers ${args.workers}: expected a positive integer`);
     const newController = () =>
-      new ApproverController(api, telemetry.observer, { policy, dryRun: args["dry-run"], verify: io.verifySignature, now, workers: args.workers, events: args.events });
+      new ApproverController(api, telemetry.observer, { policy, discovery: args.discovery, dryRun: args["dry-run"], verify: io.verifySignature, now, workers: args.workers, events: args.events });
     let controller: ApproverController | undefined;
     telemetry.countsFrom(() => controller?.counts() ?? { pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
     const abort = new AbortController();

@@ -1,0 +1,88 @@
+import { KUBELET_SERVING, requestKeyOf, timeOf, type ApprovalHistory, type CsrObject } from "./policy.js";
+
+/** A node's budget slot and key, held while an approval is verified and written. */
+export interface Reservation {
+  readonly node: string;
+  readonly spki: string;
+  readonly at: number;
+}
+
+/**
+ * The approvals the controller knows of, as the policy's ApprovalHistory: the kubelet-serving
+ * CSRs approved in the cluster (read at start, which is also every leader takeover, and kept
+ * current from the watch), plus the approvals it has decided but not yet written. A decision
+ * reserves its node's slot and its key in the same tick as the policy allowed it, before any
+ * await, so concurrent decisions see each other: the per-node budget and the key-reuse rule
+ * hold whatever the number of workers. A reservation is committed when the approval is written
+ * and released when it is not.
+ */
+export class ApprovalLedger implements ApprovalHistory {
+  readonly keys = new Map<string, string>();
+  readonly approvals = new Map<string, number[]>();
+  private readonly keyRefs = new Map<string, number>();
+  /** CSRs (uid, else name) already counted. */
+  private readonly counted = new Set<string>();
+  private readonly windowMs: number;
+
+  /** `windowMs`: how long an approval counts against its node's budget. */
+  constructor(windowMs: number) {
+    this.windowMs = windowMs;
+  }
+
+  private addKey(spki: string, node: string): void {
+    if (!this.keys.has(spki)) this.keys.set(spki, node);
+    this.keyRefs.set(spki, (this.keyRefs.get(spki) ?? 0) + 1);
+  }
+
+  private addApproval(node: string, at: number): void {
+    const kept = (this.approvals.get(node) ?? []).filter((t) => at - t < this.windowMs);
+    kept.push(at);
+    this.approvals.set(node, kept);
+  }
+
+  /**
+   * Counts a kubelet-serving CSR that the cluster shows Approved (by anyone): its key is bound to
+   * its node and its approval time counts against the node's budget. Idempotent per CSR; other
+   * CSRs are passed over.
+   */
+  recordCsr(csr: CsrObject): void {
+    const spec = csr.spec;
+    const id = csr.metadata?.uid || csr.metadata?.name;
+    if (!id || this.counted.has(id) || spec?.signerName !== KUBELET_SERVING) return;
+    const approved = (Array.isArray(csr.status?.conditions) ? csr.status.conditions : []).find((c) => c?.type === "Approved");
+    if (!approved) return;
+    const node = typeof spec.username === "string" ? /^system:node:(.+)$/.exec(spec.username)?.[1] : undefined;
+    const spki = requestKeyOf(spec.request);
+    if (!node || !spki) return;
+    const at = timeOf(approved.lastUpdateTime) ?? timeOf(approved.lastTransitionTime) ?? timeOf(csr.metadata?.creationTimestamp);
+    this.counted.add(id);
+    this.addKey(spki, node);
+    if (at !== undefined) this.addApproval(node, at);
+  }
+
+  /** Holds the node's slot and the key; the caller has just had assessCsr approve with this ledger. */
+  reserve(node: string, spki: string, at: number): Reservation {
+    this.addKey(spki, node);
+    this.addApproval(node, at);
+    return { node, spki, at };
+  }
+
+  /** The approval was written for this CSR (uid, else name): it stays counted, and the watch's copy of it is not counted again. */
+  commit(_r: Reservation, csrId: string): void {
+    this.counted.add(csrId);
+  }
+
+  /** The approval was not written: give the slot and the key back. */
+  release(r: Reservation): void {
+    const times = this.approvals.get(r.node) ?? [];
+    const i = times.indexOf(r.at);
+    if (i >= 0) times.splice(i, 1);
+    const refs = (this.keyRefs.get(r.spki) ?? 1) - 1;
+    if (refs <= 0) {
+      this.keyRefs.delete(r.spki);
+      if (this.keys.get(r.spki) === r.node) this.keys.delete(r.spki);
+    } else {
+      this.keyRefs.set(r.spki, refs);
+    }
+  }
+}
