@@ -77,4 +77,25 @@ describe("kpki approver check", () => {
     const badCidr = await kpki(["approver", "check", "--csr", notCsr, "--nodes", nodesFile, "--allowed-ip-ranges", "10.0.0.0/40"]);
     expect(badCidr.stderr).toBe('error: invalid --allowed-ip-ranges "10.0.0.0/40": expected a CIDR such as 10.0.0.0/8\n');
   });
+
+  it("a CSR object with fields of the wrong type: one decision line naming the field, never a JavaScript error", async () => {
+    const path = await csrFile("typed", ["n1"], ["10.0.0.11"], { groups: "xsystem:nodesx" });
+    const r = await kpki(["approver", "check", "--csr", path, "--nodes", nodesFile, ...NOW]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([1, 'deny: InvalidObject: spec.groups must be an array of strings, not "xsystem:nodesx"\n', ""]);
+    const listSpec = join(work, "list-spec.yaml");
+    writeFileSync(listSpec, "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: x}\nspec: [1, 2]\n");
+    const odd = await kpki(["approver", "check", "--csr", listSpec, "--nodes", nodesFile, ...NOW]);
+    expect([odd.code, odd.stdout, odd.stderr]).toEqual([1, "deny: InvalidObject: spec must be an object\n", ""]);
+  });
+
+  it("--cluster-config: kubeadm's ClusterConfiguration is read as the controller discovers it", async () => {
+    const cc = join(work, "cluster.yaml");
+    writeFileSync(cc, "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nnetworking: {podSubnet: 10.0.0.0/24}\n");
+    const r = await kpki(["approver", "check", "--csr", await csrFile("pods", ["n1"], ["10.0.0.11"]), "--nodes", nodesFile, "--cluster-config", cc, ...NOW]);
+    expect([r.code, r.stdout]).toEqual([1, "deny: ReservedIP: reserved IP addresses: 10.0.0.11 (in a pod CIDR)\n"]);
+    const notKubeadm = join(work, "not-kubeadm.yaml");
+    writeFileSync(notKubeadm, "kind: ConfigMap\n");
+    const bad = await kpki(["approver", "check", "--csr", await csrFile("pods2", ["n1"], ["10.0.0.11"]), "--nodes", nodesFile, "--cluster-config", notKubeadm, ...NOW]);
+    expect([bad.code, bad.stderr]).toEqual([1, `error: ${notKubeadm} has no kubeadm ClusterConfiguration document\n`]);
+  });
 });

@@ -9,7 +9,8 @@ import { ApproverController, type ApproverObserver } from "../../src/approver/co
 import { DEFAULT_POLICY } from "../../src/approver/policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType } from "../../src/approver/ports.js";
 import { createCsr } from "../../src/pki/csr.js";
-import { generateKeyPair } from "../../src/pki/keys.js";
+import { generateKeyPair, type KeyPair } from "../../src/pki/keys.js";
+import type { SignatureVerifier } from "../../src/pki/signature.js";
 import { parseIp } from "../../src/pki/ip.js";
 import { webCryptoVerifier } from "../../src/pki/signature.js";
 import { waitFor } from "../helpers/procs.js";
@@ -19,15 +20,26 @@ const verify = webCryptoVerifier(crypto);
 
 const NOW = new Date(Date.UTC(2026, 10, 26, 12, 0, 0));
 const node: ApiNode = { metadata: { name: "n1" }, status: { addresses: [{ type: "Hostname", address: "n1" }, { type: "InternalIP", address: "10.0.0.11" }] } };
+const node2: ApiNode = { metadata: { name: "n2" }, status: { addresses: [{ type: "Hostname", address: "n2" }, { type: "InternalIP", address: "10.0.0.12" }] } };
+const ADDRESSES: Record<string, [string, string]> = { n1: ["n1", "10.0.0.11"], n2: ["n2", "10.0.0.12"], w: ["w", "192.0.2.21"] };
 
-async function csr(name: string, rv = "1"): Promise<ApiCsr> {
-  const key = await generateKeyPair("ECDSA-P256", crypto);
-  const c = await createCsr({ subject: { commonName: "system:node:n1", organizations: ["system:nodes"] }, dnsNames: ["n1"], ips: [parseIp("10.0.0.11")!] }, key, crypto);
-  return { metadata: { name, resourceVersion: rv, creationTimestamp: "2026-11-26T11:59:59Z" },
-    spec: { request: Buffer.from(c.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"], username: "system:node:n1", groups: ["system:nodes"] } };
+async function csr(name: string, rv = "1", opts: { node?: string; key?: KeyPair } = {}): Promise<ApiCsr> {
+  const n = opts.node ?? "n1";
+  const [dns, ip] = ADDRESSES[n] ?? [n, "10.9.9.9"];
+  const key = opts.key ?? (await generateKeyPair("ECDSA-P256", crypto));
+  const c = await createCsr({ subject: { commonName: `system:node:${n}`, organizations: ["system:nodes"] }, dnsNames: [dns], ips: [parseIp(ip)!] }, key, crypto);
+  return { metadata: { name, uid: `uid-${name}`, resourceVersion: rv, creationTimestamp: "2026-11-26T11:59:59Z" },
+    spec: { request: Buffer.from(c.pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"], username: `system:node:${n}`, groups: ["system:nodes"] } };
 }
 
-function fakeApi(initial: ApiCsr[]) {
+/** A write the test lets through when it chooses: the API server's slow write, without a timing window. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+function fakeApi(initial: ApiCsr[], opts: { nodes?: ApiNode[]; objects?: Record<string, unknown>; writeGate?: Promise<void> } = {}) {
   const store = new Map(initial.map((c) => [c.metadata.name, c]));
   const writes: { name: string; type: string; rv: string | undefined }[] = [];
   const events: string[] = [];
@@ -35,13 +47,19 @@ function fakeApi(initial: ApiCsr[]) {
   let conflictsLeft = 0;
   let listCalls = 0;
   let csrWatch: { onEvent: (t: WatchEventType, o: ApiCsr) => void; onEnd: (e?: unknown) => void } | undefined;
+  let nodeWatch: { onEvent: (t: WatchEventType, o: ApiNode) => void } | undefined;
+  let pendingWrites = 0;
   const api: ApproverApi = {
     listCsrs: async () => (listCalls++, { items: [...store.values()], resourceVersion: "10" }),
     watchCsrs: async (_rv, onEvent, onEnd) => ((csrWatch = { onEvent, onEnd }), { stop: () => undefined }),
-    listNodes: async () => ({ items: [node], resourceVersion: "10" }),
-    watchNodes: async () => ({ stop: () => undefined }),
+    listNodes: async () => ({ items: opts.nodes ?? [node], resourceVersion: "10" }),
+    watchNodes: async (_rv, onEvent) => ((nodeWatch = { onEvent }), { stop: () => undefined }),
     getCsr: async (name) => store.get(name)!,
-    getObject: async () => undefined,
+    getObject: async (path) => {
+      const o = opts.objects?.[path];
+      if (o instanceof Error) throw o;
+      return o;
+    },
     addCondition: async (c, cond) => {
       if (conflictsLeft > 0) {
         conflictsLeft--;
@@ -50,9 +68,12 @@ function fakeApi(initial: ApiCsr[]) {
         store.set(c.metadata.name, { ...current, metadata: { ...current.metadata, resourceVersion: String(Number(current.metadata.resourceVersion) + 1) } });
         throw new ApiStatusError(409, "the object has been modified");
       }
+      pendingWrites++;
+      await opts.writeGate;
+      pendingWrites--;
       writes.push({ name: c.metadata.name, type: cond.type, rv: c.metadata.resourceVersion });
       order.push(`write ${c.metadata.name}`);
-      store.set(c.metadata.name, { ...c, status: { conditions: [{ type: cond.type, status: "True" }] } });
+      store.set(c.metadata.name, { ...c, status: { conditions: [{ type: cond.type, status: "True", lastUpdateTime: cond.lastUpdateTime.toISOString() }] } });
     },
     createEvent: async (c, _t, reason) => {
       events.push(`${c.metadata.name} ${reason}`);
@@ -62,13 +83,26 @@ function fakeApi(initial: ApiCsr[]) {
     watchLease: async () => ({ stop: () => undefined }),
     writeLease: async () => undefined,
   };
-  return { api, writes, events, order, store, conflicts: (n: number) => (conflictsLeft = n), listCalls: () => listCalls, watch: () => csrWatch! };
+  return { api, writes, events, order, store, conflicts: (n: number) => (conflictsLeft = n), listCalls: () => listCalls, watch: () => csrWatch!, nodeWatch: () => nodeWatch!, pendingWrites: () => pendingWrites };
 }
 
-const quietObserver = (): ApproverObserver & { logs: string[]; decisions: string[] } => {
+const quietObserver = (): ApproverObserver & { logs: string[]; decisions: string[]; byCsr: Map<string, string> } => {
   const logs: string[] = [];
   const decisions: string[] = [];
-  return { logs, decisions, log: (_l, msg) => void logs.push(msg), decision: (d) => void decisions.push(`${d.decision}:${d.reason}`), synced: () => undefined };
+  const byCsr = new Map<string, string>();
+  return {
+    logs, decisions, byCsr, log: (_l, msg) => void logs.push(msg), synced: () => undefined,
+    decision: (d, c) => {
+      decisions.push(`${d.decision}:${d.reason}`);
+      byCsr.set(c.metadata.name, `${d.decision}:${d.reason}`);
+    },
+  };
+};
+
+/** Counts the signature checks a controller makes. */
+const counting = (): { verify: SignatureVerifier; calls: () => number } => {
+  let n = 0;
+  return { verify: (...args) => (n++, verify(...args)), calls: () => n };
 };
 
 describe("ApproverController", () => {
@@ -137,6 +171,107 @@ describe("ApproverController", () => {
     await ctl.start();
     await waitFor("the Events", () => f.events.length === names.length, 5000, 10);
     expect(f.order).toEqual([...names.map((n) => `write ${n}`), ...names.map((n) => `event ${n}`)]);
+    ctl.stop();
+  });
+
+  it("16 workers, 50 CSRs from one node and writes the test holds open: the per-node budget holds exactly", async () => {
+    const names = Array.from({ length: 50 }, (_, i) => `flood-${i}`);
+    const g = gate();
+    const f = fakeApi(await Promise.all(names.map((n) => csr(n))), { writeGate: g.opened });
+    const obs = quietObserver();
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 16, events: false });
+    await ctl.start();
+    // Every CSR decided while the first approvals are still being written.
+    await waitFor("all 50 decisions", () => obs.decisions.length + f.pendingWrites() === 50, 10_000, 5);
+    expect(f.pendingWrites()).toBe(DEFAULT_POLICY.maxApprovalsPerNode);
+    g.open();
+    await waitFor("the writes", () => f.writes.length === DEFAULT_POLICY.maxApprovalsPerNode && obs.decisions.length === 50, 10_000, 5);
+    expect(obs.decisions.filter((d) => d === "approve:NodeAddressesVerified")).toHaveLength(3);
+    expect(obs.decisions.filter((d) => d === "ignore:RateLimited")).toHaveLength(47);
+    ctl.stop();
+  });
+
+  it("one key in CSRs from two nodes, decided at once: exactly one is approved, the other denied KeyReused", async () => {
+    const key = await generateKeyPair("ECDSA-P256", crypto);
+    const g = gate();
+    const f = fakeApi([await csr("k-n1", "1", { node: "n1", key }), await csr("k-n2", "1", { node: "n2", key })], { nodes: [node, node2], writeGate: g.opened });
+    const obs = quietObserver();
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 16, events: false });
+    await ctl.start();
+    await waitFor("both decided", () => f.pendingWrites() === 2, 10_000, 5);
+    g.open();
+    await waitFor("both written", () => f.writes.length === 2, 10_000, 5);
+    expect([...obs.byCsr.values()].sort()).toEqual(["approve:NodeAddressesVerified", "deny:KeyReused"]);
+    ctl.stop();
+  });
+
+  it("restart: a new controller rebuilds the history from the cluster's approved CSRs, so it refuses a key the previous one approved and keeps the budget", async () => {
+    const key = await generateKeyPair("ECDSA-P256", crypto);
+    const f = fakeApi([await csr("first", "1", { node: "n1", key })], { nodes: [node, node2] });
+    const before = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: false });
+    await before.start();
+    await waitFor("the approval", () => f.writes.length === 1, 5000, 5);
+    before.stop();
+    // Two more approvals for n1, made by anyone (another approver, an admin): they count too.
+    for (const n of ["by-admin-1", "by-admin-2"]) {
+      const c = await csr(n);
+      f.store.set(n, { ...c, status: { conditions: [{ type: "Approved", status: "True", lastUpdateTime: "2026-11-26T11:59:30Z" }] } });
+    }
+    f.store.set("stolen", await csr("stolen", "1", { node: "n2", key }));
+    f.store.set("fourth", await csr("fourth"));
+    const obs = quietObserver();
+    const after = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: false });
+    await after.start();
+    await waitFor("both decisions", () => obs.byCsr.size === 2, 5000, 5);
+    expect(obs.byCsr.get("stolen")).toBe("deny:KeyReused");
+    expect(obs.byCsr.get("fourth")).toBe("ignore:RateLimited");
+    after.stop();
+  });
+
+  it("a signature is checked once per CSR, not on every Node event; CSRs waiting for their Node are not checked at all", async () => {
+    const c = counting();
+    const f = fakeApi([await csr("dry"), await csr("ghost", "1", { node: "ghost" })]);
+    const obs = quietObserver();
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: true, verify: c.verify, now: () => NOW });
+    await ctl.start();
+    await waitFor("both decided", () => obs.byCsr.size === 2, 5000, 5);
+    const approvals = () => obs.decisions.filter((d) => d.startsWith("approve")).length;
+    for (let i = 1; i <= 3; i++) {
+      // Each Node event has every pending CSR decided again (a dry run writes nothing, so "dry" stays pending).
+      f.nodeWatch().onEvent("MODIFIED", { ...node, metadata: { ...node.metadata, resourceVersion: String(20 + i) } } as ApiNode);
+      await waitFor(`re-decision ${i}`, () => approvals() === 1 + i, 5000, 5);
+    }
+    expect(obs.byCsr.get("dry")).toBe("approve:NodeAddressesVerified");
+    expect(obs.byCsr.get("ghost")).toBe("requeue:NodeNotFound");
+    expect(c.calls()).toBe(1);
+    ctl.stop();
+  });
+
+  it("discovery: the API server's endpoints and kubeadm-config's subnets are refused without any flag", async () => {
+    const worker: ApiNode = { metadata: { name: "w" }, status: { addresses: [{ type: "Hostname", address: "w" }, { type: "InternalIP", address: "192.0.2.21" }] } };
+    const objects = {
+      "/api/v1/namespaces/default/services/kubernetes": { spec: { clusterIP: "10.200.0.1" } },
+      "/api/v1/namespaces/default/endpoints/kubernetes": { subsets: [{ addresses: [{ ip: "192.0.2.21" }] }] },
+      "/api/v1/namespaces/kube-system/configmaps/kubeadm-config": { data: { ClusterConfiguration: "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nnetworking: {serviceSubnet: 10.200.0.0/16, podSubnet: 10.244.0.0/16}\n" } },
+    };
+    const f = fakeApi([await csr("vip", "1", { node: "w" })], { nodes: [worker], objects });
+    const obs = quietObserver();
+    const timers: number[] = [];
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: true, verify, now: () => NOW, setTimer: (_fn, ms) => timers.push(ms), clearTimer: () => undefined });
+    await ctl.start();
+    await waitFor("the decision", () => obs.byCsr.size === 1, 5000, 5);
+    expect(obs.byCsr.get("vip")).toBe("deny:ReservedIP");
+    expect(ctl.effectivePolicy.apiServerAddresses).toEqual(["192.0.2.21"]);
+    expect(ctl.effectivePolicy.serviceCidrs).toEqual(["10.200.0.1/32", "10.200.0.0/16"]);
+    expect(ctl.effectivePolicy.podCidrs).toEqual(["10.244.0.0/16"]);
+    expect(timers).toContain(60_000); // read again every minute
+    ctl.stop();
+  });
+
+  it("discovery refused at start (RBAC): start() fails with the API's answer instead of approving blind", async () => {
+    const f = fakeApi([], { objects: { "/api/v1/namespaces/default/services/kubernetes": new ApiStatusError(403, "HTTP 403: services \"kubernetes\" is forbidden") } });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: true, verify, now: () => NOW });
+    await expect(ctl.start()).rejects.toThrow(/403/);
     ctl.stop();
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decideCsr, DEFAULT_POLICY, type CsrObject, type NodeObject, type PolicyConfig } from "../../src/approver/policy.js";
+import { factsFromCluster, readClusterConfiguration, withClusterFacts } from "../../src/approver/discovery.js";
 import { createCsr } from "../../src/pki/csr.js";
 import { generateKeyPair, type KeyAlgorithm } from "../../src/pki/keys.js";
 import { parseIp } from "../../src/pki/ip.js";
@@ -191,5 +192,147 @@ describe("approver policy: the adversarial catalogue (approver-policy.md §5)", 
     ];
     const d = await check(object(await kpkiCsr({ cn: "system:node:a", dns: [], ips: ["10.1.0.1"] }), { username: "system:node:a" }), {}, nodes);
     expect([d.decision, d.reason, d.message]).toEqual(["deny", "SANClaimedByOtherNode", "also addresses of other nodes: 10.1.0.1 (node b)"]);
+  });
+});
+
+describe("the CSR object is read by type before any rule", () => {
+  const base = async () => object(await kpkiCsr());
+  const withSpec = async (spec: Record<string, unknown>): Promise<CsrObject> => {
+    const o = await base();
+    return { ...o, spec: { ...o.spec, ...spec } } as CsrObject;
+  };
+  it.each([
+    ["spec.groups as a string is not matched as a substring", { groups: "xsystem:nodesx" }, "InvalidObject", /spec\.groups must be an array of strings, not "xsystem:nodesx"/],
+    ["spec.usages as an object", { usages: { a: 1 } }, "InvalidObject", /spec\.usages must be an array of strings/],
+    ["expirationSeconds NaN", { expirationSeconds: Number.NaN }, "InvalidObject", /spec\.expirationSeconds must be an integer/],
+    ["expirationSeconds 1.5", { expirationSeconds: 1.5 }, "InvalidObject", /spec\.expirationSeconds must be an integer/],
+    ["expirationSeconds as text", { expirationSeconds: "3600" }, "InvalidObject", /spec\.expirationSeconds must be an integer, not "3600"/],
+    ["expirationSeconds negative", { expirationSeconds: -1 }, "InvalidExpiration", /below the minimum of 600/],
+    ["expirationSeconds 599", { expirationSeconds: 599 }, "InvalidExpiration", /below the minimum of 600/],
+    ["spec.username as a number", { username: 7 }, "InvalidObject", /spec\.username must be a string/],
+  ] as const)("%s → %s", async (_name, spec, reason, message) => {
+    const d = await check(await withSpec(spec));
+    expect([d.decision, d.reason]).toEqual(["deny", reason]);
+    expect(d.message).toMatch(message);
+  });
+
+  it("expirationSeconds 600 (the API's minimum) is accepted", async () => {
+    expect((await check(await withSpec({ expirationSeconds: 600 }))).decision).toBe("approve");
+  });
+
+  it("an unparsable or missing creationTimestamp is a clear decision, not a skipped staleness check", async () => {
+    const o = await base();
+    for (const created of ["yesterday", "2026-13-45T99:00:00Z", undefined]) {
+      const d = await check({ ...o, metadata: { name: "x", ...(created === undefined ? {} : { creationTimestamp: created }) } });
+      expect([d.decision, d.reason, d.message]).toEqual(["deny", "InvalidObject", `metadata.creationTimestamp must be an RFC 3339 time, not ${created === undefined ? "missing" : JSON.stringify(created)}`]);
+    }
+  });
+
+  it("status.conditions that are not a list, and a spec that is not an object, are decisions too", async () => {
+    const o = await base();
+    expect((await check({ ...o, status: { conditions: "Approved" } } as unknown as CsrObject)).reason).toBe("InvalidObject");
+    expect((await check({ ...o, spec: ["x"] } as unknown as CsrObject)).reason).toBe("InvalidObject");
+    expect((await check("csr" as unknown as CsrObject)).reason).toBe("InvalidObject");
+  });
+
+  it("a CSR for another signer is left alone whatever else it holds", async () => {
+    const d = await check(await withSpec({ signerName: "example.com/x", groups: "junk" }));
+    expect([d.decision, d.reason]).toEqual(["ignore", "NotKubeletServing"]);
+  });
+});
+
+describe("names and addresses are judged as TLS clients use them", () => {
+  const node = (name: string, addresses: [string, string][], extra: Partial<NodeObject> = {}): NodeObject =>
+    ({ metadata: { name, creationTimestamp: "2026-11-01T00:00:00Z", ...extra.metadata }, ...(extra.spec ? { spec: extra.spec } : {}), status: { addresses: addresses.map(([type, address]) => ({ type, address })) } });
+
+  it("a node address that case-folds into ASCII (U+212A KELVIN SIGN) does not make the ASCII name the node's", async () => {
+    const nodes = [node("n1", [["Hostname", "n1"], ["InternalIP", "10.0.0.11"], ["InternalDNS", "n\u212a1.example.com"]])];
+    const d = await check(object(await kpkiCsr({ dns: ["nk1.example.com"] })), {}, nodes);
+    expect([d.decision, d.reason, d.message]).toEqual(["deny", "SANNotOwnedByNode", "not addresses of node n1: nk1.example.com"]);
+  });
+
+  it("a Node DNS address that is an IP literal is not a DNS name, so it cannot bypass the other-node check", async () => {
+    // n1 writes n2's IP as its own InternalDNS and asks for it as a DNS SAN.
+    const nodes = [node("n1", [["Hostname", "n1"], ["InternalIP", "10.0.0.11"], ["InternalDNS", "10.0.0.12"]]), node("n2", [["InternalIP", "10.0.0.12"]])];
+    const d = await check(object(await kpkiCsr({ dns: ["n1", "10.0.0.12"] })), {}, nodes);
+    expect([d.decision, d.reason]).toEqual(["deny", "DNSNameIsIPAddress"]);
+  });
+
+  it("Node entries of the wrong type are skipped, not thrown on", async () => {
+    const odd = { metadata: { name: "n1", creationTimestamp: "2026-11-01T00:00:00Z" }, status: { addresses: [{ type: "InternalIP", address: 5 }, "x", null, { type: "Hostname", address: "n1" }, { type: "InternalIP", address: "10.0.0.11" }] } } as unknown as NodeObject;
+    expect((await check(object(await kpkiCsr()), {}, [odd, { metadata: "bad" } as unknown as NodeObject])).decision).toBe("approve");
+  });
+
+  it("pod CIDRs are read from every Node's spec.podCIDRs", async () => {
+    const nodes = [node("n1", [["Hostname", "n1"], ["InternalIP", "10.245.0.7"]]), node("n2", [["InternalIP", "10.0.0.12"]], { spec: { podCIDRs: ["10.245.0.0/24", "fd10::/64"] } })];
+    const d = await check(object(await kpkiCsr({ ips: ["10.245.0.7"] })), { podCidrs: [] }, nodes);
+    expect([d.decision, d.reason, d.message]).toEqual(["deny", "ReservedIP", "reserved IP addresses: 10.245.0.7 (in a pod CIDR)"]);
+  });
+
+  it("an API server address is refused to a worker that lists it, and allowed to a control-plane node (kubeadm advertises the node's own IP)", async () => {
+    const cp = node("cp", [["Hostname", "cp"], ["InternalIP", "10.0.0.5"]], { metadata: { name: "cp", labels: { "node-role.kubernetes.io/control-plane": "" } } });
+    const worker = node("w", [["Hostname", "w"], ["InternalIP", "10.0.0.6"]]);
+    const cfg = { apiServerAddresses: ["10.0.0.5", "10.0.0.6", "cp"] };
+    const forCp = await check(object(await kpkiCsr({ cn: "system:node:cp", dns: ["cp"], ips: ["10.0.0.5"] }), { username: "system:node:cp" }), cfg, [cp, worker]);
+    expect(forCp.decision).toBe("approve");
+    const forWorker = await check(object(await kpkiCsr({ cn: "system:node:w", dns: ["w"], ips: ["10.0.0.6"] }), { username: "system:node:w" }), cfg, [cp, worker]);
+    expect([forWorker.decision, forWorker.reason, forWorker.message]).toEqual(["deny", "ReservedIP", "reserved IP addresses: 10.0.0.6 (an API server address)"]);
+  });
+
+  it("the assumed service CIDR (10.96.0.0/12) applies only while no service subnet is known", async () => {
+    const nodes = [node("n1", [["Hostname", "n1"], ["InternalIP", "10.100.0.1"]])];
+    const csr = object(await kpkiCsr({ ips: ["10.100.0.1"] }));
+    expect((await check(csr, { serviceCidrs: [] }, nodes)).reason).toBe("ReservedIP");
+    expect((await check(csr, { serviceCidrs: ["10.200.0.0/16"] }, nodes)).decision).toBe("approve");
+    // the kubernetes Service's own IP (a /32 from discovery) is not a subnet: the assumption stays
+    expect((await check(csr, { serviceCidrs: ["10.96.0.1/32"] }, nodes)).reason).toBe("ReservedIP");
+  });
+});
+
+describe("what is reserved is discovered from the cluster's own objects", () => {
+  const clusterConfiguration = `apiVersion: kubeadm.k8s.io/v1beta2
+kind: ClusterConfiguration
+controlPlaneEndpoint: api.corp.example:6443
+networking:
+  serviceSubnet: 10.200.0.0/16,fd00:200::/112
+  podSubnet: 10.244.0.0/16
+  dnsDomain: corp.local
+apiServer:
+  certSANs: ["*.lb.example", "203.0.113.50"]
+`;
+  it("kubeadm-config, the kubernetes Service and its endpoints: each source's addresses are refused", async () => {
+    const facts = factsFromCluster({
+      service: { spec: { clusterIP: "10.200.0.1", clusterIPs: ["10.200.0.1", "fd00:200::1"] } },
+      endpoints: { subsets: [{ addresses: [{ ip: "192.0.2.21" }], notReadyAddresses: [{ ip: "192.0.2.22" }] }] },
+      endpointSlices: [{ endpoints: [{ addresses: ["192.0.2.23"] }] }],
+      serviceCidrs: [{ spec: { cidrs: ["10.201.0.0/16"] } }],
+      clusterConfiguration: await readClusterConfiguration(clusterConfiguration, "kubeadm-config"),
+    });
+    expect(facts).toEqual({
+      apiServerAddresses: ["192.0.2.21", "192.0.2.22", "192.0.2.23", "api.corp.example", "*.lb.example", "203.0.113.50"],
+      serviceCidrs: ["10.200.0.1/32", "fd00:200::1/128", "10.201.0.0/16", "10.200.0.0/16", "fd00:200::/112"],
+      podCidrs: ["10.244.0.0/16"],
+      clusterDomains: ["corp.local"],
+    });
+    const cfg = withClusterFacts({ ...DEFAULT_POLICY }, facts);
+    const nodes: NodeObject[] = [{ metadata: { name: "n1", creationTimestamp: "2026-11-01T00:00:00Z" }, status: { addresses: [
+      { type: "Hostname", address: "n1" }, { type: "InternalIP", address: "10.0.0.11" }, { type: "InternalIP", address: "192.0.2.22" }, { type: "InternalIP", address: "203.0.113.50" },
+      { type: "InternalIP", address: "10.201.3.3" }, { type: "InternalDNS", address: "api.corp.example" }, { type: "InternalDNS", address: "x.lb.example" },
+      { type: "InternalDNS", address: "web.corp.local" }, { type: "InternalIP", address: "10.100.0.1" }] } }];
+    const expectations: [CsrShape, string, string][] = [
+      [{ ips: ["192.0.2.22"] }, "ReservedIP", "192.0.2.22 (an API server address)"],
+      [{ ips: ["203.0.113.50"] }, "ReservedIP", "203.0.113.50 (an API server address)"],
+      [{ ips: ["10.201.3.3"] }, "ReservedIP", "10.201.3.3 (in the service CIDR)"],
+      [{ dns: ["api.corp.example"], ips: [] }, "ReservedDNSName", "api.corp.example (an API server name)"],
+      [{ dns: ["x.lb.example"], ips: [] }, "ReservedDNSName", "x.lb.example (an API server name)"],
+      [{ dns: ["web.corp.local"], ips: [] }, "ReservedDNSName", "web.corp.local (a cluster service name)"],
+    ];
+    for (const [shape, reason, detail] of expectations) {
+      const d = await decideCsr(object(await kpkiCsr(shape)), nodes, cfg, NOW, verify);
+      expect([d.decision, d.reason], d.message).toEqual(["deny", reason]);
+      expect(d.message).toContain(detail);
+    }
+    // 10.100.0.1 is inside the default 10.96.0.0/12, which no longer applies: a service subnet is known.
+    expect((await decideCsr(object(await kpkiCsr({ ips: ["10.100.0.1"] })), nodes, cfg, NOW, verify)).decision).toBe("approve");
   });
 });
