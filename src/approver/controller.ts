@@ -211,11 +211,11 @@ export class ApproverController {
     if (type === "DELETED") {
       this.csrs.delete(csr.metadata.name);
       this.forget(csr.metadata.name);
-      this.verdicts.delete(csr.metadata.uid ?? csr.metadata.name);
+      this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
     } else {
       this.csrs.set(csr.metadata.name, csr);
       this.ledger.recordCsr(csr);
-      if (isFinal(csr)) this.verdicts.delete(csr.metadata.uid ?? csr.metadata.name);
+      if (isFinal(csr)) this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
       this.enqueue(csr.metadata.name);
     }
   }
@@ -308,7 +308,7 @@ export class ApproverController {
 
   /** The CSR's signature verdict, computed once per uid (the request never changes). */
   private signatureOf(csr: ApiCsr, req: StrictRequest): Promise<boolean> {
-    const id = csr.metadata.uid ?? csr.metadata.name;
+    const id = csr.metadata.uid || csr.metadata.name;
     const request = csr.spec?.request ?? "";
     const known = this.verdicts.get(id);
     if (known && known.request === request) return known.valid;
@@ -335,7 +335,7 @@ export class ApproverController {
       const now = this.opts.now();
       const a = assessCsr(c, this.nodeIndex, this.policy, now, this.ledger);
       if (a.kind === "final") return a.decision;
-      reservation = this.ledger.reserve(a.approval.node, a.approval.spki, now.getTime());
+      reservation = this.ledger.reserve(c.metadata.uid || c.metadata.name, a.approval.node, a.approval.spki, now.getTime());
       if (await this.signatureOf(c, a.request)) return a.approval;
       release();
       return BAD_SIGNATURE;
@@ -378,8 +378,7 @@ export class ApproverController {
           }
         }
       }
-      if (reservation) this.ledger.commit(reservation, csr.metadata.uid ?? csr.metadata.name);
-      reservation = undefined;
+      reservation = undefined; // written: it stays in the ledger
       const created = csr.metadata.creationTimestamp ? new Date(csr.metadata.creationTimestamp).getTime() : undefined;
       const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
       this.obs.decision(d, csr, latency);
@@ -392,7 +391,7 @@ export class ApproverController {
           .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message })));
       }
       this.forget(name);
-      this.verdicts.delete(csr.metadata.uid ?? csr.metadata.name);
+      this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
       return d;
     } finally {
       release();

@@ -2,6 +2,8 @@ import { KUBELET_SERVING, requestKeyOf, timeOf, type ApprovalHistory, type CsrOb
 
 /** A node's budget slot and key, held while an approval is verified and written. */
 export interface Reservation {
+  /** The CSR (uid, else name) the approval is for. */
+  readonly csr: string;
   readonly node: string;
   readonly spki: string;
   readonly at: number;
@@ -13,8 +15,8 @@ export interface Reservation {
  * current from the watch), plus the approvals it has decided but not yet written. A decision
  * reserves its node's slot and its key in the same tick as the policy allowed it, before any
  * await, so concurrent decisions see each other: the per-node budget and the key-reuse rule
- * hold whatever the number of workers. A reservation is committed when the approval is written
- * and released when it is not.
+ * hold whatever the number of workers. A reservation stays once the approval is written, and is
+ * released when it is not.
  */
 export class ApprovalLedger implements ApprovalHistory {
   readonly keys = new Map<string, string>();
@@ -60,20 +62,21 @@ export class ApprovalLedger implements ApprovalHistory {
     if (at !== undefined) this.addApproval(node, at);
   }
 
-  /** Holds the node's slot and the key; the caller has just had assessCsr approve with this ledger. */
-  reserve(node: string, spki: string, at: number): Reservation {
+  /**
+   * Holds the node's slot and the key for this CSR (uid, else name); the caller has just had
+   * assessCsr approve with this ledger. The CSR counts as recorded from now on, so its Approved
+   * copy from the watch (which may arrive before the write's own answer) is not counted twice.
+   */
+  reserve(csr: string, node: string, spki: string, at: number): Reservation {
+    this.counted.add(csr);
     this.addKey(spki, node);
     this.addApproval(node, at);
-    return { node, spki, at };
-  }
-
-  /** The approval was written for this CSR (uid, else name): it stays counted, and the watch's copy of it is not counted again. */
-  commit(_r: Reservation, csrId: string): void {
-    this.counted.add(csrId);
+    return { csr, node, spki, at };
   }
 
   /** The approval was not written: give the slot and the key back. */
   release(r: Reservation): void {
+    this.counted.delete(r.csr);
     const times = this.approvals.get(r.node) ?? [];
     const i = times.indexOf(r.at);
     if (i >= 0) times.splice(i, 1);

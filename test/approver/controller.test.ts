@@ -39,7 +39,7 @@ function gate() {
   return { opened, open };
 }
 
-function fakeApi(initial: ApiCsr[], opts: { nodes?: ApiNode[]; objects?: Record<string, unknown>; writeGate?: Promise<void> } = {}) {
+function fakeApi(initial: ApiCsr[], opts: { nodes?: ApiNode[]; objects?: Record<string, unknown>; writeGate?: Promise<void>; echoWrites?: boolean } = {}) {
   const store = new Map(initial.map((c) => [c.metadata.name, c]));
   const writes: { name: string; type: string; rv: string | undefined }[] = [];
   const events: string[] = [];
@@ -69,11 +69,14 @@ function fakeApi(initial: ApiCsr[], opts: { nodes?: ApiNode[]; objects?: Record<
         throw new ApiStatusError(409, "the object has been modified");
       }
       pendingWrites++;
+      const written: ApiCsr = { ...c, status: { conditions: [{ type: cond.type, status: "True", lastUpdateTime: cond.lastUpdateTime.toISOString() }] } };
+      // The API server's watch often delivers the written object before the write's own answer.
+      if (opts.echoWrites) csrWatch?.onEvent("MODIFIED", written);
       await opts.writeGate;
       pendingWrites--;
       writes.push({ name: c.metadata.name, type: cond.type, rv: c.metadata.resourceVersion });
       order.push(`write ${c.metadata.name}`);
-      store.set(c.metadata.name, { ...c, status: { conditions: [{ type: cond.type, status: "True", lastUpdateTime: cond.lastUpdateTime.toISOString() }] } });
+      store.set(c.metadata.name, written);
     },
     createEvent: async (c, _t, reason) => {
       events.push(`${c.metadata.name} ${reason}`);
@@ -272,6 +275,21 @@ describe("ApproverController", () => {
     const f = fakeApi([], { objects: { "/api/v1/namespaces/default/services/kubernetes": new ApiStatusError(403, "HTTP 403: services \"kubernetes\" is forbidden") } });
     const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: true, verify, now: () => NOW });
     await expect(ctl.start()).rejects.toThrow(/403/);
+    ctl.stop();
+  });
+
+  it("an approval's own watch event, arriving before the write's answer, is not counted twice against the node", async () => {
+    const g = gate();
+    const f = fakeApi([await csr("first")], { writeGate: g.opened, echoWrites: true });
+    const obs = quietObserver();
+    const ctl = new ApproverController(f.api, obs, { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 2 }, dryRun: false, verify, now: () => NOW, events: false });
+    await ctl.start();
+    await waitFor("the first write", () => f.pendingWrites() === 1, 5000, 5);
+    g.open();
+    await waitFor("the first approval", () => obs.byCsr.get("first") === "approve:NodeAddressesVerified", 5000, 5);
+    f.watch().onEvent("ADDED", await csr("second"));
+    await waitFor("the second decision", () => obs.byCsr.has("second"), 5000, 5);
+    expect(obs.byCsr.get("second")).toBe("approve:NodeAddressesVerified");
     ctl.stop();
   });
 });

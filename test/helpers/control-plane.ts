@@ -25,6 +25,12 @@ export interface ControlPlaneOptions {
   readonly etcdMembers: 1 | 3;
   /** kube-controller-manager signing kubelet-serving CSRs with pki/ca.{crt,key}; off for an external CA. */
   readonly controllerManager: boolean;
+  /**
+   * The address kube-apiserver publishes in the `kubernetes` Endpoints (with the lease endpoint
+   * reconciler). Default: none published (127.0.0.1 is not a valid endpoint); it still listens on
+   * 127.0.0.1 only.
+   */
+  readonly advertiseAddress?: string;
 }
 
 export interface ControlPlane {
@@ -125,7 +131,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
       }
       // kube-apiserver with kubeadm's static-pod flags, every file from the cluster folder.
       const api = startProcess(bin.kubeApiserver, [
-        "--advertise-address=127.0.0.1", "--bind-address=127.0.0.1", `--secure-port=${apiPort}`, "--insecure-port=0",
+        `--advertise-address=${opts.advertiseAddress ?? "127.0.0.1"}`, "--bind-address=127.0.0.1", `--secure-port=${apiPort}`, "--insecure-port=0",
         "--allow-privileged=true", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
         `--client-ca-file=${join(pki, "ca.crt")}`, "--enable-bootstrap-token-auth=true",
         `--etcd-cafile=${join(pki, "etcd/ca.crt")}`, `--etcd-certfile=${join(pki, "apiserver-etcd-client.crt")}`,
@@ -139,7 +145,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
         `--service-account-key-file=${join(pki, "sa.pub")}`, `--service-account-signing-key-file=${join(pki, "sa.key")}`,
         "--service-cluster-ip-range=10.96.0.0/12",
         `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
-        "--endpoint-reconciler-type=none", `--cert-dir=${join(work, "apiserver-certs")}`, "--v=1",
+        `--endpoint-reconciler-type=${opts.advertiseAddress ? "lease" : "none"}`, `--cert-dir=${join(work, "apiserver-certs")}`, "--v=1",
       ], apiserverLog);
       track(api.pid, "kube-apiserver");
       const superAdmin = extractClient(dir, "super-admin.conf");

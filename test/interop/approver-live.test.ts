@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -8,10 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiStatusError } from "../../src/approver/ports.js";
 import { KubeTransport } from "../../src/io/kube-transport.js";
 import { createCsr } from "../../src/pki/csr.js";
-import { generateKeyPair, type KeyAlgorithm } from "../../src/pki/keys.js";
+import { generateKeyPair, type KeyAlgorithm, type KeyPair } from "../../src/pki/keys.js";
 import { ipStrings, parseCertificatePem } from "../../src/pki/cert.js";
 import { parseIp } from "../../src/pki/ip.js";
 import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { buildCsr, dnsName, extension, extensionRequest, ipAddress, nodeSubject, OIDS, sanValue, testKey } from "../helpers/csr-builder.js";
+import { octetString } from "../../src/pki/der.js";
+import { startGoCsrTwin, type GoCsrTwin } from "../helpers/go-twin.js";
+import { createLocalAddress, type LocalAddress } from "../helpers/local-address.js";
 import { freePort, stopProcess, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
 import { crypto } from "../helpers/clock.js";
@@ -19,10 +24,14 @@ import { crypto } from "../helpers/clock.js";
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
 const KPKI = join(ROOT, "dist/bin/kpki.js");
-const skip = missingBinaries("etcd", "kube-apiserver", "kube-controller-manager", "kubectl");
+const skip = missingBinaries("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "go");
 const work = mkdtempSync(join(tmpdir(), "kpki-approver-live-"));
 const dir = join(work, "cluster");
 let cp: ControlPlane | undefined;
+let go: GoCsrTwin | undefined;
+/** The address kube-apiserver advertises (a veth the test creates), or why there is none. */
+const advertised: LocalAddress | { readonly skip: string } = skip ? { skip } : createLocalAddress();
+const CONTROL_PLANE_ENDPOINT = "api.kpki.test";
 const replicas = new Map<string, { child: ChildProcess; metrics: number; log: string }>();
 
 async function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -40,9 +49,10 @@ async function startReplica(identity: string): Promise<void> {
   const metrics = await freePort();
   const log = join(work, `approver-${identity}.log`);
   const fd = openSync(log, "a");
+  // No policy flags: what must be refused is discovered, as with deploy/deployment.yaml.
   const child = spawn(process.execPath, [KPKI, "approver", "run", "--kubeconfig", join(dir, "approver.conf"), "--identity", identity,
     "--leader-elect-namespace", "kpki-system", "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s",
-    "--metrics-bind-address", `127.0.0.1:${metrics}`, "--service-cidr", "10.96.0.0/12", "--apiserver-address", "127.0.0.1"], { stdio: ["ignore", fd, fd] });
+    "--metrics-bind-address", `127.0.0.1:${metrics}`], { stdio: ["ignore", fd, fd] });
   closeSync(fd);
   replicas.set(identity, { child, metrics, log });
 }
@@ -52,9 +62,18 @@ async function leaseHolder(): Promise<string> {
   return r.stdout.trim();
 }
 
+/** Creates a kubelet-serving CSR from PEM text as node `node`, and returns its name. */
+async function createAs(node: string, pem: string, usages: readonly string[], name = `${node}-${Math.random().toString(36).slice(2, 8)}`): Promise<string> {
+  const obj = { apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", metadata: { name },
+    spec: { request: Buffer.from(pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages } };
+  const r = await kubectl(["--kubeconfig", join(dir, `${node}.conf`), "create", "-f", "-"], JSON.stringify(obj));
+  expect(r.code, r.stderr).toBe(0);
+  return name;
+}
+
 /** Creates a kubelet-serving CSR as node `node` (its own client certificate), and returns its name. */
-async function nodeCsr(node: string, sans: { readonly dns?: readonly string[]; readonly ips?: readonly string[] }, opts: { readonly alg?: KeyAlgorithm; readonly usages?: readonly string[]; readonly name?: string } = {}): Promise<string> {
-  const key = await generateKeyPair(opts.alg ?? "ECDSA-P256", crypto);
+async function nodeCsr(node: string, sans: { readonly dns?: readonly string[]; readonly ips?: readonly string[] }, opts: { readonly alg?: KeyAlgorithm; readonly usages?: readonly string[]; readonly name?: string; readonly key?: KeyPair } = {}): Promise<string> {
+  const key = opts.key ?? (await generateKeyPair(opts.alg ?? "ECDSA-P256", crypto));
   const csr = await createCsr({ subject: { commonName: `system:node:${node}`, organizations: ["system:nodes"] }, dnsNames: sans.dns ?? [], ips: (sans.ips ?? []).map((i) => parseIp(i)!) }, key, crypto);
   const name = opts.name ?? `${node}-${Math.random().toString(36).slice(2, 8)}`;
   const usages = opts.usages ?? (opts.alg?.startsWith("RSA") ? ["digital signature", "key encipherment", "server auth"] : ["digital signature", "server auth"]);
@@ -83,11 +102,12 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     const cpWork = join(work, "cp");
     mkdirSync(cpWork);
     cp = await controlPlane({ etcd: findBinary("etcd")!, kubeApiserver: findBinary("kube-apiserver")!, kubeControllerManager: findBinary("kube-controller-manager")! },
-      { dir, work: cpWork, apiPort, etcdMembers: 1, controllerManager: true });
+      { dir, work: cpWork, apiPort, etcdMembers: 1, controllerManager: true, ...("address" in advertised ? { advertiseAddress: advertised.address } : {}) });
     await cp.start();
+    go = await startGoCsrTwin();
     // Identities: two kubelets and the approver, all client certificates issued by kpki (kubeconfig user).
     const endpoint = ["--dir", dir, "--apiserver-advertise-address", "127.0.0.1", "--apiserver-bind-port", String(apiPort)];
-    for (const [file, cn, org] of [["n1.conf", "system:node:n1", "system:nodes"], ["n2.conf", "system:node:n2", "system:nodes"], ["approver.conf", "kpki-approver-e2e", ""]] as const) {
+    for (const [file, cn, org] of [["n1.conf", "system:node:n1", "system:nodes"], ["n2.conf", "system:node:n2", "system:nodes"], ["n3.conf", "system:node:n3", "system:nodes"], ["approver.conf", "kpki-approver-e2e", ""]] as const) {
       const { stdout } = await kpki("kubeconfig", "user", "--client-name", cn, ...(org ? ["--org", org] : []), ...endpoint);
       writeFileSync(join(dir, file), stdout, { mode: 0o600 });
     }
@@ -98,9 +118,17 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     await admin("create", "clusterrolebinding", "kpki-approver-e2e", "--clusterrole=kpki-approver", "--user=kpki-approver-e2e");
     await admin("-n", "default", "create", "rolebinding", "kpki-approver-e2e-events", "--role=kpki-approver-events", "--user=kpki-approver-e2e");
     await admin("-n", "kpki-system", "create", "rolebinding", "kpki-approver-e2e-lease", "--role=kpki-approver-lease", "--user=kpki-approver-e2e");
-    // Nodes with addresses, as a cloud controller would set them.
-    for (const [n, ip] of [["n1", "10.0.0.11"], ["n2", "10.0.0.12"]] as const) {
-      const node = { apiVersion: "v1", kind: "Node", metadata: { name: n }, status: { addresses: [{ type: "Hostname", address: n }, { type: "InternalIP", address: ip }] } };
+    await admin("-n", "default", "create", "rolebinding", "kpki-approver-e2e-discovery", "--role=kpki-approver-discovery", "--user=kpki-approver-e2e");
+    await admin("-n", "kube-system", "create", "rolebinding", "kpki-approver-e2e-kubeadm-config", "--role=kpki-approver-kubeadm-config", "--user=kpki-approver-e2e");
+    // kubeadm's ConfigMap, as kubeadm init writes it (this cluster was not made by kubeadm).
+    const clusterConfiguration = `apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: ${CONTROL_PLANE_ENDPOINT}:6443\nnetworking:\n  serviceSubnet: 10.96.0.0/12\n  podSubnet: 10.244.0.0/16\n  dnsDomain: cluster.local\n`;
+    const cm = await kubectl(["--kubeconfig", join(dir, "super-admin.conf"), "create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "kubeadm-config", namespace: "kube-system" }, data: { ClusterConfiguration: clusterConfiguration } }));
+    expect(cm.code, cm.stderr).toBe(0);
+    // Nodes with addresses, as a cloud controller would set them. n3 also lists the API server's
+    // advertised address and the control-plane endpoint's name: a node can write its own status.
+    const n3Extra = [...("address" in advertised ? [{ type: "InternalIP", address: advertised.address }] : []), { type: "InternalDNS", address: CONTROL_PLANE_ENDPOINT }];
+    for (const [n, ip, extra] of [["n1", "10.0.0.11", []], ["n2", "10.0.0.12", []], ["n3", "10.0.0.13", n3Extra]] as const) {
+      const node = { apiVersion: "v1", kind: "Node", metadata: { name: n }, status: { addresses: [{ type: "Hostname", address: n }, { type: "InternalIP", address: ip }, ...extra] } };
       const created = await kubectl(["--kubeconfig", join(dir, "super-admin.conf"), "create", "-f", "-"], JSON.stringify(node));
       expect(created.code, created.stderr).toBe(0);
     }
@@ -111,7 +139,9 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
 
   afterAll(async () => {
     for (const r of replicas.values()) await stopProcess(r.child.pid, "SIGTERM", 3000);
+    await go?.close();
     await cp?.stop();
+    if ("remove" in advertised) advertised.remove();
     if (!process.env["KPKI_KEEP_WORK"]) rmSync(work, { recursive: true, force: true });
   });
 
@@ -212,6 +242,54 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     expect(JSON.parse(check.stdout)).toMatchObject({ decision: "deny", reason });
   }, 60_000);
 
+  it("the SAN-smuggling request (Extension { OID, OCTET STRING evil, OCTET STRING own }) is denied and never issued; Go's kubelet template for the same node is approved and issued with exactly its SANs", async () => {
+    const threeUsages = ["digital signature", "key encipherment", "server auth"];
+    const evil = sanValue(dnsName("kubernetes.default.svc.cluster.local"), dnsName("n2"), ipAddress([10, 96, 0, 1]), ipAddress([10, 0, 0, 12]));
+    // Node n3, so that n1's approval budget (3 in 10 minutes) is left to the other tests.
+    const own = sanValue(dnsName("n3"), ipAddress([10, 0, 0, 13]));
+    const smuggled = await createAs("n3", buildCsr(testKey("ec"), { subject: nodeSubject("n3"), attributes: extensionRequest(extension(OIDS.san, octetString(evil), octetString(own))) }).pem, threeUsages);
+    const denied = await waitDecided(smuggled);
+    expect(denied.conditions?.map((c) => [c.type, c.reason])).toEqual([["Denied", "MalformedRequest"]]);
+    expect(denied.conditions?.[0]?.message).toMatch(/unexpected OCTET STRING after the last element of an Extension/);
+
+    const keyPem = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const [template] = await go!.create([{ keyPem, commonName: "system:node:n3", organization: ["system:nodes"], dnsNames: ["n3"], ips: ["10.0.0.13"] }]);
+    const name = await createAs("n3", template!, threeUsages);
+    expect((await waitDecided(name)).conditions?.find((c) => c.type === "Approved")?.reason).toBe("NodeAddressesVerified");
+    let cert = "";
+    await waitFor(`the certificate for ${name}`, async () => {
+      cert = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout).status.certificate ?? "";
+      return cert !== "";
+    }, 20_000, 100);
+    const issued = parseCertificatePem(Buffer.from(cert, "base64").toString());
+    expect([issued.commonName, issued.organizations, issued.dnsNames, ipStrings(issued)]).toEqual(["system:node:n3", ["system:nodes"], ["n3"], ["10.0.0.13"]]);
+    // The signer has issued a later request; the smuggled one is still Denied, with no certificate.
+    const after = JSON.parse((await admin("get", "csr", smuggled, "-o", "json")).stdout).status as CsrStatus;
+    expect([after.certificate, after.conditions?.map((c) => c.type)]).toEqual([undefined, ["Denied"]]);
+  }, 60_000);
+
+  it.skipIf("skip" in advertised)("no policy flags: a node listing the API server's advertised address (from the kubernetes Endpoints) or kubeadm-config's control-plane endpoint is denied; offline, without those facts, the same requests pass", async () => {
+    const address = "address" in advertised ? advertised.address : "";
+    const endpoints = JSON.parse((await admin("-n", "default", "get", "endpoints", "kubernetes", "-o", "json")).stdout) as { subsets?: { addresses?: { ip: string }[] }[] };
+    expect(endpoints.subsets?.[0]?.addresses?.map((a) => a.ip)).toEqual([address]);
+    const cases = [
+      [{ dns: ["n3"], ips: ["10.0.0.13", address] }, "ReservedIP", `${address} (an API server address)`],
+      [{ dns: ["n3", CONTROL_PLANE_ENDPOINT], ips: ["10.0.0.13"] }, "ReservedDNSName", `${CONTROL_PLANE_ENDPOINT} (an API server name)`],
+    ] as const;
+    writeFileSync(join(work, "nodes-n3.yaml"), (await admin("get", "nodes", "-o", "yaml")).stdout);
+    for (const [sans, reason, detail] of cases) {
+      const name = await nodeCsr("n3", sans);
+      const status = await waitDecided(name);
+      const denied = status.conditions?.find((c) => c.type === "Denied");
+      expect([denied?.reason, denied?.message.includes(detail)], denied?.message).toEqual([reason, true]);
+      const csr = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout) as Record<string, unknown>;
+      delete csr["status"];
+      writeFileSync(join(work, `${name}.json`), JSON.stringify(csr));
+      const offline = await kpki("approver", "check", "--csr", join(work, `${name}.json`), "--nodes", join(work, "nodes-n3.yaml"), "-o", "json").catch((e: { stdout: string }) => e);
+      expect(JSON.parse(offline.stdout)).toMatchObject({ decision: "approve" });
+    }
+  }, 60_000);
+
   it("#45 an approval the signer marks Failed is visible in the metrics", async () => {
     // Kubernetes 1.20's signer fails the two-usage set (real-peers.md K3), which the policy rightly approves.
     const name = await nodeCsr("n1", { dns: ["n1"], ips: ["10.0.0.11"] }, { usages: ["digital signature", "server auth"] });
@@ -237,6 +315,9 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
   });
 
   it("kill the leader: the other replica takes the lease within its duration and decides new CSRs", async () => {
+    // An approval by this leader, with a key that will turn up again after the takeover.
+    const key = await generateKeyPair("ECDSA-P256", crypto);
+    expect((await waitDecided(await nodeCsr("n3", { dns: ["n3"], ips: ["10.0.0.13"] }, { key }))).conditions?.[0]?.type).toBe("Approved");
     const leader = await leaseHolder();
     const other = leader === "r1" ? "r2" : "r1";
     const t0 = Date.now();
@@ -248,6 +329,9 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     expect(takeover).toBeLessThan(4000 + 500);
     const status = await waitDecided(await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }));
     expect(status.conditions?.[0]?.type).toBe("Approved");
+    // The new leader's history came from the cluster: the key the old leader approved for n3 is refused to n2.
+    const reused = await waitDecided(await nodeCsr("n2", { dns: ["n2"], ips: ["10.0.0.12"] }, { key }));
+    expect(reused.conditions?.map((c) => [c.type, c.reason, c.message])).toEqual([["Denied", "KeyReused", "this public key was already approved for node n3"]]);
     console.log(`approver failover: lease taken over ${takeover} ms after SIGKILL`);
   }, 60_000);
 
