@@ -4,6 +4,7 @@
  *   1. Policy throughput: decideCsr on 10,000 node CSRs (10,000 Nodes, one address pair each),
  *      against bare signature verification of the same CSRs (PEM → DER → verify) with the same
  *      check the approver uses (node:crypto); WebCrypto's bare verification is printed beside it.
+ *      Then the differential fuzzer's rate (mutants/s; test/fuzz/differential.ts).
  *   2. End to end, when the real binaries are there: a burst of 200 CSRs, each created by its own
  *      node with its own client certificate over a connection it already holds (as a kubelet does),
  *      against kube-apiserver with `kpki approver run`. One watch stamps when each CSR appears
@@ -35,6 +36,10 @@ import { decodePem } from "../src/pki/pem.js";
 import { webCryptoVerifier, type SignatureVerifier } from "../src/pki/signature.js";
 import { nodeSignatureVerifier } from "../src/io/node-signature.js";
 import { controlPlane } from "../test/helpers/control-plane.js";
+import { goSeeds, runDifferential } from "../test/fuzz/differential.js";
+import { createRng } from "../test/fuzz/rng.js";
+import { kpkiSeeds, opensslSeeds } from "../test/fuzz/seeds.js";
+import { startGoCsrTwin } from "../test/helpers/go-twin.js";
 import { freePort, stopProcess, waitFor } from "../test/helpers/procs.js";
 import { findBinary } from "../test/helpers/testenv.js";
 
@@ -117,6 +122,23 @@ const rate = (ms: number[]) => (N / (median(ms) / 1000)).toFixed(0).padStart(7);
 console.log(`  bare signature verification, WebCrypto     ${rate(bareWeb)} CSRs/s`);
 console.log(`  bare signature verification, node:crypto   ${rate(bareNode)} CSRs/s   ${(median(bareWeb) / median(bareNode)).toFixed(2)}x of WebCrypto (the approver uses this one)`);
 console.log(`  full policy (decideCsr, node:crypto)       ${rate(pol)} CSRs/s   ${(median(bareNode) / median(pol)).toFixed(2)}x of bare verification with the same check (target >= 0.5x)`);
+
+// The differential fuzzer's rate (`npm run fuzz`): mutate, re-sign, decide with kpki, read with Go.
+if (findBinary("go") && findBinary("openssl")) {
+  const fuzzWork = mkdtempSync(join(tmpdir(), "kpki-bench-fuzz-"));
+  const go = await startGoCsrTwin();
+  try {
+    const seeds = [...(await kpkiSeeds()), ...opensslSeeds(fuzzWork), ...(await goSeeds(go))];
+    const count = QUICK ? 2000 : 10_000;
+    const r = await runDifferential(seeds, go, createRng("kpki-bench"), count);
+    console.log(`  differential fuzzing against Go          ${String(Math.round((r.mutants / r.durationMs) * 1000)).padStart(7)} mutants/s  (${count} mutants, ${r.approved} approved, ${r.disagreements} disagreements, slowest decision ${r.slowestDecisionMs.toFixed(1)} ms)`);
+  } finally {
+    await go.close();
+    rmSync(fuzzWork, { recursive: true, force: true });
+  }
+} else {
+  console.log("  differential fuzzing: skipped (no go or openssl; run scripts/setup-testenv.sh)");
+}
 
 const bins = { etcd: findBinary("etcd"), kubeApiserver: findBinary("kube-apiserver"), kubeControllerManager: findBinary("kube-controller-manager") };
 if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {

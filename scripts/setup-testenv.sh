@@ -5,8 +5,9 @@
 # archive and the npm registry only. Usage:  bash scripts/setup-testenv.sh
 #
 # What it does (details: the shared reference notes, real-peers.md §1, §5, §9.1, P3):
-#   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl
-#     (and golang-go, rsync, jq, make when kube-apiserver has to be built).
+#   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl, golang-go and
+#     iproute2 (the approver's live test makes a veth pair for a local address), and rsync, jq,
+#     make when kube-apiserver has to be built.
 #     `apt-get update` runs at most once, and only if something has to be installed.
 #   * kubectl: the one on PATH is used as is. Only if there is none, Debian's kubernetes-client
 #     (1.20.2) is unpacked with `apt-get download` + `dpkg -x` into $CACHE/kubectl and linked
@@ -29,12 +30,13 @@
 #     $CACHE/bin/kube-apiserver             always (v1.20.2)
 #     $CACHE/bin/kube-controller-manager    always (v1.20.2)
 #     $CACHE/bin/kubectl                    only if no kubectl was on PATH; else use `kubectl` from PATH
-#     etcd, etcdctl, openssl, cfssl, cfssljson, curl: on PATH (/usr/bin)
+#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip: on PATH (/usr/bin, /usr/sbin)
 #     easy-rsa: /usr/share/easy-rsa/easyrsa (not on PATH)
 #
 # Other files in $CACHE: logs/ (apt and build logs), aptsrc/ (private deb-src apt state and the
 # downloaded source package), build/ (the source tree, only while building or with
-# KPKI_TESTENV_KEEP_BUILD=1), home/ (HOME for the build).
+# KPKI_TESTENV_KEEP_BUILD=1), home/ (HOME for the build). The tests add go-tools/ (the Go twins
+# under testdata/, built by test/helpers/go-twin.ts once per version of their source) and go-cache/.
 #
 # Environment knobs:
 #   KPKI_TESTENV=/abs/dir        cache directory (see above)
@@ -48,7 +50,7 @@ readonly K8S_VERSION=v1.20.2
 # Recipe id written to the stamp files. Change it to force a rebuild/re-extraction.
 readonly RECIPE="kpki-testenv/1 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go"
 # golang-go is also a test peer: test/interop/go-x509.test.ts checks kpki against Go's crypto/x509 byte for byte.
-readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go)
+readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2)
 readonly BUILD_PKGS=(golang-go rsync jq make)
 readonly EASYRSA=/usr/share/easy-rsa/easyrsa
 

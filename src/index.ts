@@ -47,15 +47,21 @@ export { signCsr, SIGN_PROFILES } from "./kubeadm/sign.js";
 export { kubeconfigForUser } from "./kubeadm/kubeconfig-user.js";
 export {
   decideCsr,
+  assessCsr,
+  checkSignature,
   indexNodes,
   DEFAULT_POLICY,
   KUBELET_SERVING,
+  type Assessment,
   type CsrObject,
   type NodeObject,
   type PolicyConfig,
   type Decision,
   type ApprovalHistory,
 } from "./approver/policy.js";
+export { readRequest, readRequestDer, RequestError, type StrictRequest } from "./approver/request.js";
+export { ApprovalLedger } from "./approver/history.js";
+export { factsFromCluster, withClusterFacts, readClusterConfiguration, type ClusterFacts } from "./approver/discovery.js";
 export { webCryptoVerifier, type SignatureVerifier } from "./pki/signature.js";
 export { ApproverController } from "./approver/controller.js";
 export { runLeaderElection } from "./approver/leader.js";

@@ -99,7 +99,8 @@ export class RequestError extends Error {
 // Strings, as Go's encoding/asn1 decodes each type into a string (asn1.go parse*String).
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?*&]*$/; // Go's isPrintable, with the '*' and '&' it tolerates when parsing
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF as a character, as Go's string conversion does (TextDecoder drops it by default).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const ascii = (bytes: Bytes): string => String.fromCharCode(...bytes);
 
 /** The text of a subject attribute value; only the string types Go decodes, each the way Go decodes it. */
@@ -183,12 +184,7 @@ function readKey(algorithm: string, params: StrictNode | undefined, keyBits: Byt
     }
     case KEY_OIDS.ecPublicKey: {
       if (!params || params.tag !== TAG.oid) return invalid("ECDSA", "the key's parameters are not a named curve");
-      let curveOid: string;
-      try {
-        curveOid = strictOid(params);
-      } catch (error) {
-        return invalid("ECDSA", (error as Error).message);
-      }
+      const curveOid = strictOid(params); // a non-minimal curve OID is not canonical DER: the request is refused
       const curve = primeCurveByOid(curveOid);
       if (!curve) return { type: "ec", curveOid, curve: undefined, point: keyBits, form: "invalid", onCurve: false };
       const form = pointForm(curve, keyBits);

@@ -98,4 +98,28 @@ describe("kpki approver check", () => {
     const bad = await kpki(["approver", "check", "--csr", await csrFile("pods2", ["n1"], ["10.0.0.11"]), "--nodes", nodesFile, "--cluster-config", notKubeadm, ...NOW]);
     expect([bad.code, bad.stderr]).toEqual([1, `error: ${notKubeadm} has no kubeadm ClusterConfiguration document\n`]);
   });
+
+  it("odd shapes anywhere in the CSR or the Nodes never surface a JavaScript error", async () => {
+    const csrs = [
+      "kind: CertificateSigningRequest\nspec: null\n",
+      "kind: CertificateSigningRequest\nmetadata: 5\nspec: {signerName: kubernetes.io/kubelet-serving}\n",
+      "kind: CertificateSigningRequest\nmetadata: {creationTimestamp: '2026-11-26T11:59:00Z'}\nspec: {signerName: kubernetes.io/kubelet-serving, username: system:node:n1, groups: [system:nodes], usages: [digital signature, server auth], request: 12}\n",
+      "kind: CertificateSigningRequest\nmetadata: {creationTimestamp: '2026-11-26T11:59:00Z'}\nspec: {signerName: kubernetes.io/kubelet-serving, username: system:node:n1, groups: [system:nodes], usages: [digital signature, server auth], request: '!!notbase64'}\nstatus: []\n",
+      "kind: CertificateSigningRequest\nmetadata: {creationTimestamp: '2026-11-26T11:59:00Z'}\nspec: {signerName: kubernetes.io/kubelet-serving, username: system:node:n1, groups: [system:nodes], usages: [digital signature, server auth], request: 'aGVsbG8='}\nstatus: {conditions: [null]}\n",
+      "kind: CertificateSigningRequest\nmetadata: {creationTimestamp: 2026-11-26}\nspec: {signerName: kubernetes.io/kubelet-serving, username: [a]}\n",
+    ];
+    const nodes = ["kind: NodeList\nitems: 5\n", "kind: Node\nmetadata: {name: n1}\nstatus: x\n", "kind: Node\nmetadata: {name: n1}\nstatus: {addresses: {a: 1}}\nspec: {podCIDRs: 7}\n", "kind: List\nitems: [null, 3, {kind: Node}]\n"];
+    const good = await csrFile("shapes", ["n1"], ["10.0.0.11"]);
+    let i = 0;
+    for (const [csrText, nodesText] of [...csrs.map((c) => [c, "kind: NodeList\nitems: []\n"]), ...nodes.map((n) => [undefined, n])] as const) {
+      const csrPath = join(work, `shape-csr-${i}.yaml`);
+      const nodesPath = join(work, `shape-nodes-${i++}.yaml`);
+      if (csrText !== undefined) writeFileSync(csrPath, csrText);
+      writeFileSync(nodesPath, nodesText);
+      const r = await kpki(["approver", "check", "--csr", csrText === undefined ? good : csrPath, "--nodes", nodesPath, ...NOW]);
+      expect([0, 1, 3, 4], `${r.stdout}${r.stderr}`).toContain(r.code);
+      expect(r.stdout + r.stderr).not.toMatch(/TypeError|is not a function|Cannot read|is not iterable|undefined|\[object/);
+      expect((r.stdout + r.stderr).trim().split("\n")).toHaveLength(1);
+    }
+  });
 });

@@ -194,6 +194,20 @@ describe.skipIf(skip)("the approver reads a request as Go's crypto/x509 does", (
       make: () => buildCsr(ec, { subject: sequence(rdn(OIDS.o, bmp("system:nodes")), rdn(OIDS.cn, bmp("system:node:n1"))) }).pem,
       decision: "approve", reason: "NodeAddressesVerified",
     },
+    {
+      // Found by the differential fuzzer: TextDecoder drops a leading BOM unless told not to; Go keeps it.
+      name: "fuzz: a UTF8String O that starts with a BOM (U+FEFF) is not system:nodes, as Go reads it",
+      make: () => buildCsr(ec, { subject: sequence(rdn(OIDS.o, tlv(0x0c, concat([Uint8Array.of(0xef, 0xbb, 0xbf), utf8("system:nodes")]))), rdn(OIDS.cn, str("system:node:n1"))) }).pem,
+      reason: "OrganizationMismatch",
+      go: (g) => expect(g.stage === "ok" && g.view.organizationHex).toEqual(["efbbbf73797374656d3a6e6f646573"]),
+    },
+    {
+      // Found by the differential fuzzer: Go 1.19's cryptobyte reads a named-curve OID with a 0x80 pad as the curve.
+      name: "fuzz: a non-minimal named-curve OID in the key is not canonical DER",
+      make: () => buildCsr(ec, { spki: sequence(sequence(oid("1.2.840.10045.2.1"), rawOid(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x80, 0x07)), bitString(ec.spki.subarray(ec.spki.length - 65))) }).pem,
+      reason: "MalformedRequest",
+      go: (g) => expect(g.stage === "ok" && g.view.publicKey.type).toBe("ecdsa"),
+    },
     { name: "a DNS SAN that is an IP literal (10.0.0.12, node n2's address)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(dnsName("10.0.0.12"))) }).pem, reason: "DNSNameIsIPAddress" },
     { name: "a DNS SAN that inet_aton reads as an IP (0x0a00000c)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(dnsName("0x0a00000c"))) }).pem, reason: "DNSNameIsIPAddress" },
     { name: "NAT64 form of the kubernetes service IP (64:ff9b::10.96.0.1)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(ipAddress([0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 10, 96, 0, 1]))) }).pem, reason: "ReservedIP" },
