@@ -87,7 +87,7 @@ export class ApproverController {
    */
   async start(): Promise<void> {
     if (this.opts.discovery !== false) {
-      await this.discover();
+      await this.discoverAtStart();
       const every = this.opts.discoveryIntervalMs ?? 60_000;
       const again = (): void => {
         if (this.stopped) return;
@@ -100,6 +100,22 @@ export class ApproverController {
       this.timers.set("\0discovery", this.setTimer(again, every));
     }
     await Promise.all([this.runWatch("nodes"), this.runWatch("csrs")]);
+  }
+
+  /**
+   * Discovery before the first decision: a refusal (401, 403: the RBAC rules are missing) stops the
+   * start; anything else (the API server restarting) is retried with backoff, as the lists are.
+   */
+  private async discoverAtStart(attempt = 0): Promise<void> {
+    try {
+      await this.discover();
+    } catch (error) {
+      if (this.stopped || (error instanceof ApiStatusError && (error.status === 401 || error.status === 403))) throw error;
+      const delay = Math.min(500 * 2 ** attempt, 10_000);
+      this.obs.log("warn", "discovery failed; retrying", { error: (error as Error).message, retryInMs: delay });
+      await new Promise((r) => this.setTimer(r as () => void, delay));
+      return this.discoverAtStart(attempt + 1);
+    }
   }
 
   /** The policy in force: the configured one plus what discovery found. */

@@ -39,6 +39,8 @@ export interface RequestExtension {
   readonly oid: string;
   readonly critical: boolean;
   readonly value: Bytes;
+  /** Where the value's bytes start in the request (for error offsets). */
+  readonly valueOffset: number;
 }
 
 /** A CSR attribute (RFC 2986 §4.1): its type and the encoding of each value. */
@@ -264,36 +266,29 @@ function readExtensions(value: StrictNode): RequestExtension[] {
     const octets = ext.read(TAG.octetString, "the extension's value");
     ext.finish();
     if (out.some((e) => e.oid === extOid)) throw derErrorAt(octets.offset, `the extension ${extOid} is requested twice`);
-    out.push({ oid: extOid, critical: criticalNode !== undefined, value: octets.content });
+    out.push({ oid: extOid, critical: criticalNode !== undefined, value: octets.content, valueOffset: octets.contentOffset });
   }
   return out;
 }
 
-function readGeneralNames(ext: RequestExtension, offset: number): GeneralName[] {
-  const out: GeneralName[] = [];
-  const seq = (() => {
-    try {
-      return readOnly(ext.value, TAG.sequence, "the subjectAltName value");
-    } catch (error) {
-      throw error instanceof DerError ? derErrorAt(offset, `the subjectAltName value: ${error.message}`) : error;
-    }
-  })();
-  const r = new DerReader(seq.content, "the subjectAltName value", 0);
+/** The GeneralNames of a subjectAltName value; `offset` is where the value's bytes start in the request. */
+function readGeneralNames(value: Bytes, offset: number): { names: GeneralName[]; nodes: StrictNode[] } {
+  const seq = new DerReader(value, "the subjectAltName value", offset);
+  const r = DerReader.inside(seq.read(TAG.sequence, "the GeneralNames"), "the GeneralNames");
+  if (!seq.atEnd) throw derErrorAt(seq.offset, "trailing data after the GeneralNames in the subjectAltName value");
+  const names: GeneralName[] = [];
+  const nodes: StrictNode[] = [];
   while (!r.atEnd) {
-    let gn: StrictNode;
-    try {
-      gn = r.readAny("a GeneralName");
-    } catch (error) {
-      throw derErrorAt(offset, `the subjectAltName value: ${(error as Error).message}`);
-    }
+    const gn = r.readAny("a GeneralName");
     const known = gn.tag === GN.dNSName || gn.tag === GN.iPAddress || gn.tag === GN.rfc822Name || gn.tag === GN.uri || OTHER_GENERAL_NAMES.has(gn.tag);
-    if (!known) throw derErrorAt(offset, `the subjectAltName value: a GeneralName tagged ${tagName(gn.tag)} at byte ${gn.offset} of the value`);
+    if (!known) throw derErrorAt(gn.offset, `a GeneralName tagged ${tagName(gn.tag)}`);
     if (gn.tag === GN.iPAddress && gn.content.length !== 4 && gn.content.length !== 16) {
-      throw derErrorAt(offset, `the subjectAltName value: an iPAddress of ${gn.content.length} bytes (4 or 16 are allowed)`);
+      throw derErrorAt(gn.offset, `an iPAddress of ${gn.content.length} bytes (4 or 16 are allowed)`);
     }
-    out.push({ tag: gn.tag, content: gn.content });
+    names.push({ tag: gn.tag, content: gn.content });
+    nodes.push(gn);
   }
-  return out;
+  return { names, nodes };
 }
 
 /** Rebuilds the DER of what was read; the input is accepted only if it is byte for byte this. */
@@ -342,7 +337,6 @@ export function readRequestDer(der: Bytes): StrictRequest {
 
   const attributes: RequestAttribute[] = [];
   const extensions: RequestExtension[] = [];
-  let sanOffset = 0;
   const ar = DerReader.inside(attrsNode, "the attributes");
   while (!ar.atEnd) {
     const attrNode = ar.read(TAG.sequence, "an attribute");
@@ -363,7 +357,6 @@ export function readRequestDer(der: Bytes): StrictRequest {
       for (const ext of own) {
         // Go refuses a request that repeats an extension across its extensionRequest attributes.
         if (extensions.some((e) => e.oid === ext.oid)) throw derErrorAt(value.offset, `the extension ${ext.oid} is requested twice`);
-        if (ext.oid === EXTENSION_OIDS.subjectAltName) sanOffset = value.offset;
         extensions.push(ext);
       }
       attributes.push({ oid: attrOid, values: [value.encoded], extensions: own });
@@ -373,23 +366,18 @@ export function readRequestDer(der: Bytes): StrictRequest {
   }
 
   const san = extensions.find((e) => e.oid === EXTENSION_OIDS.subjectAltName);
-  const generalNames = san ? readGeneralNames(san, sanOffset) : [];
+  const { names: generalNames, nodes: gnNodes } = san ? readGeneralNames(san.value, san.valueOffset) : { names: [], nodes: [] };
   const dnsNames: string[] = [];
   const ips: Bytes[] = [];
   const emailAddresses: string[] = [];
   const uris: string[] = [];
   const otherNames: number[] = [];
-  for (const gn of generalNames) {
-    const node: StrictNode = { tag: gn.tag, offset: sanOffset, content: gn.content, encoded: gn.content, contentOffset: sanOffset };
-    if (gn.tag === GN.dNSName) dnsNames.push(ia5(node, "dNSName"));
+  for (const gn of gnNodes) {
+    if (gn.tag === GN.dNSName) dnsNames.push(ia5(gn, "dNSName"));
     else if (gn.tag === GN.iPAddress) ips.push(gn.content);
-    else if (gn.tag === GN.rfc822Name) emailAddresses.push(ia5(node, "rfc822Name"));
-    else if (gn.tag === GN.uri) uris.push(ia5(node, "URI"));
+    else if (gn.tag === GN.rfc822Name) emailAddresses.push(ia5(gn, "rfc822Name"));
+    else if (gn.tag === GN.uri) uris.push(ia5(gn, "URI"));
     else otherNames.push(gn.tag);
-  }
-  if (san) {
-    const rebuilt = sequence(...generalNames.map((g) => tlv(g.tag, g.content)));
-    if (!bytesEqual(rebuilt, san.value)) throw derErrorAt(sanOffset, "the subjectAltName value is not canonical DER");
   }
 
   const request = {

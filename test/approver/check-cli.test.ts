@@ -111,7 +111,8 @@ describe("kpki approver check", () => {
     const nodes = ["kind: NodeList\nitems: 5\n", "kind: Node\nmetadata: {name: n1}\nstatus: x\n", "kind: Node\nmetadata: {name: n1}\nstatus: {addresses: {a: 1}}\nspec: {podCIDRs: 7}\n", "kind: List\nitems: [null, 3, {kind: Node}]\n"];
     const good = await csrFile("shapes", ["n1"], ["10.0.0.11"]);
     let i = 0;
-    for (const [csrText, nodesText] of [...csrs.map((c) => [c, "kind: NodeList\nitems: []\n"]), ...nodes.map((n) => [undefined, n])] as const) {
+    const pairs: [string | undefined, string][] = [...csrs.map((c): [string, string] => [c, "kind: NodeList\nitems: []\n"]), ...nodes.map((n): [undefined, string] => [undefined, n])];
+    for (const [csrText, nodesText] of pairs) {
       const csrPath = join(work, `shape-csr-${i}.yaml`);
       const nodesPath = join(work, `shape-nodes-${i++}.yaml`);
       if (csrText !== undefined) writeFileSync(csrPath, csrText);

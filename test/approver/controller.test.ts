@@ -57,6 +57,7 @@ function fakeApi(initial: ApiCsr[], opts: { nodes?: ApiNode[]; objects?: Record<
     getCsr: async (name) => store.get(name)!,
     getObject: async (path) => {
       const o = opts.objects?.[path];
+      if (typeof o === "function") return (o as () => unknown)();
       if (o instanceof Error) throw o;
       return o;
     },
@@ -290,6 +291,22 @@ describe("ApproverController", () => {
     f.watch().onEvent("ADDED", await csr("second"));
     await waitFor("the second decision", () => obs.byCsr.has("second"), 5000, 5);
     expect(obs.byCsr.get("second")).toBe("approve:NodeAddressesVerified");
+    ctl.stop();
+  });
+
+  it("discovery that fails for another reason (the API server restarting) is retried before the first decision", async () => {
+    let calls = 0;
+    const flaky = () => {
+      if (++calls === 1) throw new ApiStatusError(503, "HTTP 503: the server is currently unable to handle the request");
+      return { spec: { clusterIP: "10.200.0.1" } };
+    };
+    const f = fakeApi([], { objects: { "/api/v1/namespaces/default/services/kubernetes": flaky } });
+    const delays: number[] = [];
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: true, verify, now: () => NOW,
+      setTimer: (fn, ms) => (delays.push(ms), ms < 60_000 ? queueMicrotask(fn) : undefined), clearTimer: () => undefined });
+    await ctl.start();
+    expect([calls, delays[0]]).toEqual([2, 500]);
+    expect(ctl.effectivePolicy.serviceCidrs).toEqual(["10.200.0.1/32"]);
     ctl.stop();
   });
 });
