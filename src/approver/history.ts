@@ -16,24 +16,42 @@ export interface Reservation {
  * reserves its node's slot and its key in the same tick as the policy allowed it, before any
  * await, so concurrent decisions see each other: the per-node budget and the key-reuse rule
  * hold whatever the number of workers. A reservation stays once the approval is written, and is
- * released when it is not.
+ * released when it is not. Memory is bounded: the most recent `maxKeys` keys and counted CSRs are
+ * kept (Maps iterate in insertion order, so the oldest go first).
  */
 export class ApprovalLedger implements ApprovalHistory {
   readonly keys = new Map<string, string>();
   readonly approvals = new Map<string, number[]>();
   private readonly keyRefs = new Map<string, number>();
-  /** CSRs (uid, else name) already counted. */
+  /** CSRs (uid, else name) already counted, oldest first. */
   private readonly counted = new Set<string>();
   private readonly windowMs: number;
+  private readonly maxKeys: number;
 
-  /** `windowMs`: how long an approval counts against its node's budget. */
-  constructor(windowMs: number) {
+  /** `windowMs`: how long an approval counts against its node's budget; `maxKeys`: how many approved keys are remembered. */
+  constructor(windowMs: number, maxKeys = 100_000) {
     this.windowMs = windowMs;
+    this.maxKeys = maxKeys;
   }
 
   private addKey(spki: string, node: string): void {
-    if (!this.keys.has(spki)) this.keys.set(spki, node);
+    const owner = this.keys.get(spki) ?? node;
+    this.keys.delete(spki); // re-inserted: now the most recent
+    this.keys.set(spki, owner);
     this.keyRefs.set(spki, (this.keyRefs.get(spki) ?? 0) + 1);
+    for (const oldest of this.keys.keys()) {
+      if (this.keys.size <= this.maxKeys) break;
+      this.keys.delete(oldest);
+      this.keyRefs.delete(oldest);
+    }
+  }
+
+  private count(csr: string): void {
+    this.counted.add(csr);
+    for (const oldest of this.counted) {
+      if (this.counted.size <= this.maxKeys) break;
+      this.counted.delete(oldest);
+    }
   }
 
   private addApproval(node: string, at: number): void {
@@ -57,7 +75,7 @@ export class ApprovalLedger implements ApprovalHistory {
     const spki = requestKeyOf(spec.request);
     if (!node || !spki) return;
     const at = timeOf(approved.lastUpdateTime) ?? timeOf(approved.lastTransitionTime) ?? timeOf(csr.metadata?.creationTimestamp);
-    this.counted.add(id);
+    this.count(id);
     this.addKey(spki, node);
     if (at !== undefined) this.addApproval(node, at);
   }
@@ -68,7 +86,7 @@ export class ApprovalLedger implements ApprovalHistory {
    * copy from the watch (which may arrive before the write's own answer) is not counted twice.
    */
   reserve(csr: string, node: string, spki: string, at: number): Reservation {
-    this.counted.add(csr);
+    this.count(csr);
     this.addKey(spki, node);
     this.addApproval(node, at);
     return { csr, node, spki, at };

@@ -234,11 +234,12 @@ function compile(cfg: PolicyConfig): Compiled {
 
 const parsed = new Map<string, StrictRequest | RequestError>();
 function readSpecRequest(request: string, maxBytes: number): StrictRequest | Decision {
+  const size = Math.floor((request.length * 3) / 4) - (request.endsWith("==") ? 2 : request.endsWith("=") ? 1 : 0);
+  if (size > maxBytes) return decide("deny", "RequestTooLarge", `the request is ${size} bytes; the limit is ${maxBytes}`);
   let r = parsed.get(request);
   if (!r) {
     if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(request)) return decide("deny", "MalformedRequest", "spec.request is not base64");
     const raw = base64ToBytes(request);
-    if (raw.length > maxBytes) return decide("deny", "RequestTooLarge", `the request is ${raw.length} bytes; the limit is ${maxBytes}`);
     try {
       r = readRequest(raw);
     } catch (error) {
