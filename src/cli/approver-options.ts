@@ -10,9 +10,9 @@ const list = (v: readonly string[] | undefined): string[] => (v ?? []).flatMap((
 export function withPolicyOptions<T>(y: Argv<T>) {
   return y
     .option("cluster-domain", { type: "string", default: DEFAULT_POLICY.clusterDomains[0], describe: "Cluster DNS domain: names under it are refused (kubeadm-config's dnsDomain is added)" })
-    .option("service-cidr", { type: "string", array: true, describe: `Service CIDRs, refused as SANs [default: discovered, else ${DEFAULT_POLICY.assumedServiceCidrs.join(",")}]` })
+    .option("service-cidr", { type: "string", array: true, describe: `Service CIDRs, refused as SANs [default: kubeadm-config's serviceSubnet, else ${DEFAULT_POLICY.assumedServiceCidrs.join(",")}]` })
     .option("pod-cidr", { type: "string", array: true, describe: "Pod CIDRs, refused as SANs" })
-    .option("apiserver-address", { type: "string", array: true, describe: "API server IPs and names, refused as SANs (repeatable)" })
+    .option("apiserver-address", { type: "string", array: true, describe: "API server IPs and names, refused as SANs except to a control-plane node that lists them (repeatable)" })
     .option("allowed-ip-ranges", { type: "string", array: true, describe: "Every IP SAN must also be inside one of these CIDRs (restricts, never widens)" })
     .option("dns-suffix", { type: "string", array: true, describe: "Every DNS SAN must also end in one of these domains" })
     .option("dns-regex", { type: "string", describe: "Every DNS SAN must also fully match this regular expression" })
