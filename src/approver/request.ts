@@ -166,6 +166,18 @@ const bitLength = (magnitude: Bytes): number => {
 };
 const toBigInt = (magnitude: Bytes): bigint => BigInt(`0x${bytesToHex(magnitude) || "0"}`);
 
+/**
+ * SEQUENCE { INTEGER, INTEGER }, both positive, minimal, and nothing else: an RSA public key
+ * (RFC 8017 §A.1.1) or an ECDSA signature (RFC 5480 §2.2.3).
+ */
+function positivePair(bytes: Bytes, what: string, first: string, second: string): [Bytes, Bytes] {
+  const r = DerReader.inside(readOnly(bytes, TAG.sequence, what), what);
+  const a = strictPositive(r.read(TAG.integer, first), first);
+  const b = strictPositive(r.read(TAG.integer, second), second);
+  r.finish();
+  return [a, b];
+}
+
 /** Reads the key inside a SubjectPublicKeyInfo whose structure is already checked. */
 function readKey(algorithm: string, params: StrictNode | undefined, keyBits: Bytes): RequestKey {
   const invalid = (name: string, reason: string): RequestKey => ({ type: "invalid", algorithm: name, reason });
@@ -173,16 +185,9 @@ function readKey(algorithm: string, params: StrictNode | undefined, keyBits: Byt
     case KEY_OIDS.rsaEncryption: {
       // RFC 3279 §2.3.1: the parameters are NULL; Go's parsePublicKey requires them.
       if (!params || params.tag !== TAG.null || params.content.length) return invalid("RSA", "the key's parameters are not NULL");
-      try {
-        const seq = readOnly(keyBits, TAG.sequence, "the RSA public key");
-        const r = DerReader.inside(seq, "the RSA public key");
-        const n = strictPositive(r.read(TAG.integer, "the modulus"), "the modulus");
-        const e = strictPositive(r.read(TAG.integer, "the public exponent"), "the public exponent");
-        r.finish();
-        return { type: "rsa", bits: bitLength(n), modulus: n, exponent: toBigInt(e) };
-      } catch (error) {
-        return invalid("RSA", `malformed RSA public key (${(error as Error).message})`);
-      }
+      // Not canonical DER (Go's cryptobyte reads N and E and skips what follows): the request is refused.
+      const [n, e] = positivePair(keyBits, "the RSA public key", "the modulus", "the public exponent");
+      return { type: "rsa", bits: bitLength(n), modulus: n, exponent: toBigInt(e) };
     }
     case KEY_OIDS.ecPublicKey: {
       if (!params || params.tag !== TAG.oid) return invalid("ECDSA", "the key's parameters are not a named curve");
@@ -406,11 +411,7 @@ export function readRequest(pemBytes: Bytes): StrictRequest {
 /** The INTEGER r and s of an ECDSA signature in strict DER, or undefined (Go's ecdsa.VerifyASN1 refuses the rest). */
 export function strictEcdsaSignature(signature: Bytes): { readonly r: Bytes; readonly s: Bytes } | undefined {
   try {
-    const seq = readOnly(signature, TAG.sequence, "the ECDSA signature");
-    const rd = DerReader.inside(seq, "the ECDSA signature");
-    const r = strictPositive(rd.read(TAG.integer, "r"), "r");
-    const s = strictPositive(rd.read(TAG.integer, "s"), "s");
-    rd.finish();
+    const [r, s] = positivePair(signature, "the ECDSA signature", "r", "s");
     return { r, s };
   } catch {
     return undefined;

@@ -24,7 +24,7 @@ export const TAG = {
 } as const;
 
 /** Concatenates byte arrays. */
-export function concat(parts: readonly Bytes[]): Bytes {
+export function concat(parts: readonly Uint8Array[]): Bytes {
   let length = 0;
   for (const p of parts) length += p.length;
   const out = new Uint8Array(length);
@@ -50,7 +50,7 @@ export function tlv(tag: number, content: Bytes): Bytes {
 
 export const sequence = (...items: Bytes[]): Bytes => tlv(TAG.sequence, concat(items));
 
-function compareBytes(a: Bytes, b: Bytes): number {
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const d = (a[i] ?? 0) - (b[i] ?? 0);
@@ -125,7 +125,7 @@ export function hexToBytes(hex: string): Bytes {
 }
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-export function bytesToHex(bytes: Bytes): string {
+export function bytesToHex(bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes) out += HEX[b]!;
   return out;
@@ -159,7 +159,7 @@ export function base64ToBytes(text: string): Bytes {
   return binaryToBytes(atob(text));
 }
 
-export function bytesEqual(a: Bytes, b: Bytes): boolean {
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return compareBytes(a, b) === 0;
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideCsr, DEFAULT_POLICY, type CsrObject, type Decision, type NodeObject, type PolicyConfig } from "../../src/approver/policy.js";
 import { readRequest, RequestError, type StrictRequest } from "../../src/approver/request.js";
 import { nodeSignatureVerifier } from "../../src/io/node-signature.js";
-import { bitString, concat, context, octetString, oid, sequence, setOf, smallInteger, tlv, type Bytes } from "../../src/pki/der.js";
+import { bitString, concat, context, octetString, oid, sequence, setOf, smallInteger, tlv, unsignedInteger, type Bytes } from "../../src/pki/der.js";
 import { encodePem } from "../../src/pki/pem.js";
 import {
   bmp, buildCsr, dnsName, extension, extensionRequest, fromPrivateKey, ipAddress, nodeSubject, OIDS, rawOid, rdn, sanExtension, sanValue, str, testKey, utf8, type TestKey,
@@ -208,6 +208,14 @@ describe.skipIf(skip)("the approver reads a request as Go's crypto/x509 does", (
       reason: "MalformedRequest",
       go: (g) => expect(g.stage === "ok" && g.view.publicKey.type).toBe("ecdsa"),
     },
+    {
+      // Found by `npm run fuzz` (seed 202c28cd9e1c): Go's cryptobyte reads N and E and ignores the rest of the RSAPublicKey.
+      name: "fuzz: bytes after the exponent inside the RSA public key are not canonical DER",
+      make: () => buildCsr(rsa, { spki: rsaSpkiWithTrailer(rsa) }).pem,
+      reason: "MalformedRequest",
+      rsa: true,
+      go: (g) => expect(g.stage === "ok" && g.view.publicKey.type).toBe("rsa"),
+    },
     { name: "a DNS SAN that is an IP literal (10.0.0.12, node n2's address)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(dnsName("10.0.0.12"))) }).pem, reason: "DNSNameIsIPAddress" },
     { name: "a DNS SAN that inet_aton reads as an IP (0x0a00000c)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(dnsName("0x0a00000c"))) }).pem, reason: "DNSNameIsIPAddress" },
     { name: "NAT64 form of the kubernetes service IP (64:ff9b::10.96.0.1)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(ipAddress([0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 10, 96, 0, 1]))) }).pem, reason: "ReservedIP" },
@@ -264,6 +272,13 @@ describe.skipIf(skip)("the approver reads a request as Go's crypto/x509 does", (
     const em = concat([Uint8Array.of(0, 1), new Uint8Array(256 - 3 - digestInfo.length).fill(0xff), Uint8Array.of(0), digestInfo]);
     const der = sequence(info, sequence(oid(OIDS.sha256WithRSA), tlv(0x05, new Uint8Array(0))), bitString(em));
     return utf8(encodePem("CERTIFICATE REQUEST", der));
+  }
+
+  function rsaSpkiWithTrailer(k: TestKey): Bytes {
+    // SPKI = SEQUENCE { AlgorithmIdentifier, BIT STRING { RSAPublicKey } }, with a NULL after e in the RSAPublicKey.
+    const jwk = k.key.export({ format: "jwk" });
+    const int = (b64url: string | undefined) => unsignedInteger(new Uint8Array(Buffer.from(b64url ?? "", "base64url")));
+    return sequence(sequence(oid("1.2.840.113549.1.1.1"), tlv(0x05, new Uint8Array(0))), bitString(sequence(int(jwk.n), int(jwk.e), tlv(0x05, new Uint8Array(0)))));
   }
 
   function compressedSpki(k: TestKey): Bytes {

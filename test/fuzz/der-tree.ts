@@ -4,6 +4,7 @@
  * writes it back byte for byte. Mutators edit the tree (tags, lengths, children, contents)
  * and serialise the result, which need not be valid DER any more.
  */
+import { bytesEqual, bytesToHex, concat } from "../../src/pki/der.js";
 
 /**
  * How a node's length octets are written (X.690 §8.1.3):
@@ -57,30 +58,10 @@ export const TAGS = {
 // ---------------------------------------------------------------------------------------------
 // Bytes
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
-export function hex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += HEX[b]!;
-  return out;
-}
+// The engine's own byte helpers (src/pki/der.ts), under the names this folder uses.
+export const concatBytes = concat;
+export const hex = bytesToHex;
+export { bytesEqual };
 
 export function fromHex(text: string): Uint8Array<ArrayBuffer> {
   const clean = text.replace(/\s+/g, "");

@@ -95,6 +95,16 @@ async function waitDecided(name: string, timeoutMs = 20_000): Promise<CsrStatus>
   return status;
 }
 
+/** Waits for the signer to issue `name`'s certificate and parses it. */
+async function waitIssued(name: string) {
+  let cert = "";
+  await waitFor(`the certificate for ${name}`, async () => {
+    cert = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout).status.certificate ?? "";
+    return cert !== "";
+  }, 20_000, 100);
+  return parseCertificatePem(Buffer.from(cert, "base64").toString());
+}
+
 describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-controller-manager", () => {
   beforeAll(async () => {
     const apiPort = await freePort();
@@ -213,12 +223,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
       const name = await nodeCsr("n1", { dns: ["n1"], ips: ["10.0.0.11"] }, { alg, usages: ["digital signature", "key encipherment", "server auth"] });
       const status = await waitDecided(name);
       expect(status.conditions?.find((c) => c.type === "Approved")?.reason).toBe("NodeAddressesVerified");
-      let cert = "";
-      await waitFor(`the certificate for ${name}`, async () => {
-        cert = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout).status.certificate ?? "";
-        return cert !== "";
-      }, 20_000, 100);
-      const issued = parseCertificatePem(Buffer.from(cert, "base64").toString());
+      const issued = await waitIssued(name);
       expect([issued.commonName, issued.dnsNames, ipStrings(issued)]).toEqual(["system:node:n1", ["n1"], ["10.0.0.11"]]);
     }
   }, 60_000);
@@ -256,12 +261,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     const [template] = await go!.create([{ keyPem, commonName: "system:node:n3", organization: ["system:nodes"], dnsNames: ["n3"], ips: ["10.0.0.13"] }]);
     const name = await createAs("n3", template!, threeUsages);
     expect((await waitDecided(name)).conditions?.find((c) => c.type === "Approved")?.reason).toBe("NodeAddressesVerified");
-    let cert = "";
-    await waitFor(`the certificate for ${name}`, async () => {
-      cert = JSON.parse((await admin("get", "csr", name, "-o", "json")).stdout).status.certificate ?? "";
-      return cert !== "";
-    }, 20_000, 100);
-    const issued = parseCertificatePem(Buffer.from(cert, "base64").toString());
+    const issued = await waitIssued(name);
     expect([issued.commonName, issued.organizations, issued.dnsNames, ipStrings(issued)]).toEqual(["system:node:n3", ["system:nodes"], ["n3"], ["10.0.0.13"]]);
     // The signer has issued a later request; the smuggled one is still Denied, with no certificate.
     const after = JSON.parse((await admin("get", "csr", smuggled, "-o", "json")).stdout).status as CsrStatus;
