@@ -100,8 +100,8 @@ const KUBEADM_GROUP = "kubeadm.k8s.io/";
 
 /**
  * The ClusterConfiguration in a kubeadm config text (a file, or the `ClusterConfiguration` key of
- * the kube-system/kubeadm-config ConfigMap): any kubeadm.k8s.io version, since the fields read
- * here are the same in v1beta2, v1beta3 and v1beta4.
+ * the kube-system/kubeadm-config ConfigMap), in every kubeadm.k8s.io version, since the fields
+ * read here are the same in v1beta2, v1beta3 and v1beta4.
  */
 export async function readClusterConfiguration(text: string, source: string): Promise<Obj> {
   const { parseAllDocuments } = await import("yaml");
