@@ -1,4 +1,4 @@
-import type { Bytes } from "../pki/der.js";
+import { bytesToHex, type Bytes } from "../pki/der.js";
 import { asciiDnsName, endsInNumber } from "../pki/dns.js";
 import { embeddedIpv4s, formatIp, normalizeIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
 
@@ -85,7 +85,8 @@ export function nodeAddresses(node: NodeObject): NodeAddresses {
 }
 
 export const dnsKey = (canonical: string): string => `dns:${canonical}`;
-export const ipKey = (ip: Bytes): string => `ip:${formatIp(normalizeIp(ip))}`;
+/** An index key for an IP: its normalised bytes (IPv4-mapped IPv6 as IPv4), as hex. */
+export const ipKey = (ip: Bytes): string => `ip:${bytesToHex(normalizeIp(ip))}`;
 
 /** Nodes by name, every address to the nodes that list it, and every Node's pod CIDRs: built once, shared by many decisions. */
 export interface NodeIndex {

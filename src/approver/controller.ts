@@ -1,7 +1,7 @@
 import type { SignatureVerifier } from "../pki/signature.js";
 import { factsFromCluster, NO_FACTS, readClusterConfiguration, withClusterFacts, type ClusterFacts } from "./discovery.js";
 import { ApprovalLedger, type Reservation } from "./history.js";
-import { assessCsr, BAD_SIGNATURE, checkSignature, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig } from "./policy.js";
+import { assessCsr, BAD_SIGNATURE, checkSignature, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig, type RequestCache } from "./policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "./ports.js";
 import type { StrictRequest } from "./request.js";
 
@@ -58,6 +58,8 @@ export class ApproverController {
   private readonly ledger: ApprovalLedger;
   /** Each CSR's signature verdict, by uid (spec is immutable): checked once, not on every Node event. */
   private readonly verdicts = new Map<string, { readonly request: string; readonly valid: Promise<boolean> }>();
+  /** What was read of each undecided CSR's request: read once, however often it is decided again. */
+  private readonly requests: RequestCache = new Map();
   private facts: ClusterFacts = NO_FACTS;
   private policy: PolicyConfig;
   private readonly queue = new Set<string>();
@@ -227,11 +229,11 @@ export class ApproverController {
     if (type === "DELETED") {
       this.csrs.delete(csr.metadata.name);
       this.forget(csr.metadata.name);
-      this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
+      this.dropCaches(csr);
     } else {
       this.csrs.set(csr.metadata.name, csr);
       this.ledger.recordCsr(csr);
-      if (isFinal(csr)) this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
+      if (isFinal(csr)) this.dropCaches(csr);
       this.enqueue(csr.metadata.name);
     }
   }
@@ -322,6 +324,12 @@ export class ApproverController {
     }, delay));
   }
 
+  /** A decided or deleted CSR's read request and signature verdict are no longer needed. */
+  private dropCaches(csr: ApiCsr): void {
+    this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
+    if (typeof csr.spec?.request === "string") this.requests.delete(csr.spec.request);
+  }
+
   /** The CSR's signature verdict, computed once per uid (the request never changes). */
   private signatureOf(csr: ApiCsr, req: StrictRequest): Promise<boolean> {
     const id = csr.metadata.uid || csr.metadata.name;
@@ -349,7 +357,7 @@ export class ApproverController {
     const decide = async (c: ApiCsr): Promise<Decision> => {
       this.nodeIndex ??= indexNodes([...this.nodes.values()]);
       const now = this.opts.now();
-      const a = assessCsr(c, this.nodeIndex, this.policy, now, this.ledger);
+      const a = assessCsr(c, this.nodeIndex, this.policy, now, this.ledger, this.requests);
       if (a.kind === "final") return a.decision;
       reservation = this.ledger.reserve(c.metadata.uid || c.metadata.name, a.approval.node, a.approval.spki, now.getTime());
       if (await this.signatureOf(c, a.request)) return a.approval;
@@ -407,7 +415,7 @@ export class ApproverController {
           .catch((error: unknown) => this.obs.log("warn", "could not record an Event", { csr: name, error: (error as Error).message })));
       }
       this.forget(name);
-      this.verdicts.delete(csr.metadata.uid || csr.metadata.name);
+      this.dropCaches(csr);
       return d;
     } finally {
       release();

@@ -230,15 +230,30 @@ function compile(cfg: PolicyConfig): Compiled {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests, read once per distinct spec.request (a pending CSR is decided again on every Node event).
+// Requests. A pending CSR is decided again on every Node event; the controller keeps what it read
+// of each pending CSR's request in a RequestCache, so each is read once. (A process-wide cache
+// costs more than it saves: its entries live long enough to be promoted, and the garbage
+// collector then takes about a fifth of a burst's CPU.)
 
-const parsed = new Map<string, StrictRequest | RequestError>();
-function readSpecRequest(request: string, maxBytes: number): StrictRequest | Decision {
+/** What was read of each spec.request, by its text. */
+export type RequestCache = Map<string, StrictRequest | RequestError>;
+
+/** Standard base64 with padding, nothing else (what a []byte field holds in JSON). */
+function isPaddedBase64(text: string): boolean {
+  if (text.length % 4) return false;
+  const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  for (let i = 0; i < text.length - pad; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47)) return false;
+  }
+  return true;
+}
+function readSpecRequest(request: string, maxBytes: number, cache?: RequestCache): StrictRequest | Decision {
   const size = Math.floor((request.length * 3) / 4) - (request.endsWith("==") ? 2 : request.endsWith("=") ? 1 : 0);
   if (size > maxBytes) return decide("deny", "RequestTooLarge", `the request is ${size} bytes; the limit is ${maxBytes}`);
-  let r = parsed.get(request);
+  let r = cache?.get(request);
   if (!r) {
-    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(request)) return decide("deny", "MalformedRequest", "spec.request is not base64");
+    if (!isPaddedBase64(request)) return decide("deny", "MalformedRequest", "spec.request is not base64");
     const raw = base64ToBytes(request);
     try {
       r = readRequest(raw);
@@ -246,8 +261,7 @@ function readSpecRequest(request: string, maxBytes: number): StrictRequest | Dec
       if (!(error instanceof RequestError)) throw error;
       r = error;
     }
-    if (parsed.size >= 4096) parsed.delete(parsed.keys().next().value!);
-    parsed.set(request, r);
+    cache?.set(request, r);
   }
   return r instanceof RequestError ? decide("deny", "MalformedRequest", r.message) : r;
 }
@@ -281,9 +295,93 @@ function keyProblem(req: StrictRequest): Decision | undefined {
   }
 }
 
+/** The subject, attributes, extensions, signature algorithm and key of a request that reads. */
+function requestProblem(req: StrictRequest, username: string): Decision | undefined {
+  const attrs = req.rdns.flat();
+  const unexpected = attrs.filter((a) => a.oid !== NAME_OIDS.commonName && a.oid !== NAME_OIDS.organization).map((a) => a.oid);
+  if (unexpected.length) return decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`);
+  const cns = attrs.filter((a) => a.oid === NAME_OIDS.commonName).map((a) => a.value);
+  const os = attrs.filter((a) => a.oid === NAME_OIDS.organization).map((a) => a.value);
+  if (cns.length !== 1) return decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`);
+  if (cns[0] !== username) return decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(username)}`);
+  if (os.length !== 1 || os[0] !== "system:nodes") return decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`);
+  if (req.rdns.some((rdn) => rdn.length !== 1)) return decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN");
+  const attributeOids = req.attributes.map((a) => a.oid);
+  if (attributeOids.some((o) => o !== EXTENSION_REQUEST_OID) || attributeOids.length > 1) {
+    return decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${attributeOids.join(", ")}`);
+  }
+  const extensionOids = req.extensions.map((e) => e.oid);
+  if (extensionOids.some((o) => o !== EXTENSION_OIDS.subjectAltName)) {
+    return decide("deny", "UnexpectedExtension", `the request asks for extensions other than subjectAltName: ${extensionOids.join(", ")}`);
+  }
+  if (!SIGNATURE_ALGORITHMS[req.signatureAlgorithm]) {
+    return decide("deny", "UnsupportedSignatureAlgorithm", `signature algorithm ${req.signatureAlgorithm}; SHA-256/384/512 with RSA or ECDSA, or Ed25519, are accepted`);
+  }
+  return keyProblem(req);
+}
+
+/** The SANs' kinds, count and form; on success their canonical DNS names and normalised IPs. */
+function sanProblem(req: StrictRequest, cfg: PolicyConfig): Decision | { readonly dnsNames: string[]; readonly ips: Bytes[] } {
+  if (req.emailAddresses.length || req.uris.length || req.otherNames.length) {
+    const what = [...req.emailAddresses.map((e) => `email:${e}`), ...req.uris.map((u) => `URI:${u}`), ...req.otherNames.map((t) => `[tag 0x${t.toString(16)}]`)];
+    return decide("deny", "ForbiddenSANType", `only DNS and IP SANs are allowed: ${what.join(", ")}`);
+  }
+  const sanCount = req.dnsNames.length + req.ips.length;
+  if (sanCount === 0) return decide("deny", "NoSANs", "the request has no DNS or IP SAN");
+  if (sanCount > cfg.maxSans) return decide("deny", "TooManySANs", `${sanCount} SANs; the limit is ${cfg.maxSans}`);
+  const problems = req.dnsNames.map((d) => [d, dnsNameProblem(d)] as const).filter(([, p]) => p);
+  for (const reason of ["WildcardDNSName", "DNSNameIsIPAddress", "MalformedDNSName"] as const) {
+    const bad = problems.filter(([, p]) => p?.reason === reason);
+    if (bad.length) return decide("deny", reason, `not allowed as DNS names: ${bad.map(([d, p]) => `${JSON.stringify(d)} ${p!.why}`).join(", ")}`);
+  }
+  return { dnsNames: req.dnsNames.map((d) => asciiDnsName(d)!), ips: req.ips.map((ip) => normalizeIp(ip)) };
+}
+
+/** Names and addresses no kubelet certificate may carry (see addresses.ts). */
+function reservedProblem(req: StrictRequest, sans: { readonly dnsNames: string[]; readonly ips: Bytes[] }, own: NodeAddresses, index: NodeIndex, compiled: Compiled): Decision | undefined {
+  const { dnsNames, ips } = sans;
+  const reservedNames = dnsNames.map((d, i) => [req.dnsNames[i]!, reservedDns(d, compiled, own)] as const).filter(([, why]) => why);
+  if (reservedNames.length) return decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`);
+  const reservedIps = ips.map((ip) => [ip, reservedIp(ip, compiled, index.podCidrs, own)] as const).filter(([, why]) => why);
+  if (reservedIps.length) return decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`);
+  return undefined;
+}
+
+/** Every SAN an address of this Node and of no other; then the allow-lists, which restrict and never widen. */
+function ownershipProblem(req: StrictRequest, sans: { readonly dnsNames: string[]; readonly ips: Bytes[] }, nodeName: string, own: NodeAddresses, index: NodeIndex, compiled: Compiled): Decision | undefined {
+  const { dnsNames, ips } = sans;
+  const notOwned = [
+    ...req.dnsNames.filter((_, i) => !own.dns.has(dnsNames[i]!)),
+    ...ips.filter((ip) => !own.ips.some((o) => sameIp(o, ip))).map(formatIp),
+  ];
+  if (notOwned.length) return decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`);
+  const claimed: string[] = [];
+  for (const [shown, key] of [...req.dnsNames.map((d, i) => [d, dnsKey(dnsNames[i]!)] as const), ...ips.map((ip) => [formatIp(ip), ipKey(ip)] as const)]) {
+    for (const other of index.owners.get(key) ?? []) if (other !== nodeName) claimed.push(`${shown} (node ${other})`);
+  }
+  if (claimed.length) return decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`);
+  const ranges = compiled.allowedIpRanges;
+  if (ranges) {
+    const outside = ips.filter((ip) => !ranges.some((r) => inCidr(ip, r))).map(formatIp);
+    if (outside.length) return decide("deny", "IPNotAllowed", `outside --allowed-ip-ranges: ${outside.join(", ")}`);
+  }
+  const suffixes = compiled.dnsSuffixes;
+  if (suffixes) {
+    const outside = req.dnsNames.filter((_, i) => !suffixes.some((s) => dnsNames[i]!.endsWith(`.${s}`)));
+    if (outside.length) return decide("deny", "DNSNameNotAllowed", `not under --dns-suffix ${suffixes.join(", ")}: ${outside.join(", ")}`);
+  }
+  const re = compiled.dnsRegex;
+  if (re) {
+    const outside = req.dnsNames.filter((_, i) => !re.test(dnsNames[i]!));
+    if (outside.length) return decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`);
+  }
+  return undefined;
+}
+
 /**
  * Every rule but the signature check, synchronously. `history` is what the controller's ledger
- * holds (approvals made and reserved); offline it is empty.
+ * holds (approvals made and reserved); offline it is empty. `cache` keeps what was read of each
+ * request for the next decision of the same CSR.
  */
 export function assessCsr(
   csr: CsrObject,
@@ -291,6 +389,7 @@ export function assessCsr(
   cfg: PolicyConfig,
   now: Date,
   history: ApprovalHistory = NO_HISTORY,
+  cache?: RequestCache,
 ): Assessment {
   const final = (d: Decision): Assessment => ({ kind: "final", decision: d });
   const obj: unknown = csr;
@@ -330,53 +429,20 @@ export function assessCsr(
   }
 
   // 4. The request itself: one reading (request.ts), then its subject, attributes and key.
-  const req = readSpecRequest(f.request, cfg.maxRequestBytes);
+  const req = readSpecRequest(f.request, cfg.maxRequestBytes, cache);
   if ("decision" in req) return final(req);
-  const attrs = req.rdns.flat();
-  const unexpected = attrs.filter((a) => a.oid !== NAME_OIDS.commonName && a.oid !== NAME_OIDS.organization).map((a) => a.oid);
-  if (unexpected.length) return final(decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`));
-  const cns = attrs.filter((a) => a.oid === NAME_OIDS.commonName).map((a) => a.value);
-  const os = attrs.filter((a) => a.oid === NAME_OIDS.organization).map((a) => a.value);
-  if (cns.length !== 1) return final(decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`));
-  if (cns[0] !== f.username) return final(decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(f.username)}`));
-  if (os.length !== 1 || os[0] !== "system:nodes") return final(decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`));
-  if (req.rdns.some((rdn) => rdn.length !== 1)) return final(decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN"));
-  const attributeOids = req.attributes.map((a) => a.oid);
-  if (attributeOids.some((o) => o !== EXTENSION_REQUEST_OID) || attributeOids.length > 1) {
-    return final(decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${attributeOids.join(", ")}`));
-  }
-  const extensionOids = req.extensions.map((e) => e.oid);
-  if (extensionOids.some((o) => o !== EXTENSION_OIDS.subjectAltName)) {
-    return final(decide("deny", "UnexpectedExtension", `the request asks for extensions other than subjectAltName: ${extensionOids.join(", ")}`));
-  }
-  if (!SIGNATURE_ALGORITHMS[req.signatureAlgorithm]) {
-    return final(decide("deny", "UnsupportedSignatureAlgorithm", `signature algorithm ${req.signatureAlgorithm}; SHA-256/384/512 with RSA or ECDSA, or Ed25519, are accepted`));
-  }
-  const weak = keyProblem(req);
-  if (weak) return final(weak);
+  const bad = requestProblem(req, f.username);
+  if (bad) return final(bad);
 
   // 5. SANs: present, of allowed kinds, well-formed, not reserved.
-  if (req.emailAddresses.length || req.uris.length || req.otherNames.length) {
-    const what = [...req.emailAddresses.map((e) => `email:${e}`), ...req.uris.map((u) => `URI:${u}`), ...req.otherNames.map((t) => `[tag 0x${t.toString(16)}]`)];
-    return final(decide("deny", "ForbiddenSANType", `only DNS and IP SANs are allowed: ${what.join(", ")}`));
-  }
-  const sanCount = req.dnsNames.length + req.ips.length;
-  if (sanCount === 0) return final(decide("deny", "NoSANs", "the request has no DNS or IP SAN"));
-  if (sanCount > cfg.maxSans) return final(decide("deny", "TooManySANs", `${sanCount} SANs; the limit is ${cfg.maxSans}`));
-  for (const reason of ["WildcardDNSName", "DNSNameIsIPAddress", "MalformedDNSName"] as const) {
-    const bad = req.dnsNames.map((d) => [d, dnsNameProblem(d)] as const).filter(([, p]) => p?.reason === reason);
-    if (bad.length) return final(decide("deny", reason, `not allowed as DNS names: ${bad.map(([d, p]) => `${JSON.stringify(d)} ${p!.why}`).join(", ")}`));
-  }
-  const dnsNames = req.dnsNames.map((d) => asciiDnsName(d)!);
-  const ips = req.ips.map((ip) => normalizeIp(ip));
+  const sans = sanProblem(req, cfg);
+  if ("decision" in sans) return final(sans);
   const index = Array.isArray(nodes) ? indexNodes(nodes) : (nodes as NodeIndex);
   const node = index.byName.get(nodeName);
   const own = node ? nodeAddresses(node) : EMPTY_NODE;
   const compiled = compile(cfg);
-  const reservedNames = dnsNames.map((d, i) => [req.dnsNames[i]!, reservedDns(d, compiled, own)] as const).filter(([, why]) => why);
-  if (reservedNames.length) return final(decide("deny", "ReservedDNSName", `reserved DNS names: ${reservedNames.map(([d, why]) => `${d} (${why})`).join(", ")}`));
-  const reservedIps = ips.map((ip) => [ip, reservedIp(ip, compiled, index.podCidrs, own)] as const).filter(([, why]) => why);
-  if (reservedIps.length) return final(decide("deny", "ReservedIP", `reserved IP addresses: ${reservedIps.map(([ip, why]) => `${formatIp(ip)} (${why})`).join(", ")}`));
+  const reserved = reservedProblem(req, sans, own, index, compiled);
+  if (reserved) return final(reserved);
 
   // 6. The requester's Node: it exists, is not newer than the CSR, and has addresses.
   if (!node) {
@@ -391,36 +457,11 @@ export function assessCsr(
   }
   if (own.dns.size === 0 && own.ips.length === 0) return final(decide("requeue", "NodeHasNoAddresses", `node ${nodeName} has no status.addresses yet`));
 
-  // 7. Every SAN is an address of this Node, and of no other Node.
-  const notOwned = [
-    ...req.dnsNames.filter((_, i) => !own.dns.has(dnsNames[i]!)),
-    ...ips.filter((ip) => !own.ips.some((o) => sameIp(o, ip))).map(formatIp),
-  ];
-  if (notOwned.length) return final(decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`));
-  const claimed: string[] = [];
-  for (const [shown, key] of [...req.dnsNames.map((d, i) => [d, dnsKey(dnsNames[i]!)] as const), ...ips.map((ip) => [formatIp(ip), ipKey(ip)] as const)]) {
-    for (const other of index.owners.get(key) ?? []) if (other !== nodeName) claimed.push(`${shown} (node ${other})`);
-  }
-  if (claimed.length) return final(decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`));
+  // 7. Every SAN is an address of this Node, and of no other Node; the allow-lists.
+  const notOwn = ownershipProblem(req, sans, nodeName, own, index, compiled);
+  if (notOwn) return final(notOwn);
 
-  // 8. Optional allow-lists: they restrict, never widen.
-  const ranges = compiled.allowedIpRanges;
-  if (ranges) {
-    const outside = ips.filter((ip) => !ranges.some((r) => inCidr(ip, r))).map(formatIp);
-    if (outside.length) return final(decide("deny", "IPNotAllowed", `outside --allowed-ip-ranges: ${outside.join(", ")}`));
-  }
-  const suffixes = compiled.dnsSuffixes;
-  if (suffixes) {
-    const outside = req.dnsNames.filter((_, i) => !suffixes.some((s) => dnsNames[i]!.endsWith(`.${s}`)));
-    if (outside.length) return final(decide("deny", "DNSNameNotAllowed", `not under --dns-suffix ${suffixes.join(", ")}: ${outside.join(", ")}`));
-  }
-  const re = compiled.dnsRegex;
-  if (re) {
-    const outside = req.dnsNames.filter((_, i) => !re.test(dnsNames[i]!));
-    if (outside.length) return final(decide("deny", "DNSNameNotAllowed", `not matching --dns-regex: ${outside.join(", ")}`));
-  }
-
-  // 9. Abuse controls, from the approvals made (and, in the controller, reserved) so far.
+  // 8. Abuse controls, from the approvals made (and, in the controller, reserved) so far.
   const keyOwner = history.keys.get(req.spkiHex);
   if (keyOwner !== undefined && keyOwner !== nodeName) {
     return final(decide("deny", "KeyReused", `this public key was already approved for node ${keyOwner}`));
@@ -430,11 +471,11 @@ export function assessCsr(
     return final(decide("ignore", "RateLimited", `node ${nodeName} already got ${recent.length} approvals in the last ${cfg.approvalWindowSeconds}s`));
   }
 
-  const sans = [...req.dnsNames, ...ips.map(formatIp)];
+  const shown = [...req.dnsNames, ...sans.ips.map(formatIp)];
   return {
     kind: "verify",
     request: req,
-    approval: { ...decide("approve", "NodeAddressesVerified", `every SAN (${sans.join(", ")}) is an address of node ${nodeName} and of no other node`), node: nodeName, spki: req.spkiHex },
+    approval: { ...decide("approve", "NodeAddressesVerified", `every SAN (${shown.join(", ")}) is an address of node ${nodeName} and of no other node`), node: nodeName, spki: req.spkiHex },
   };
 }
 

@@ -36,19 +36,45 @@ export function concat(parts: readonly Uint8Array[]): Bytes {
   return out;
 }
 
-function encodeLength(length: number): Bytes {
-  if (length < 0x80) return Uint8Array.of(length);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+/** How many bytes the DER length of `length` takes (X.690 §8.1.3: short form, else the fewest long-form bytes). */
+function lengthSize(length: number): number {
+  let size = 1;
+  if (length >= 0x80) for (let n = length; n > 0; n = Math.floor(n / 256)) size++;
+  return size;
+}
+
+/** The tag and length of an element with `length` content bytes, in a buffer with room for the content. */
+function header(tag: number, length: number): { out: Bytes; at: number } {
+  const size = lengthSize(length);
+  const out = new Uint8Array(1 + size + length);
+  out[0] = tag;
+  if (size === 1) out[1] = length;
+  else {
+    out[1] = 0x80 | (size - 1);
+    for (let i = size, n = length; i > 1; i--, n = Math.floor(n / 256)) out[i] = n & 0xff;
+  }
+  return { out, at: 1 + size };
 }
 
 /** Tag-length-value with a one-byte tag. */
-export function tlv(tag: number, content: Bytes): Bytes {
-  return concat([Uint8Array.of(tag), encodeLength(content.length), content]);
+export function tlv(tag: number, content: Uint8Array): Bytes {
+  const { out, at } = header(tag, content.length);
+  out.set(content, at);
+  return out;
 }
 
-export const sequence = (...items: Bytes[]): Bytes => tlv(TAG.sequence, concat(items));
+/** SEQUENCE of the items, written once. */
+export function sequence(...items: Uint8Array[]): Bytes {
+  let length = 0;
+  for (const item of items) length += item.length;
+  const { out } = header(TAG.sequence, length);
+  let at = out.length - length;
+  for (const item of items) {
+    out.set(item, at);
+    at += item.length;
+  }
+  return out;
+}
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -96,6 +122,17 @@ export function bigIntToBytes(value: bigint): Bytes {
 
 /** OBJECT IDENTIFIER from dotted text. */
 export function oid(dotted: string): Bytes {
+  let known = OID_ENCODINGS.get(dotted);
+  if (!known) {
+    known = encodeOid(dotted);
+    if (OID_ENCODINGS.size >= 1024) OID_ENCODINGS.delete(OID_ENCODINGS.keys().next().value!);
+    OID_ENCODINGS.set(dotted, known);
+  }
+  return known.slice();
+}
+/** Encodings of the OIDs met so far (a few dozen in practice; bounded for untrusted input). */
+const OID_ENCODINGS = new Map<string, Bytes>();
+function encodeOid(dotted: string): Bytes {
   const arcs = dotted.split(".").map((a) => BigInt(a));
   const [first = 0n, second = 0n, ...rest] = arcs;
   const body: number[] = [];

@@ -32,7 +32,8 @@ export function dnsNameMatches(pattern: string, host: string): boolean {
  */
 export function asciiDnsName(name: string): string | undefined {
   if (!/^[\x00-\x7f]*$/.test(name)) return undefined;
-  return name.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32)).replace(/\.$/, "");
+  const lower = /[A-Z]/.test(name) ? name.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32)) : name;
+  return lower.endsWith(".") ? lower.slice(0, -1) : lower;
 }
 
 /**

@@ -44,6 +44,7 @@ export function encodePem(label: string, der: Bytes): string {
 }
 
 const BASE64_LINE = /^[A-Za-z0-9+/=]+$/;
+const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /**
  * The DER of a PEM text that has exactly one reading: one `label` block and nothing else.
@@ -91,7 +92,9 @@ export function readCanonicalPem(text: Bytes, label: string): Bytes {
   pos += lineEnd(pos);
   if (pos !== s.length) throw new PemError(`at byte ${pos}: ${s.length - pos} bytes after the END line (only one line ending may follow it)`);
   if (body === "" || body.length % 4 !== 0 || /=[^=]|={3}/.test(body)) throw new PemError("the PEM body is not padded base64");
-  const der = base64ToBytes(body);
-  if (bytesToBase64(der) !== body) throw new PemError("the PEM body is not canonical base64 (non-zero padding bits)");
-  return der;
+  // Canonical: the bits that padding leaves over in the last character are zero (RFC 4648 §3.5).
+  const pad = body.endsWith("==") ? 2 : body.endsWith("=") ? 1 : 0;
+  const last = BASE64_ALPHABET.indexOf(body[body.length - 1 - pad] ?? "A");
+  if (pad && last & (pad === 2 ? 0x0f : 0x03)) throw new PemError("the PEM body is not canonical base64 (non-zero padding bits)");
+  return base64ToBytes(body);
 }
