@@ -21,9 +21,67 @@ class UsageError extends Error {
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
+/** What yargs says of the options of the command being run (its `getOptions()`), the part used here. */
+interface DeclaredOptions {
+  readonly string: readonly string[];
+  readonly number: readonly string[];
+  readonly array: readonly string[];
+}
+
+/**
+ * Every flag's value is checked before a command runs: a flag given twice (yargs then hands over a
+ * list, and cobra would silently keep the last), an empty value (`--dir` with its value
+ * forgotten; an empty path would mean the current folder, or `/` once joined), and a number that
+ * is not one are usage errors naming the flag.
+ */
+function checkFlagValues(argv: Record<string, unknown>, declared: DeclaredOptions): void {
+  const lists = new Set(declared.array);
+  for (const name of declared.string) {
+    const value = argv[name];
+    if (value === undefined || name.length === 1) continue; // one-letter names are aliases of long flags
+    if (lists.has(name)) {
+      if (Array.isArray(value) && value.some((v) => v === "")) throw new UsageError(`--${name} needs a value`);
+      continue;
+    }
+    if (Array.isArray(value)) throw new UsageError(`--${name} was given ${value.length} times (${value.map((v) => JSON.stringify(v)).join(", ")}); give it once`);
+    if (value === "") throw new UsageError(`--${name} needs a value`);
+  }
+  for (const name of declared.number) {
+    const value = argv[name];
+    if (value === undefined || name.length === 1 || lists.has(name)) continue;
+    if (Array.isArray(value)) throw new UsageError(`--${name} was given ${value.length} times; give it once`);
+    if (typeof value !== "number" || !Number.isFinite(value)) throw new UsageError(`--${name} needs a number`);
+  }
+}
+
+/** kpki's command tree (buildCli below), for pointing a usage error at the right help. */
+interface CommandTree {
+  readonly [word: string]: CommandTree;
+}
+const COMMANDS: CommandTree = {
+  init: { phase: { certs: {}, kubeconfig: {} } },
+  ca: { create: {} },
+  certs: { "check-expiration": {}, renew: {}, "generate-csr": {}, sign: {}, "certificate-key": {} },
+  kubeconfig: { user: {} },
+  approver: { run: {}, check: {} },
+  completion: {},
+};
+
+/** The command typed (`kpki certs renew`), without its arguments and flags. */
+function commandPath(args: readonly string[]): string {
+  const words = ["kpki"];
+  let node: CommandTree | undefined = COMMANDS;
+  for (const a of args) {
+    node = Object.hasOwn(node, a) ? node[a] : undefined;
+    if (!node) break;
+    words.push(a);
+  }
+  return words.join(" ");
+}
+
 /** Builds the yargs application. Commands are listed here explicitly, one module each. */
 export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code: number) => void = () => {}) {
-  return yargs([...args])
+  const cli = yargs([...args])
     .scriptName("kpki")
     .usage("$0 <command> [options]\n\nkpki: a kubeadm-compatible PKI toolkit for Kubernetes clusters.")
     .command(initCommand(io))
@@ -67,6 +125,7 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
     .example("$0 completion fish > ~/.config/fish/completions/kpki.fish", "Install fish completion")
     .epilogue("Exit codes: 0 success, 1 error (bad input, a file that does not match, I/O), 2 usage error. certs check-expiration and approver check add their own; see their --help.")
     .demandCommand(1, "Specify a command")
+    .alias("h", "help")
     .strict()
     .recommendCommands()
     .exitProcess(false)
@@ -74,6 +133,10 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     });
+  // getOptions() is yargs' own (lib/yargs-factory.js) but missing from @types/yargs: the options
+  // declared by the command being run, which global middleware sees after its builder ran.
+  const declared = cli as unknown as { getOptions(): DeclaredOptions };
+  return cli.middleware((argv) => checkFlagValues(argv, declared.getOptions()));
 }
 
 /**
@@ -97,7 +160,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     return exitCode;
   } catch (error) {
     if (error instanceof UsageError || (error as { name?: string }).name === "YError") {
-      io.stderr(`error: ${(error as Error).message}\nRun 'kpki --help' for usage.\n`);
+      io.stderr(`error: ${(error as Error).message}\nRun '${commandPath(argv)} --help' for usage.\n`);
       return EXIT.usage;
     }
     const message = isPkiError(error) ? error.message : `${(error as Error).message ?? String(error)}`;
