@@ -191,11 +191,19 @@ export function resolveClusterConfig(
   if (addressText === undefined) {
     throw invalidInput("no advertise address: this machine has no non-loopback address; set --apiserver-advertise-address");
   }
-  const advertiseAddress = parseIp(addressText);
-  if (!advertiseAddress) {
+  const given = parseIp(addressText);
+  if (!given) {
     throw invalidInput(
       `error parsing LocalAPIEndpoint AdvertiseAddress ${addressText}: is not a valid textual representation of an IP address`,
     );
+  }
+  // kubeadm resolves an unspecified address (0.0.0.0, ::) to the default route's address, as the API
+  // server does with its bind address (ChooseAPIServerBindAddress → ResolveBindAddress); it never
+  // goes into the certificates or the kubeconfigs as it is.
+  const unspecified = given.every((b) => b === 0);
+  const advertiseAddress = unspecified ? (host.defaultAddress !== undefined ? parseIp(host.defaultAddress) : undefined) : given;
+  if (!advertiseAddress) {
+    throw invalidInput(`advertise address ${addressText} is unspecified and this machine has no non-loopback address to use instead; set --apiserver-advertise-address`);
   }
   const bindPort = flags.bindPort ?? field<number>(init, "localAPIEndpoint.bindPort", "number") ?? DEFAULTS.bindPort;
   if (!Number.isInteger(bindPort) || bindPort < 1 || bindPort > 65535) {

@@ -1,5 +1,6 @@
 import { createCertificate, parseCertificatePem, randomSerial, type Issuer } from "../pki/cert.js";
-import { generateKeyPair, parsePrivateKeyPem, privateKeyToPem } from "../pki/keys.js";
+import { bytesEqual } from "../pki/der.js";
+import { generateKeyPair, parsePrivateKeyPem, privateKeyToPem, spkiOf } from "../pki/keys.js";
 import { mismatch } from "../errors.js";
 import { DEFAULTS, type ClusterConfig } from "./config.js";
 import { controlPlaneApiEndpoint, renderKubeconfig } from "./kubeconfig.js";
@@ -13,11 +14,16 @@ export async function loadClusterCa(cfg: ClusterConfig, store: Pick<PkiStore, "r
   if (crt === undefined || key === undefined) {
     throw mismatch(`couldn't create a kubeconfig; the CA files couldn't be loaded: ${crt === undefined ? crtPath : keyPath} does not exist`);
   }
+  let ca: Issuer;
   try {
-    return { certificate: parseCertificatePem(crt), key: await parsePrivateKeyPem(key, crypto) };
+    ca = { certificate: parseCertificatePem(crt), key: await parsePrivateKeyPem(key, crypto) };
   } catch (error) {
     throw mismatch(`couldn't create a kubeconfig; the CA files couldn't be loaded: ${(error as Error).message}`);
   }
+  // What init, renew and sign check before signing with a CA: it is one, and the key is its own.
+  if (!ca.certificate.isCa) throw mismatch(`couldn't create a kubeconfig: ${crtPath} is not a CA certificate`);
+  if (!bytesEqual(await spkiOf(ca.key.publicKey, crypto), ca.certificate.spki)) throw mismatch(`couldn't create a kubeconfig: ${keyPath} does not match ${crtPath}`);
+  return ca;
 }
 
 export interface KubeconfigUserSpec {

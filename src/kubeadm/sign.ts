@@ -6,6 +6,13 @@ import { CAS, KUBECONFIGS, LEAVES, type CaName } from "./catalogue.js";
 import { DEFAULTS } from "./config.js";
 import { dedupeAltNames } from "./sans.js";
 
+/** What WebCrypto tells of a key's algorithm (RsaHashedKeyAlgorithm, EcKeyAlgorithm, or just a name). */
+interface KeyAlgorithmDetails {
+  readonly name: string;
+  readonly modulusLength?: number;
+  readonly namedCurve?: string;
+}
+
 /** A signing profile from kubeadm's catalogue: usages, issuing CA and the subject it expects. */
 export interface SignProfile {
   readonly name: string;
@@ -52,7 +59,9 @@ export interface SignOptions {
  * SANs from the request (SANs sorted and deduplicated), KeyUsage
  * digitalSignature|keyEncipherment, the given ExtKeyUsage, NotBefore now - 5m,
  * NotAfter now + validity. A request whose signature does not verify, that asks
- * for e-mail or URI SANs, or whose subject does not fit the profile is refused.
+ * for e-mail or URI SANs, whose key is weak or of a type kubeadm does not use,
+ * that asks for serverAuth without a SAN, or whose subject does not fit the
+ * profile is refused.
  */
 export async function signCsr(csr: ParsedCsr, issuer: Issuer, opts: SignOptions, now: Date, crypto: Crypto): Promise<ParsedCertificate> {
   if (!csr.signatureValid) throw mismatch("the CSR's signature does not verify: refusing to sign it");
@@ -61,6 +70,14 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, opts: SignOptions,
     throw invalidInput(`the CSR asks for ${[...csr.emailAddresses.map((e) => `email:${e}`), ...csr.uris.map((u) => `URI:${u}`)].join(", ")}; kubeadm certificates carry only DNS and IP SANs`);
   }
   if (!opts.extKeyUsages.length) throw invalidInput("must specify at least one ExtKeyUsage");
+  if (csr.keyAlgorithm === undefined) {
+    const alg = csr.publicKey.algorithm as KeyAlgorithmDetails;
+    const what = alg.modulusLength ? `an RSA key of ${alg.modulusLength} bits` : alg.namedCurve ? `a ${alg.namedCurve} key` : `a ${alg.name} key`;
+    throw invalidInput(`the CSR has ${what}; kpki signs RSA keys of 2048, 3072 or 4096 bits, ECDSA P-256 or P-384, and Ed25519`);
+  }
+  if (opts.extKeyUsages.includes("serverAuth") && !csr.dnsNames.length && !csr.ips.length) {
+    throw invalidInput("the CSR asks for a serving certificate (serverAuth) but names no DNS name or IP: TLS clients check the SANs, not the CN");
+  }
   const expect = opts.expect;
   if (expect?.commonName !== undefined && csr.commonName !== expect.commonName) {
     throw mismatch(`the CSR's CN is "${csr.commonName}" but this profile issues CN "${expect.commonName}"`);

@@ -64,4 +64,19 @@ describe("flag values", () => {
       expect(r.stdout).toMatch(/Options:\n/);
     }
   });
+
+  it.each(["0.0.0.0", "::"])("--apiserver-advertise-address %s is resolved to this machine's address, as kubeadm does, never written as it is", async (unspecified) => {
+    const r = await kpki(["init", "--dir", "/k", "--node-name", "cp", "--apiserver-advertise-address", unspecified, "--dry-run"]);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toContain("apiserver serving cert is signed for DNS names [cp kubernetes kubernetes.default kubernetes.default.svc kubernetes.default.svc.cluster.local] and IPs [10.96.0.1 192.0.2.10]");
+    expect(r.stdout).not.toContain("0.0.0.0");
+  });
+
+  it("an unspecified advertise address on a machine without an address is refused", async () => {
+    const mem = memoryStore();
+    const f = fakeIo({ store: mem.store, host: () => ({ hostname: "cp", defaultAddress: undefined }) });
+    const code = await run(["init", "--dir", "/k", "--apiserver-advertise-address", "0.0.0.0"], f.io);
+    expect([code, f.stderr()]).toEqual([1, "error: advertise address 0.0.0.0 is unspecified and this machine has no non-loopback address to use instead; set --apiserver-advertise-address\n"]);
+    expect(mem.writes).toEqual([]);
+  });
 });

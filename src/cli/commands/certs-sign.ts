@@ -46,7 +46,8 @@ export const certsSignCommand = (io: CliIo): CommandModule<object, Args> => ({
       .example("$0 certs sign --csr admin.conf.csr --profile admin.conf --dir /srv/ca --kubeconfig admin.conf", "Finish a kubeconfig from generate-csr")
       .example("$0 certs sign --csr web.csr --usage serverAuth --validity 90d --ca-cert ca.crt --ca-key ca.key", "Any CSR, explicit usages; PEM on stdout")
       .epilogue(
-        "A CSR whose signature does not verify is refused, as is one whose subject does not fit the profile or that asks for e-mail/URI SANs. " +
+        "A CSR whose signature does not verify is refused, as is one whose subject does not fit the profile, that asks for e-mail/URI SANs, " +
+          "whose key is weak (RSA below 2048 bits) or of a type kubeadm does not use, or that asks for serverAuth with no DNS or IP SAN. " +
           "Exit codes: 0 signed, 1 error (nothing written), 2 usage error.",
       ) as never,
   handler: async (args) => {
