@@ -21,6 +21,18 @@ class UsageError extends Error {
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
+const COMPLETION_HELP = `kpki completion [bash|zsh|fish]
+
+Print a shell completion script (for $SHELL when no shell is named).
+
+Examples:
+  kpki completion bash >> ~/.bashrc                           Bash
+  kpki completion zsh >> ~/.zshrc                             Zsh
+  kpki completion fish > ~/.config/fish/completions/kpki.fish Fish
+
+Exit codes: 0 printed, 2 usage error.
+`;
+
 /** What yargs says of the options of the command being run (its `getOptions()`), the part used here. */
 interface DeclaredOptions {
   readonly string: readonly string[];
@@ -146,6 +158,11 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
 export async function run(args: readonly string[], io: CliIo): Promise<number> {
   // yargs picks the completion template from $SHELL; `kpki completion fish` names the shell instead.
   const [first, second] = args;
+  // yargs' completion command prints its script even when asked for help.
+  if (first === "completion" && args.some((a) => a === "--help" || a === "-h")) {
+    io.stdout(COMPLETION_HELP);
+    return EXIT.ok;
+  }
   const completionShell = first === "completion" && SHELLS.includes(second as (typeof SHELLS)[number]) ? second : undefined;
   const argv = completionShell ? ["completion"] : args;
   const savedShell = process.env["SHELL"];

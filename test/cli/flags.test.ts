@@ -79,4 +79,13 @@ describe("flag values", () => {
     expect([code, f.stderr()]).toEqual([1, "error: advertise address 0.0.0.0 is unspecified and this machine has no non-loopback address to use instead; set --apiserver-advertise-address\n"]);
     expect(mem.writes).toEqual([]);
   });
+
+  it("completion --help is help, not the script", async () => {
+    for (const args of [["completion", "--help"], ["completion", "bash", "-h"]]) {
+      const r = await kpki(args);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(r.stdout).toMatch(/^kpki completion \[bash\|zsh\|fish\]\n/);
+      expect(r.stdout).not.toContain("###-begin-kpki-completions-###");
+    }
+  });
 });
