@@ -121,10 +121,15 @@ export const extensionRequest = (extensions: Node[]): Node => seq(oidNode(OIDS.e
 
 export const attributeTypeAndValue = (oid: string, tag: number, value: Uint8Array): Node => seq(oidNode(oid), prim(tag, value));
 
-/** One RDN holding one attribute; PrintableString when Go's marshaller would pick it. */
-export function rdn(oid: string, text: string): Node {
+/** One attribute with a text value: a PrintableString when Go's marshaller would pick it, else a UTF8String. */
+export function textAtv(oid: string, text: string): Node {
   const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text);
-  return set(attributeTypeAndValue(oid, printable ? TAGS.printableString : TAGS.utf8String, utf8(text)));
+  return attributeTypeAndValue(oid, printable ? TAGS.printableString : TAGS.utf8String, utf8(text));
+}
+
+/** One RDN holding one attribute (see textAtv). */
+export function rdn(oid: string, text: string): Node {
+  return set(textAtv(oid, text));
 }
 
 // ---------------------------------------------------------------------------------------------

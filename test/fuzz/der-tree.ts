@@ -4,7 +4,7 @@
  * writes it back byte for byte. Mutators edit the tree (tags, lengths, children, contents)
  * and serialise the result, which need not be valid DER any more.
  */
-import { bytesEqual, bytesToHex, concat } from "../../src/pki/der.js";
+import { bytesEqual, bytesToHex, concat, oid, TAG } from "../../src/pki/der.js";
 
 /**
  * How a node's length octets are written (X.690 §8.1.3):
@@ -36,23 +36,14 @@ export class DerTreeError extends Error {
   override name = "DerTreeError";
 }
 
+/** The universal tags of src/pki/der.ts (TAG) and the string types TAG does not list. */
 export const TAGS = {
-  boolean: 0x01,
-  integer: 0x02,
-  bitString: 0x03,
-  octetString: 0x04,
-  null: 0x05,
-  oid: 0x06,
-  utf8String: 0x0c,
+  ...TAG,
   numericString: 0x12,
-  printableString: 0x13,
   t61String: 0x14,
-  ia5String: 0x16,
   visibleString: 0x1a,
   universalString: 0x1c,
   bmpString: 0x1e,
-  sequence: 0x30,
-  set: 0x31,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -268,22 +259,21 @@ export interface OidEncoding {
   readonly dangling?: boolean;
 }
 
-/** The contents octets of an OBJECT IDENTIFIER (X.690 §8.19), optionally mis-encoded. */
+/**
+ * The contents octets of an OBJECT IDENTIFIER (X.690 §8.19): the engine's DER encoding
+ * (src/pki/der.ts `oid`), optionally mis-encoded. An arc ends at the first octet without the
+ * continuation bit 0x80; padding puts 0x80 octets before an arc's first octet.
+ */
 export function oidBody(dotted: string, enc: OidEncoding = {}): Uint8Array<ArrayBuffer> {
-  const arcs = dotted.split(".").map((a) => BigInt(a));
-  const [a = 0n, b = 0n, ...rest] = arcs;
   const body: number[] = [];
-  [a * 40n + b, ...rest].forEach((arc, index) => {
-    const chunk: number[] = [];
-    let v = arc;
-    do {
-      chunk.unshift(Number(v & 0x7fn));
-      v >>= 7n;
-    } while (v > 0n);
-    if (enc.nonMinimalArcs?.includes(index)) for (let i = 0; i < (enc.padding ?? 1); i++) chunk.unshift(0);
-    for (let i = 0; i < chunk.length - 1; i++) chunk[i] = (chunk[i] ?? 0) | 0x80;
-    body.push(...chunk);
-  });
+  let index = 0;
+  let arcStart = true;
+  for (const octet of parse(oid(dotted)).content ?? []) {
+    if (arcStart && enc.nonMinimalArcs?.includes(index)) for (let i = 0; i < (enc.padding ?? 1); i++) body.push(0x80);
+    body.push(octet);
+    arcStart = (octet & 0x80) === 0;
+    if (arcStart) index++;
+  }
   if (enc.dangling && body.length) body[body.length - 1] = (body[body.length - 1] ?? 0) | 0x80;
   return Uint8Array.from(body);
 }

@@ -40,13 +40,13 @@ import {
   utf32be,
   utf8,
   type Found,
+  type LengthForm,
   type Node,
   type Path,
 } from "./der-tree.js";
 import {
   atvsOf,
   atvsOfType,
-  attributeTypeAndValue,
   attributesOf,
   dnsName,
   EVIL,
@@ -68,6 +68,7 @@ import {
   sanExtension,
   spkiOf,
   subjectOf,
+  textAtv,
 } from "./csr-tree.js";
 import { EmptyChoiceError, type Rng } from "./rng.js";
 import type { Seed } from "./seeds.js";
@@ -201,12 +202,43 @@ interface OpDef {
   readonly apply: (ctx: Ctx) => string | undefined;
 }
 
+type Apply = OpDef["apply"];
+
+/** An op that runs in another phase than its family's, or for some seed key kinds only. */
+interface OpEntry {
+  readonly phase?: Phase;
+  readonly keys?: readonly KeyKind[];
+  readonly apply: Apply;
+}
+
+/**
+ * The ops of one family, keyed by id, in the order written (the order the weighted pick walks).
+ * An entry is the op's apply function (the op runs in `phase`) or an OpEntry.
+ */
+function defineOps(family: OpFamily, phase: Phase, entries: Readonly<Record<string, Apply | OpEntry>>): OpDef[] {
+  return Object.entries(entries).map(([id, entry]): OpDef => {
+    const e: OpEntry = typeof entry === "function" ? { apply: entry } : entry;
+    const def = { id, family, phase: e.phase ?? phase, apply: e.apply };
+    return e.keys ? { ...def, keys: e.keys } : def;
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 const h2 = (t: number): string => `0x${t.toString(16).padStart(2, "0")}`;
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
-const TEXT_TAGS: ReadonlySet<number> = new Set([0x0c, 0x12, 0x13, 0x14, 0x16, 0x1a, GN.dns, GN.email, GN.uri]);
+const TEXT_TAGS: ReadonlySet<number> = new Set([
+  TAGS.utf8String,
+  TAGS.numericString,
+  TAGS.printableString,
+  TAGS.t61String,
+  TAGS.ia5String,
+  TAGS.visibleString,
+  GN.dns,
+  GN.email,
+  GN.uri,
+]);
 
 function textOf(node: Node | undefined): string | undefined {
   if (!node?.content || !TEXT_TAGS.has(node.tag)) return undefined;
@@ -217,6 +249,9 @@ function textOf(node: Node | undefined): string | undefined {
   }
 }
 
+/** The dotted text of an OBJECT IDENTIFIER node's content, if it has content. */
+const oidTextOf = (node: Node | undefined): string | undefined => (node?.content ? oidText(node.content) : undefined);
+
 const label = (ctx: Ctx, path: Path): string => labelOf(ctx.info, path);
 
 /** All nodes of the info tree (root included) with a parent, for generic edits. */
@@ -226,6 +261,51 @@ const parents = (ctx: Ctx, min: number): Found[] => findAll(ctx.info, (n) => (n.
 
 function insert(parent: Node, index: number, node: Node): void {
   (parent.children ??= []).splice(index, 0, node);
+}
+
+/** Inserts `node` into `parent` at a random index (0 to the number of children) and returns the index. */
+function insertAnywhere(rng: Rng, parent: Node, node: Node): number {
+  const i = rng.int((parent.children?.length ?? 0) + 1);
+  insert(parent, i, node);
+  return i;
+}
+
+/** Puts `node` in place of the child at `index` (an existing child) of `parent`. */
+function replaceChild(parent: Node, index: number, node: Node): void {
+  parent.children?.splice(index, 1, node);
+}
+
+/**
+ * An op that inserts a node made by `make` ([node, what]) at a random index of the container
+ * `containerOf` finds; it does not apply when there is no container. Detail: "<what> at <index>".
+ */
+const insertAnywhereOp =
+  (containerOf: (info: Node) => Node | undefined, make: (rng: Rng) => readonly [Node, string]): Apply =>
+  (ctx) => {
+    const container = containerOf(ctx.info);
+    if (!container) return undefined;
+    const [node, what] = make(ctx.rng);
+    return `${what} at ${insertAnywhere(ctx.rng, container, node)}`;
+  };
+
+type EvilPosition = "evil-first" | "evil-last";
+const evilPosition = (rng: Rng): EvilPosition => (rng.chance(0.5) ? "evil-first" : "evil-last");
+
+/** Inserts `node` into `parent` at index `first` or index `last` (a coin flip) and says which. */
+function insertEvil(rng: Rng, parent: Node, node: Node, first: number, last: number): EvilPosition {
+  const pos = evilPosition(rng);
+  insert(parent, pos === "evil-first" ? first : last, node);
+  return pos;
+}
+
+/** Minimal INTEGER contents `b` with a redundant leading 00 octet (X.690 §8.3.2 forbids it). */
+const pad0 = (b: Uint8Array): Uint8Array => concatBytes([Uint8Array.of(0), b]);
+
+/** A copy of `bytes` with `edit` applied to its last octet. */
+function editLastByte(bytes: Uint8Array, edit: (b: number) => number): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  out[out.length - 1] = edit(out[out.length - 1] ?? 0);
+  return out;
 }
 
 function evilGeneralName(rng: Rng): [Node, string] {
@@ -253,8 +333,90 @@ function evilGeneralNames(rng: Rng): [Node[], string] {
   return [names, labels.join(", ")];
 }
 
+/** Inserts `make(evil GeneralNames)` into `parent` at `first` or `last` (see insertEvil): "<position>: <names>". */
+function insertEvilNames(rng: Rng, parent: Node, make: (names: Node[]) => Node, first: number, last: number): string {
+  const [names, l] = evilGeneralNames(rng);
+  return `${insertEvil(rng, parent, make(names), first, last)}: ${l}`;
+}
+
 const sanValue = (names: Node[]): Node => ({ tag: TAGS.octetString, children: [seq(...names)] });
 
+/** The index of the first child of `parent` whose first element is the OID `oid`, or -1. */
+const indexOfOid = (parent: Node | undefined, oid: string): number => parent?.children?.findIndex((c) => isOid(c.children?.[0], oid)) ?? -1;
+
+/** Removes the first child of `parent` whose first element is the OID `oid`; false when there is none. */
+function removeByOid(parent: Node | undefined, oid: string): boolean {
+  const i = indexOfOid(parent, oid);
+  if (i < 0) return false;
+  parent?.children?.splice(i, 1);
+  return true;
+}
+
+interface GeneralNameAt {
+  readonly parent: Node;
+  readonly index: number;
+  readonly node: Node;
+}
+
+function generalNameNodes(ctx: Ctx): GeneralNameAt[] {
+  const gns = generalNamesOf(ctx.info);
+  return (gns?.children ?? []).map((node, index) => ({ parent: gns as Node, index, node }));
+}
+
+/** A GeneralName of the first SAN (with tag `tag`, if given); throws EmptyChoiceError when there is none. */
+const pickGeneralName = (ctx: Ctx, tag?: number): GeneralNameAt =>
+  ctx.rng.pick(tag === undefined ? generalNameNodes(ctx) : generalNameNodes(ctx).filter((x) => x.node.tag === tag));
+
+/** The subject attribute types the ops edit: the OID, node n1's value and the values a hostile node wants. */
+interface SubjectAttribute {
+  readonly oid: string;
+  readonly own: string;
+  readonly evil: readonly string[];
+}
+const SUBJECT_TYPES = {
+  CN: { oid: OIDS.commonName, own: NODE.commonName, evil: EVIL.commonNames },
+  O: { oid: OIDS.organization, own: NODE.organization, evil: EVIL.organizations },
+} as const satisfies Readonly<Record<string, SubjectAttribute>>;
+type SubjectType = keyof typeof SUBJECT_TYPES;
+
+/** CN or O (a coin flip) and one of the subject's ATVs of that type; undefined when it has none. */
+function pickSubjectAtv(ctx: Ctx): [SubjectType, Found] | undefined {
+  const which: SubjectType = ctx.rng.chance(0.5) ? "CN" : "O";
+  const f = atvsOfType(ctx.info, SUBJECT_TYPES[which].oid);
+  if (f.length === 0) return undefined;
+  return [which, ctx.rng.pick(f)];
+}
+
+/**
+ * Inserts a hostile `which` value, as the node `make` builds from its text, into `parent` at
+ * `first` or `last` (see insertEvil): "<which>=<text> <position>".
+ */
+function insertEvilValue(rng: Rng, which: SubjectType, parent: Node, make: (text: string) => Node, first: number, last: number): string {
+  const text = rng.pick(SUBJECT_TYPES[which].evil);
+  return `${which}=${text} ${insertEvil(rng, parent, make(text), first, last)}`;
+}
+
+/** A text node to rewrite, its text, and its name in the op detail. */
+interface TextTarget {
+  readonly node: Node;
+  readonly text: string;
+  readonly what: string;
+}
+
+/** The value of a CN or O ATV (see pickSubjectAtv); undefined when there is none or it is not text. */
+function subjectText(ctx: Ctx): TextTarget | undefined {
+  const picked = pickSubjectAtv(ctx);
+  const node = picked?.[1].node.children?.[1];
+  const text = textOf(node);
+  return picked && node && text !== undefined ? { node, text, what: picked[0] } : undefined;
+}
+
+/** A dNSName of the first SAN (EmptyChoiceError when there is none); undefined when its bytes are not text. */
+function dnsText(ctx: Ctx): TextTarget | undefined {
+  const g = pickGeneralName(ctx, GN.dns);
+  const text = textOf(g.node);
+  return text === undefined ? undefined : { node: g.node, text, what: `gn[${g.index}]` };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Ops: tag
@@ -264,105 +426,84 @@ const SEQ_SET_SWAPS: Readonly<Record<number, readonly number[]>> = {
   0x31: [0x30, 0xa0, 0x30, 0xa0],
   0xa0: [0x30, 0x31, 0x80, 0xa1],
 };
-const STRING_TAGS = [0x0c, 0x13, 0x16, 0x14, 0x12, 0x1e, 0x1c, 0x04, 0x1a] as const;
-const GN_TAGS = [0x82, 0x87, 0x81, 0x86, 0x80, 0xa0] as const;
+const STRING_TAGS: readonly number[] = [
+  TAGS.utf8String,
+  TAGS.printableString,
+  TAGS.ia5String,
+  TAGS.t61String,
+  TAGS.numericString,
+  TAGS.bmpString,
+  TAGS.universalString,
+  TAGS.octetString,
+  TAGS.visibleString,
+];
+const GN_TAGS = [GN.dns, GN.ip, GN.email, GN.uri, 0x80, GN.otherName] as const;
 
 /** String-valued leaves: subject attribute values and attribute values. */
 const stringLeaves = (ctx: Ctx): Found[] =>
-  findAll(ctx.info, (n, p) => !n.children && (STRING_TAGS as readonly number[]).includes(n.tag) && (p[0] === 1 || (p[0] ?? 0) >= 3));
+  findAll(ctx.info, (n, p) => !n.children && STRING_TAGS.includes(n.tag) && (p[0] === 1 || (p[0] ?? 0) >= 3));
 
-function generalNameNodes(ctx: Ctx): { parent: Node; index: number; node: Node }[] {
-  const gns = generalNamesOf(ctx.info);
-  return (gns?.children ?? []).map((node, index) => ({ parent: gns as Node, index, node }));
+/** Sets the tag of `node`: "<from>→<to>". */
+function retag(node: Node, to: number): string {
+  const from = node.tag;
+  node.tag = to;
+  return `${h2(from)}→${h2(to)}`;
 }
 
-const tagOps: OpDef[] = [
-  {
-    id: "tag-swap",
-    family: "tag",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(allNodes(ctx).filter((x) => x.node.children && SEQ_SET_SWAPS[x.node.tag]));
-      const to = ctx.rng.pick(SEQ_SET_SWAPS[f.node.tag] ?? []);
-      const from = f.node.tag;
-      f.node.tag = to;
-      return `${label(ctx, f.path)}: ${h2(from)}→${h2(to)}`;
-    },
+/** Sets the tag of the node at `f`, then labels it (labels read tags): "<label>: <from>→<to>". */
+function retagFound(ctx: Ctx, f: Found, to: number): string {
+  const change = retag(f.node, to);
+  return `${label(ctx, f.path)}: ${change}`;
+}
+
+const tagOps = defineOps("tag", "tbs", {
+  "tag-swap": (ctx) => {
+    const f = ctx.rng.pick(allNodes(ctx).filter((x) => x.node.children && SEQ_SET_SWAPS[x.node.tag]));
+    return retagFound(ctx, f, ctx.rng.pick(SEQ_SET_SWAPS[f.node.tag] ?? []));
   },
-  {
-    id: "constructed-flip",
-    family: "tag",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(childNodes(ctx));
-      const from = f.node.tag;
-      f.node.tag ^= 0x20;
-      return `${label(ctx, f.path)}: ${h2(from)}→${h2(f.node.tag)}`;
-    },
+  "constructed-flip": (ctx) => {
+    const f = ctx.rng.pick(childNodes(ctx));
+    return retagFound(ctx, f, f.node.tag ^ 0x20);
   },
-  {
-    id: "san-tag",
-    family: "tag",
-    phase: "tbs",
-    apply: (ctx) => {
-      const g = ctx.rng.pick(generalNameNodes(ctx));
-      const from = g.node.tag;
-      const to = ctx.rng.pick(GN_TAGS.filter((t) => t !== from));
-      g.node.tag = to;
-      return `gn[${g.index}]: ${h2(from)}→${h2(to)}`;
-    },
+  "san-tag": (ctx) => {
+    const g = pickGeneralName(ctx);
+    return `gn[${g.index}]: ${retag(g.node, ctx.rng.pick(GN_TAGS.filter((t) => t !== g.node.tag)))}`;
   },
-  {
-    id: "string-tag",
-    family: "tag",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(stringLeaves(ctx));
-      const from = f.node.tag;
-      f.node.tag = ctx.rng.pick(STRING_TAGS.filter((t) => t !== from));
-      return `${label(ctx, f.path)}: ${h2(from)}→${h2(f.node.tag)}`;
-    },
+  "string-tag": (ctx) => {
+    const f = ctx.rng.pick(stringLeaves(ctx));
+    return retagFound(ctx, f, ctx.rng.pick(STRING_TAGS.filter((t) => t !== f.node.tag)));
   },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: length
 
-const lengthOps: OpDef[] = [
-  {
-    id: "length-long",
-    family: "length",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(allNodes(ctx));
-      const n = ctx.rng.int(3);
-      f.node.lengthForm = n === 0 ? "long" : { longBytes: n === 1 ? 1 : 4 };
-      return `${label(ctx, f.path)}: ${n === 0 ? "long" : n === 1 ? "81-form" : "4-octet"}`;
-    },
+/** An op that gives a random node of the info tree the length form `pick` chooses ([form, what]): "<label>: <what>". */
+const lengthFormOp =
+  (pick: (rng: Rng) => readonly [LengthForm, string]): Apply =>
+  (ctx) => {
+    const f = ctx.rng.pick(allNodes(ctx));
+    const [form, what] = pick(ctx.rng);
+    f.node.lengthForm = form;
+    return `${label(ctx, f.path)}: ${what}`;
+  };
+
+const lengthOps = defineOps("length", "tbs", {
+  "length-long": lengthFormOp((rng) => {
+    const n = rng.int(3);
+    return n === 0 ? ["long", "long"] : [{ longBytes: n === 1 ? 1 : 4 }, n === 1 ? "81-form" : "4-octet"];
+  }),
+  "length-indefinite": (ctx) => {
+    const pool = ctx.rng.chance(0.85) ? allNodes(ctx).filter((f) => f.node.children) : allNodes(ctx);
+    const f = ctx.rng.pick(pool);
+    f.node.lengthForm = "indefinite";
+    return label(ctx, f.path);
   },
-  {
-    id: "length-indefinite",
-    family: "length",
-    phase: "tbs",
-    apply: (ctx) => {
-      const pool = ctx.rng.chance(0.85) ? allNodes(ctx).filter((f) => f.node.children) : allNodes(ctx);
-      const f = ctx.rng.pick(pool);
-      f.node.lengthForm = "indefinite";
-      return label(ctx, f.path);
-    },
-  },
-  {
-    id: "length-delta",
-    family: "length",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(allNodes(ctx));
-      const delta = ctx.rng.pick([1, -1, 1, -1, 2, -2, 128]);
-      f.node.lengthForm = { delta };
-      return `${label(ctx, f.path)}: ${delta > 0 ? "+" : ""}${delta}`;
-    },
-  },
-];
+  "length-delta": lengthFormOp((rng) => {
+    const delta = rng.pick([1, -1, 1, -1, 2, -2, 128]);
+    return [{ delta }, `${delta > 0 ? "+" : ""}${delta}`];
+  }),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: generic structure
@@ -395,339 +536,202 @@ function paletteNode(ctx: Ctx): [Node, string] {
   }
 }
 
-const structureOps: OpDef[] = [
-  {
-    id: "dup-node",
-    family: "structure",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(childNodes(ctx));
-      const after = ctx.rng.chance(0.5);
-      insert(f.parent as Node, f.index + (after ? 1 : 0), clone(f.node));
-      return `${label(ctx, f.path)}, ${after ? "after" : "before"}`;
-    },
+const structureOps = defineOps("structure", "tbs", {
+  "dup-node": (ctx) => {
+    const f = ctx.rng.pick(childNodes(ctx));
+    const after = ctx.rng.chance(0.5);
+    insert(f.parent as Node, f.index + (after ? 1 : 0), clone(f.node));
+    return `${label(ctx, f.path)}, ${after ? "after" : "before"}`;
   },
-  {
-    id: "remove-node",
-    family: "structure",
-    phase: "tbs",
-    apply: (ctx) => {
-      const f = ctx.rng.pick(childNodes(ctx));
-      const l = label(ctx, f.path);
-      f.parent?.children?.splice(f.index, 1);
-      return l;
-    },
+  "remove-node": (ctx) => {
+    const f = ctx.rng.pick(childNodes(ctx));
+    const l = label(ctx, f.path);
+    f.parent?.children?.splice(f.index, 1);
+    return l;
   },
-  {
-    id: "swap-nodes",
-    family: "structure",
-    phase: "tbs",
-    apply: (ctx) => {
-      const p = ctx.rng.pick(parents(ctx, 2));
-      const kids = p.node.children as Node[];
-      const i = ctx.rng.int(kids.length);
-      let j = ctx.rng.int(kids.length - 1);
-      if (j >= i) j++;
-      [kids[i], kids[j]] = [kids[j] as Node, kids[i] as Node];
-      return `${label(ctx, p.path)}: ${i}↔${j}`;
-    },
+  "swap-nodes": (ctx) => {
+    const p = ctx.rng.pick(parents(ctx, 2));
+    const kids = p.node.children as Node[];
+    const i = ctx.rng.int(kids.length);
+    let j = ctx.rng.int(kids.length - 1);
+    if (j >= i) j++;
+    [kids[i], kids[j]] = [kids[j] as Node, kids[i] as Node];
+    return `${label(ctx, p.path)}: ${i}↔${j}`;
   },
-  {
-    id: "insert-node",
-    family: "structure",
-    phase: "tbs",
-    apply: (ctx) => {
-      const p = ctx.rng.pick(parents(ctx, 0));
-      const [node, what] = paletteNode(ctx);
-      const i = ctx.rng.int((p.node.children?.length ?? 0) + 1);
-      const l = label(ctx, p.path);
-      insert(p.node, i, node);
-      return `${l}[${i}]: ${what}`;
-    },
+  "insert-node": (ctx) => {
+    const p = ctx.rng.pick(parents(ctx, 0));
+    const [node, what] = paletteNode(ctx);
+    const l = label(ctx, p.path);
+    return `${l}[${insertAnywhere(ctx.rng, p.node, node)}]: ${what}`;
   },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: extensions and attributes
 
 const sanExtensions = (ctx: Ctx): Node[] => extensionsWithOid(ctx.info, OIDS.subjectAltName);
-const evilPosition = (rng: Rng): "evil-first" | "evil-last" => (rng.chance(0.5) ? "evil-first" : "evil-last");
 
-const extensionOps: OpDef[] = [
-  {
-    // Extension ::= SEQUENCE { extnID, critical, extnValue }: a second extnValue before or after the real one.
-    id: "dup-ext-value",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const ext = ctx.rng.pick(sanExtensions(ctx));
-      const kids = ext.children as Node[];
-      const real = kids.findIndex((k) => k.tag === TAGS.octetString);
-      if (real < 0) return undefined;
-      const [names, l] = evilGeneralNames(ctx.rng);
-      const pos = evilPosition(ctx.rng);
-      insert(ext, pos === "evil-first" ? real : real + 1, sanValue(names));
-      return `${pos}: ${l}`;
-    },
+const extensionOps = defineOps("extension", "tbs", {
+  // Extension ::= SEQUENCE { extnID, critical, extnValue }: a second extnValue before or after the real one.
+  "dup-ext-value": (ctx) => {
+    const ext = ctx.rng.pick(sanExtensions(ctx));
+    const real = (ext.children as Node[]).findIndex((k) => k.tag === TAGS.octetString);
+    if (real < 0) return undefined;
+    return insertEvilNames(ctx.rng, ext, sanValue, real, real + 1);
   },
-  {
-    id: "dup-san-ext",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const exts = extensionsOf(ctx.info);
-      const i = exts?.children?.findIndex((e) => isOid(e.children?.[0], OIDS.subjectAltName)) ?? -1;
-      if (!exts || i < 0) return undefined;
-      const mode = ctx.rng.pick(["evil-first", "evil-last", "identical"] as const);
-      if (mode === "identical") {
-        insert(exts, i + 1, clone(exts.children?.[i] as Node));
-        return mode;
-      }
-      const [names, l] = evilGeneralNames(ctx.rng);
-      insert(exts, mode === "evil-first" ? i : i + 1, sanExtension(names));
-      return `${mode}: ${l}`;
-    },
+  "dup-san-ext": (ctx) => {
+    const exts = extensionsOf(ctx.info);
+    const i = indexOfOid(exts, OIDS.subjectAltName);
+    if (!exts || i < 0) return undefined;
+    const mode = ctx.rng.pick(["evil-first", "evil-last", "identical"] as const);
+    if (mode === "identical") {
+      insert(exts, i + 1, clone(exts.children?.[i] as Node));
+      return mode;
+    }
+    const [names, l] = evilGeneralNames(ctx.rng);
+    insert(exts, mode === "evil-first" ? i : i + 1, sanExtension(names));
+    return `${mode}: ${l}`;
   },
-  {
-    id: "dup-ext-request",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const attrs = attributesOf(ctx.info);
-      if (!attrs?.children) return undefined;
-      const i = attrs.children.findIndex((a) => isOid(a.children?.[0], OIDS.extensionRequest));
-      const [names, l] = evilGeneralNames(ctx.rng);
-      const pos = evilPosition(ctx.rng);
-      insert(attrs, pos === "evil-first" ? Math.max(0, i) : i < 0 ? attrs.children.length : i + 1, extensionRequest([sanExtension(names)]));
-      return `${pos}: ${l}`;
-    },
+  "dup-ext-request": (ctx) => {
+    const attrs = attributesOf(ctx.info);
+    if (!attrs?.children) return undefined;
+    const i = indexOfOid(attrs, OIDS.extensionRequest);
+    const last = i < 0 ? attrs.children.length : i + 1;
+    return insertEvilNames(ctx.rng, attrs, (names) => extensionRequest([sanExtension(names)]), Math.max(0, i), last);
   },
-  {
-    // extensionRequest's values SET with two Extensions values.
-    id: "ext-request-values",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const values = extensionRequestsOf(ctx.info)[0]?.children?.[1];
-      if (!values?.children) return undefined;
-      const [names, l] = evilGeneralNames(ctx.rng);
-      const pos = evilPosition(ctx.rng);
-      insert(values, pos === "evil-first" ? 0 : values.children.length, seq(sanExtension(names)));
-      return `${pos}: ${l}`;
-    },
+  // extensionRequest's values SET with two Extensions values.
+  "ext-request-values": (ctx) => {
+    const values = extensionRequestsOf(ctx.info)[0]?.children?.[1];
+    if (!values?.children) return undefined;
+    return insertEvilNames(ctx.rng, values, (names) => seq(sanExtension(names)), 0, values.children.length);
   },
-  {
-    id: "ext-extra",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const exts = extensionsOf(ctx.info);
-      if (!exts) return undefined;
-      const [names] = evilGeneralNames(ctx.rng);
-      const choices: readonly (readonly [string, () => Node])[] = [
-        ["basicConstraints cA", () => extension(OIDS.basicConstraints, seq(boolNode(0xff)), boolNode(0xff))],
-        ["keyUsage keyCertSign", () => extension(OIDS.keyUsage, prim(TAGS.bitString, Uint8Array.of(0x02, 0x04)), boolNode(0xff))],
-        ["extKeyUsage clientAuth", () => extension(OIDS.extKeyUsage, seq(oidNode(OIDS.clientAuth)))],
-        ["nameConstraints", () => extension(OIDS.nameConstraints, seq({ tag: 0xa0, children: [seq(dnsName("n1"))] }), boolNode(0xff))],
-        ["unknown critical", () => extension("1.3.6.1.4.1.99999.1", nullNode(), boolNode(0xff))],
-        ["obsolete SAN 2.5.29.7", () => extension(OIDS.subjectAltNameObsolete, seq(...names))],
-        ["issuerAltName", () => extension(OIDS.issuerAltName, seq(...names))],
-      ];
-      const [what, make] = ctx.rng.pick(choices);
-      const i = ctx.rng.int((exts.children?.length ?? 0) + 1);
-      insert(exts, i, make());
-      return `${what} at ${i}`;
-    },
+  "ext-extra": insertAnywhereOp(extensionsOf, (rng) => {
+    const [names] = evilGeneralNames(rng);
+    const choices: readonly (readonly [Node, string])[] = [
+      [extension(OIDS.basicConstraints, seq(boolNode(0xff)), boolNode(0xff)), "basicConstraints cA"],
+      [extension(OIDS.keyUsage, prim(TAGS.bitString, Uint8Array.of(0x02, 0x04)), boolNode(0xff)), "keyUsage keyCertSign"],
+      [extension(OIDS.extKeyUsage, seq(oidNode(OIDS.clientAuth))), "extKeyUsage clientAuth"],
+      [extension(OIDS.nameConstraints, seq({ tag: 0xa0, children: [seq(dnsName("n1"))] }), boolNode(0xff)), "nameConstraints"],
+      [extension("1.3.6.1.4.1.99999.1", nullNode(), boolNode(0xff)), "unknown critical"],
+      [extension(OIDS.subjectAltNameObsolete, seq(...names)), "obsolete SAN 2.5.29.7"],
+      [extension(OIDS.issuerAltName, seq(...names)), "issuerAltName"],
+    ];
+    return rng.pick(choices);
+  }),
+  "ext-remove": (ctx) => {
+    const attrs = attributesOf(ctx.info);
+    const exts = extensionsOf(ctx.info);
+    switch (ctx.rng.int(3)) {
+      case 0:
+        return removeByOid(exts, OIDS.subjectAltName) ? "SAN extension" : undefined;
+      case 1:
+        if (!exts) return undefined;
+        exts.children = [];
+        return "all extensions";
+      default:
+        return removeByOid(attrs, OIDS.extensionRequest) ? "extensionRequest attribute" : undefined;
+    }
   },
-  {
-    id: "ext-remove",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const attrs = attributesOf(ctx.info);
-      const exts = extensionsOf(ctx.info);
-      switch (ctx.rng.int(3)) {
-        case 0: {
-          const i = exts?.children?.findIndex((e) => isOid(e.children?.[0], OIDS.subjectAltName)) ?? -1;
-          if (i < 0) return undefined;
-          exts?.children?.splice(i, 1);
-          return "SAN extension";
-        }
-        case 1:
-          if (!exts) return undefined;
-          exts.children = [];
-          return "all extensions";
-        default: {
-          const i = attrs?.children?.findIndex((a) => isOid(a.children?.[0], OIDS.extensionRequest)) ?? -1;
-          if (i < 0) return undefined;
-          attrs?.children?.splice(i, 1);
-          return "extensionRequest attribute";
-        }
-      }
-    },
+  "attr-extra": insertAnywhereOp(attributesOf, (rng) => {
+    const [names, l] = evilGeneralNames(rng);
+    const choices: readonly (readonly [Node, string])[] = [
+      [seq(oidNode(OIDS.challengePassword), set(prim(TAGS.utf8String, utf8("secret")))), "challengePassword"],
+      [seq(oidNode("1.3.6.1.4.1.99999.2"), set(nullNode())), "unknown attribute"],
+      [seq(oidNode(OIDS.msExtensionRequest), set(seq(sanExtension(names)))), `msExtensionRequest (${l})`],
+      [seq(oidNode(OIDS.extensionRequest)), "attribute without values"],
+      [seq(oidNode(OIDS.extensionRequest), set()), "empty values SET"],
+    ];
+    return rng.pick(choices);
+  }),
+  // attributes [0] IMPLICIT SET OF Attribute: written EXPLICIT (a SET inside [0]), or left out.
+  "attrs-form": (ctx) => {
+    const attrs = attributesOf(ctx.info);
+    if (!attrs?.children) return undefined;
+    if (ctx.rng.chance(0.5)) {
+      attrs.children = [set(...attrs.children)];
+      return "explicit";
+    }
+    const i = ctx.info.children?.indexOf(attrs) ?? -1;
+    ctx.info.children?.splice(i, 1);
+    return "absent";
   },
-  {
-    id: "attr-extra",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const attrs = attributesOf(ctx.info);
-      if (!attrs) return undefined;
-      const [names, l] = evilGeneralNames(ctx.rng);
-      const choices: readonly (readonly [string, () => Node])[] = [
-        ["challengePassword", () => seq(oidNode(OIDS.challengePassword), set(prim(TAGS.utf8String, utf8("secret"))))],
-        ["unknown attribute", () => seq(oidNode("1.3.6.1.4.1.99999.2"), set(nullNode()))],
-        [`msExtensionRequest (${l})`, () => seq(oidNode(OIDS.msExtensionRequest), set(seq(sanExtension(names))))],
-        ["attribute without values", () => seq(oidNode(OIDS.extensionRequest))],
-        ["empty values SET", () => seq(oidNode(OIDS.extensionRequest), set())],
-      ];
-      const [what, make] = ctx.rng.pick(choices);
-      const i = ctx.rng.int((attrs.children?.length ?? 0) + 1);
-      insert(attrs, i, make());
-      return `${what} at ${i}`;
-    },
-  },
-  {
-    // attributes [0] IMPLICIT SET OF Attribute: written EXPLICIT (a SET inside [0]), or left out.
-    id: "attrs-form",
-    family: "extension",
-    phase: "tbs",
-    apply: (ctx) => {
-      const attrs = attributesOf(ctx.info);
-      if (!attrs?.children) return undefined;
-      if (ctx.rng.chance(0.5)) {
-        attrs.children = [set(...attrs.children)];
-        return "explicit";
-      }
-      const i = ctx.info.children?.indexOf(attrs) ?? -1;
-      ctx.info.children?.splice(i, 1);
-      return "absent";
-    },
-  },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: subject
 
-function pickSubjectValue(ctx: Ctx): [string, string, Found] | undefined {
-  const which = ctx.rng.chance(0.5) ? "CN" : "O";
-  const f = atvsOfType(ctx.info, which === "CN" ? OIDS.commonName : OIDS.organization);
-  if (f.length === 0) return undefined;
-  const atv = ctx.rng.pick(f);
-  return [which, which === "CN" ? OIDS.commonName : OIDS.organization, atv];
-}
-
-const subjectOps: OpDef[] = [
-  {
-    id: "subject-dup",
-    family: "subject",
-    phase: "tbs",
-    apply: (ctx) => {
-      const subject = subjectOf(ctx.info);
-      if (!subject?.children) return undefined;
-      const cn = ctx.rng.chance(0.6);
-      const evil = ctx.rng.chance(0.75);
-      const text = cn ? (evil ? ctx.rng.pick(EVIL.commonNames) : NODE.commonName) : evil ? ctx.rng.pick(EVIL.organizations) : NODE.organization;
-      const where = ctx.rng.pick(["first", "last", "random"] as const);
-      const i = where === "first" ? 0 : where === "last" ? subject.children.length : ctx.rng.int(subject.children.length + 1);
-      insert(subject, i, rdn(cn ? OIDS.commonName : OIDS.organization, text));
-      return `${cn ? "CN" : "O"}=${text} at ${i}`;
-    },
-  },
-  {
-    id: "subject-multi-rdn",
-    family: "subject",
-    phase: "tbs",
-    apply: (ctx) => {
-      const subject = subjectOf(ctx.info);
-      const rdns = subject?.children;
-      if (!rdns || rdns.length === 0) return undefined;
-      const mode = ctx.rng.int(3);
-      if (mode === 0 && rdns.length >= 2) {
-        // Every ATV in one SET, in the current order or reversed.
-        const atvs = rdns.flatMap((r) => r.children ?? []);
-        if (ctx.rng.chance(0.5)) atvs.reverse();
-        (subject as Node).children = [set(...atvs)];
-        return `merged ${atvs.length} ATVs`;
-      }
-      const cn = mode === 1;
-      const target = atvsOfType(ctx.info, cn ? OIDS.commonName : OIDS.organization)[0];
-      const rdnNode = target ? at(ctx.info, target.path.slice(0, -1)) : undefined;
-      if (!rdnNode) return undefined;
-      const text = cn ? ctx.rng.pick(EVIL.commonNames) : ctx.rng.pick(EVIL.organizations);
-      const pos = evilPosition(ctx.rng);
-      const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text);
-      insert(rdnNode, pos === "evil-first" ? 0 : (rdnNode.children?.length ?? 0), attributeTypeAndValue(cn ? OIDS.commonName : OIDS.organization, printable ? TAGS.printableString : TAGS.utf8String, utf8(text)));
-      return `${cn ? "CN" : "O"}=${text} ${pos}`;
-    },
-  },
-  {
-    id: "subject-extra-attr",
-    family: "subject",
-    phase: "tbs",
-    apply: (ctx) => {
-      const subject = subjectOf(ctx.info);
-      if (!subject) return undefined;
-      const choices: readonly (readonly [string, string])[] = [
-        [OIDS.country, "US"],
-        [OIDS.organizationalUnit, "system:nodes"],
-        [OIDS.serialNumber, "n2"],
-        [OIDS.emailAddress, "n2@cluster.local"],
-        [OIDS.userId, "system:node:n2"],
-        [OIDS.domainComponent, "cluster"],
-        [OIDS.x500UniqueIdentifier, "n2"],
-      ];
-      const [oid, text] = ctx.rng.pick(choices);
-      const i = ctx.rng.int((subject.children?.length ?? 0) + 1);
-      insert(subject, i, rdn(oid, text));
-      return `${oid}=${text} at ${i}`;
-    },
-  },
-  {
-    id: "subject-remove",
-    family: "subject",
-    phase: "tbs",
-    apply: (ctx) => {
-      const subject = subjectOf(ctx.info);
-      if (!subject?.children) return undefined;
-      const what = ctx.rng.pick(["CN", "O", "all"] as const);
-      if (what === "all") {
-        subject.children = [];
-        return what;
-      }
-      const f = atvsOfType(ctx.info, what === "CN" ? OIDS.commonName : OIDS.organization)[0];
-      if (!f) return undefined;
-      subject.children.splice(f.path[1] ?? 0, 1);
-      return what;
-    },
-  },
-  {
-    // AttributeTypeAndValue ::= SEQUENCE { type, value }: a second value before or after the real one.
-    id: "atv-extra-value",
-    family: "subject",
-    phase: "tbs",
-    apply: (ctx) => {
-      const picked = pickSubjectValue(ctx);
-      if (!picked) return undefined;
-      const [which, , f] = picked;
-      const text = which === "CN" ? ctx.rng.pick(EVIL.commonNames) : ctx.rng.pick(EVIL.organizations);
-      const pos = evilPosition(ctx.rng);
-      insert(f.node, pos === "evil-first" ? 1 : (f.node.children?.length ?? 1), prim(TAGS.utf8String, utf8(text)));
-      return `${which}=${text} ${pos}`;
-    },
-  },
-  {
-    id: "subject-reorder",
-    family: "subject",
-    phase: "tbs",
-    apply: (ctx) => {
-      const rdns = subjectOf(ctx.info)?.children;
-      if (!rdns || rdns.length < 2) return undefined;
-      rdns.reverse();
-      return "reversed";
-    },
-  },
+const EXTRA_SUBJECT_ATTRIBUTES: readonly (readonly [string, string])[] = [
+  [OIDS.country, "US"],
+  [OIDS.organizationalUnit, "system:nodes"],
+  [OIDS.serialNumber, "n2"],
+  [OIDS.emailAddress, "n2@cluster.local"],
+  [OIDS.userId, "system:node:n2"],
+  [OIDS.domainComponent, "cluster"],
+  [OIDS.x500UniqueIdentifier, "n2"],
 ];
+
+const subjectOps = defineOps("subject", "tbs", {
+  "subject-dup": (ctx) => {
+    const subject = subjectOf(ctx.info);
+    if (!subject?.children) return undefined;
+    const which: SubjectType = ctx.rng.chance(0.6) ? "CN" : "O";
+    const text = ctx.rng.chance(0.75) ? ctx.rng.pick(SUBJECT_TYPES[which].evil) : SUBJECT_TYPES[which].own;
+    const where = ctx.rng.pick(["first", "last", "random"] as const);
+    const i = where === "first" ? 0 : where === "last" ? subject.children.length : ctx.rng.int(subject.children.length + 1);
+    insert(subject, i, rdn(SUBJECT_TYPES[which].oid, text));
+    return `${which}=${text} at ${i}`;
+  },
+  "subject-multi-rdn": (ctx) => {
+    const subject = subjectOf(ctx.info);
+    const rdns = subject?.children;
+    if (!subject || !rdns || rdns.length === 0) return undefined;
+    const mode = ctx.rng.int(3);
+    if (mode === 0 && rdns.length >= 2) {
+      // Every ATV in one SET, in the current order or reversed.
+      const atvs = rdns.flatMap((r) => r.children ?? []);
+      if (ctx.rng.chance(0.5)) atvs.reverse();
+      subject.children = [set(...atvs)];
+      return `merged ${atvs.length} ATVs`;
+    }
+    const which: SubjectType = mode === 1 ? "CN" : "O";
+    const target = atvsOfType(ctx.info, SUBJECT_TYPES[which].oid)[0];
+    const rdnNode = target ? at(ctx.info, target.path.slice(0, -1)) : undefined;
+    if (!rdnNode) return undefined;
+    const make = (text: string): Node => textAtv(SUBJECT_TYPES[which].oid, text);
+    return insertEvilValue(ctx.rng, which, rdnNode, make, 0, rdnNode.children?.length ?? 0);
+  },
+  "subject-extra-attr": insertAnywhereOp(subjectOf, (rng) => {
+    const [oid, text] = rng.pick(EXTRA_SUBJECT_ATTRIBUTES);
+    return [rdn(oid, text), `${oid}=${text}`];
+  }),
+  "subject-remove": (ctx) => {
+    const subject = subjectOf(ctx.info);
+    if (!subject?.children) return undefined;
+    const what = ctx.rng.pick(["CN", "O", "all"] as const);
+    if (what === "all") {
+      subject.children = [];
+      return what;
+    }
+    const f = atvsOfType(ctx.info, SUBJECT_TYPES[what].oid)[0];
+    if (!f) return undefined;
+    subject.children.splice(f.path[1] ?? 0, 1);
+    return what;
+  },
+  // AttributeTypeAndValue ::= SEQUENCE { type, value }: a second value before or after the real one.
+  "atv-extra-value": (ctx) => {
+    const picked = pickSubjectAtv(ctx);
+    if (!picked) return undefined;
+    const [which, atv] = picked;
+    const make = (text: string): Node => prim(TAGS.utf8String, utf8(text));
+    return insertEvilValue(ctx.rng, which, atv.node, make, 1, atv.node.children?.length ?? 1);
+  },
+  "subject-reorder": (ctx) => {
+    const rdns = subjectOf(ctx.info)?.children;
+    if (!rdns || rdns.length < 2) return undefined;
+    rdns.reverse();
+    return "reversed";
+  },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: SAN GeneralNames
@@ -750,83 +754,37 @@ function otherGeneralName(rng: Rng): [Node, string] {
   }
 }
 
-const sanOps: OpDef[] = [
-  {
-    id: "san-inject",
-    family: "san",
-    phase: "tbs",
-    apply: (ctx) => {
-      const gns = generalNamesOf(ctx.info);
-      if (!gns) return undefined;
-      const [node, what] = evilGeneralName(ctx.rng);
-      const i = ctx.rng.int((gns.children?.length ?? 0) + 1);
-      insert(gns, i, node);
-      return `${what} at ${i}`;
-    },
+const sanOps = defineOps("san", "tbs", {
+  "san-inject": insertAnywhereOp(generalNamesOf, evilGeneralName),
+  "san-replace": (ctx) => {
+    const g = pickGeneralName(ctx);
+    const [node, what] = evilGeneralName(ctx.rng);
+    replaceChild(g.parent, g.index, node);
+    return `gn[${g.index}] → ${what}`;
   },
-  {
-    id: "san-replace",
-    family: "san",
-    phase: "tbs",
-    apply: (ctx) => {
-      const g = ctx.rng.pick(generalNameNodes(ctx));
-      const [node, what] = evilGeneralName(ctx.rng);
-      (g.parent.children as Node[])[g.index] = node;
-      return `gn[${g.index}] → ${what}`;
-    },
+  "san-dup": (ctx) => {
+    const g = pickGeneralName(ctx);
+    return `gn[${g.index}] at ${insertAnywhere(ctx.rng, g.parent, clone(g.node))}`;
   },
-  {
-    id: "san-dup",
-    family: "san",
-    phase: "tbs",
-    apply: (ctx) => {
-      const g = ctx.rng.pick(generalNameNodes(ctx));
-      const i = ctx.rng.int((g.parent.children?.length ?? 0) + 1);
-      insert(g.parent, i, clone(g.node));
-      return `gn[${g.index}] at ${i}`;
-    },
+  "san-remove": (ctx) => {
+    const gns = generalNamesOf(ctx.info);
+    if (!gns?.children?.length) return undefined;
+    if (ctx.rng.chance(0.2)) {
+      gns.children = [];
+      return "all";
+    }
+    const i = ctx.rng.int(gns.children.length);
+    gns.children.splice(i, 1);
+    return `gn[${i}]`;
   },
-  {
-    id: "san-remove",
-    family: "san",
-    phase: "tbs",
-    apply: (ctx) => {
-      const gns = generalNamesOf(ctx.info);
-      if (!gns?.children?.length) return undefined;
-      if (ctx.rng.chance(0.2)) {
-        gns.children = [];
-        return "all";
-      }
-      const i = ctx.rng.int(gns.children.length);
-      gns.children.splice(i, 1);
-      return `gn[${i}]`;
-    },
+  "san-reorder": (ctx) => {
+    const gns = generalNamesOf(ctx.info);
+    if (!gns?.children || gns.children.length < 2) return undefined;
+    gns.children = ctx.rng.shuffle(gns.children);
+    return "shuffled";
   },
-  {
-    id: "san-reorder",
-    family: "san",
-    phase: "tbs",
-    apply: (ctx) => {
-      const gns = generalNamesOf(ctx.info);
-      if (!gns?.children || gns.children.length < 2) return undefined;
-      gns.children = ctx.rng.shuffle(gns.children);
-      return "shuffled";
-    },
-  },
-  {
-    id: "san-other-type",
-    family: "san",
-    phase: "tbs",
-    apply: (ctx) => {
-      const gns = generalNamesOf(ctx.info);
-      if (!gns) return undefined;
-      const [node, what] = otherGeneralName(ctx.rng);
-      const i = ctx.rng.int((gns.children?.length ?? 0) + 1);
-      insert(gns, i, node);
-      return `${what} at ${i}`;
-    },
-  },
-];
+  "san-other-type": insertAnywhereOp(generalNamesOf, otherGeneralName),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: string re-encodings (the text kept, the encoding changed)
@@ -868,31 +826,23 @@ const RE_ENCODINGS: readonly (readonly [string, number, (text: string, rng: Rng)
   ["IA5String", TAGS.ia5String, (t) => utf8(t)],
 ];
 
-const stringOps: OpDef[] = [
-  {
-    id: "re-encode",
-    family: "string",
-    phase: "tbs",
-    apply: (ctx) => {
-      const [name, tag, encode] = ctx.rng.pick(RE_ENCODINGS);
-      if (ctx.rng.chance(0.8)) {
-        const picked = pickSubjectValue(ctx);
-        const value = picked?.[2].node.children?.[1];
-        const text = textOf(value);
-        if (!picked || !value || text === undefined) return undefined;
-        value.tag = tag;
-        value.content = encode(text, ctx.rng);
-        return `${picked[0]}: ${name}`;
-      }
-      // A dNSName keeps its [2] tag; only the bytes change.
-      const g = ctx.rng.pick(generalNameNodes(ctx).filter((x) => x.node.tag === GN.dns));
-      const text = textOf(g.node);
-      if (text === undefined) return undefined;
-      g.node.content = encode(text, ctx.rng);
-      return `gn[${g.index}]: ${name} bytes`;
-    },
+const stringOps = defineOps("string", "tbs", {
+  "re-encode": (ctx) => {
+    const [name, tag, encode] = ctx.rng.pick(RE_ENCODINGS);
+    if (ctx.rng.chance(0.8)) {
+      const t = subjectText(ctx);
+      if (!t) return undefined;
+      t.node.tag = tag;
+      t.node.content = encode(t.text, ctx.rng);
+      return `${t.what}: ${name}`;
+    }
+    // A dNSName keeps its [2] tag; only the bytes change.
+    const t = dnsText(ctx);
+    if (!t) return undefined;
+    t.node.content = encode(t.text, ctx.rng);
+    return `${t.what}: ${name} bytes`;
   },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: OBJECT IDENTIFIER encodings
@@ -900,25 +850,18 @@ const stringOps: OpDef[] = [
 /** The OID nodes worth re-encoding, with names. */
 function oidTargets(ctx: Ctx): [string, Node, string][] {
   const out: [string, Node, string][] = [];
-  for (const f of atvsOf(ctx.info)) {
-    const o = f.node.children?.[0];
-    const text = o?.content ? oidText(o.content) : undefined;
-    if (o && text) out.push([text === OIDS.commonName ? "CN" : text === OIDS.organization ? "O" : text, o, text]);
-  }
-  for (const a of attributesOf(ctx.info)?.children ?? []) {
-    const o = a.children?.[0];
-    const text = o?.content ? oidText(o.content) : undefined;
-    if (o && text) out.push([text === OIDS.extensionRequest ? "extensionRequest" : text, o, text]);
-  }
+  const add = (o: Node | undefined, name: (text: string) => string): void => {
+    const text = oidTextOf(o);
+    if (o && text) out.push([name(text), o, text]);
+  };
+  for (const f of atvsOf(ctx.info)) add(f.node.children?.[0], (t) => (t === OIDS.commonName ? "CN" : t === OIDS.organization ? "O" : t));
+  for (const a of attributesOf(ctx.info)?.children ?? []) add(a.children?.[0], (t) => (t === OIDS.extensionRequest ? "extensionRequest" : t));
   for (const ext of sanExtensions(ctx)) {
     const o = ext.children?.[0];
     if (o) out.push(["subjectAltName", o, OIDS.subjectAltName]);
   }
   const alg = spkiOf(ctx.info)?.children?.[0];
-  for (const [i, o] of (alg?.children ?? []).entries()) {
-    const text = o.tag === TAGS.oid && o.content ? oidText(o.content) : undefined;
-    if (text) out.push([i === 0 ? "spki.alg" : "spki.curve", o, text]);
-  }
+  for (const [i, o] of (alg?.children ?? []).entries()) if (o.tag === TAGS.oid) add(o, () => (i === 0 ? "spki.alg" : "spki.curve"));
   return out;
 }
 
@@ -929,104 +872,89 @@ const OID_SWAPS: Readonly<Record<string, readonly string[]>> = {
   [OIDS.subjectAltName]: [OIDS.subjectAltNameObsolete, OIDS.issuerAltName, "2.5.29.17.0"],
 };
 
-const oidOps: OpDef[] = [
-  {
-    id: "oid-nonminimal",
-    family: "oid",
-    phase: "tbs",
-    apply: (ctx) => {
-      const [name, node, text] = ctx.rng.pick(oidTargets(ctx));
-      const arc = ctx.rng.int(oidArcCount(text));
-      const padding = ctx.rng.chance(0.8) ? 1 : 2;
-      node.content = oidBody(text, { nonMinimalArcs: [arc], padding });
-      return `${name}: arc ${arc}${padding > 1 ? " x2" : ""}`;
-    },
+/** Replaces the OID in `o` by another of `options`: "<old>→<new>". */
+function swapOid(rng: Rng, o: Node, options: readonly string[]): string {
+  const current = oidTextOf(o);
+  const to = rng.pick(options.filter((x) => x !== current));
+  o.content = oidBody(to);
+  return `${current ?? "?"}→${to}`;
+}
+
+const oidOps = defineOps("oid", "tbs", {
+  "oid-nonminimal": (ctx) => {
+    const [name, node, text] = ctx.rng.pick(oidTargets(ctx));
+    const arc = ctx.rng.int(oidArcCount(text));
+    const padding = ctx.rng.chance(0.8) ? 1 : 2;
+    node.content = oidBody(text, { nonMinimalArcs: [arc], padding });
+    return `${name}: arc ${arc}${padding > 1 ? " x2" : ""}`;
   },
-  {
-    id: "oid-dangling",
-    family: "oid",
-    phase: "tbs",
-    apply: (ctx) => {
-      const [name, node, text] = ctx.rng.pick(oidTargets(ctx));
-      if (ctx.rng.chance(0.5)) {
-        node.content = oidBody(text, { dangling: true });
-        return `${name}: last octet | 0x80`;
-      }
-      node.content = concatBytes([oidBody(text), Uint8Array.of(0x80)]);
-      return `${name}: trailing 0x80`;
-    },
+  "oid-dangling": (ctx) => {
+    const [name, node, text] = ctx.rng.pick(oidTargets(ctx));
+    if (ctx.rng.chance(0.5)) {
+      node.content = oidBody(text, { dangling: true });
+      return `${name}: last octet | 0x80`;
+    }
+    node.content = concatBytes([oidBody(text), Uint8Array.of(0x80)]);
+    return `${name}: trailing 0x80`;
   },
-  {
-    id: "oid-swap",
-    family: "oid",
-    phase: "tbs",
-    apply: (ctx) => {
-      const targets = oidTargets(ctx).filter(([, , text]) => OID_SWAPS[text]);
-      const [name, node, text] = ctx.rng.pick(targets);
-      const to = ctx.rng.pick(OID_SWAPS[text] ?? []);
-      node.content = oidBody(to);
-      return `${name}: ${text}→${to}`;
-    },
+  "oid-swap": (ctx) => {
+    const [name, node, text] = ctx.rng.pick(oidTargets(ctx).filter(([, , t]) => OID_SWAPS[t]));
+    const to = ctx.rng.pick(OID_SWAPS[text] ?? []);
+    node.content = oidBody(to);
+    return `${name}: ${text}→${to}`;
   },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: BOOLEAN and INTEGER encodings
 
-const encodingOps: OpDef[] = [
-  {
-    // critical BOOLEAN DEFAULT FALSE: DER requires 0xff for TRUE and omission for FALSE (X.690 §11.1, §11.5).
-    id: "ext-critical",
-    family: "encoding",
-    phase: "tbs",
-    apply: (ctx) => {
-      const ext = ctx.rng.pick(sanExtensions(ctx));
-      const kids = ext.children as Node[];
-      const variants: readonly (readonly [string, Uint8Array])[] = [
-        ["0x01", Uint8Array.of(0x01)],
-        ["0x00", Uint8Array.of(0x00)],
-        ["0xff", Uint8Array.of(0xff)],
-        ["0x80", Uint8Array.of(0x80)],
-        ["2 octets", Uint8Array.of(0xff, 0xff)],
-        ["empty", new Uint8Array(0)],
-      ];
-      const [name, content] = ctx.rng.pick(variants);
-      const existing = kids.findIndex((k) => k.tag === TAGS.boolean);
-      const node = prim(TAGS.boolean, content);
-      if (existing >= 0) {
-        kids[existing] = node;
-        return `${name}, replaced`;
-      }
-      const after = ctx.rng.chance(0.2);
-      insert(ext, after ? kids.length : 1, node);
-      return `${name}${after ? ", after extnValue" : ""}`;
-    },
-  },
-  {
-    id: "version",
-    family: "encoding",
-    phase: "tbs",
-    apply: (ctx) => {
-      const version = ctx.info.children?.[0];
-      if (!version || version.tag !== TAGS.integer) return undefined;
-      const variants: readonly (readonly [string, Uint8Array])[] = [
-        ["02 02 00 00", Uint8Array.of(0, 0)],
-        ["1", Uint8Array.of(1)],
-        ["-1", Uint8Array.of(0xff)],
-        ["2", Uint8Array.of(2)],
-        ["empty", new Uint8Array(0)],
-        ["9 octets", new Uint8Array(9)],
-      ];
-      if (ctx.rng.chance(0.1)) {
-        ctx.info.children?.splice(0, 1);
-        return "absent";
-      }
-      const [name, content] = ctx.rng.pick(variants);
-      version.content = content;
-      return name;
-    },
-  },
+/** BOOLEAN contents for ext-critical, with their names in the op detail. */
+const CRITICAL_CONTENTS: readonly (readonly [string, Uint8Array])[] = [
+  ["0x01", Uint8Array.of(0x01)],
+  ["0x00", Uint8Array.of(0x00)],
+  ["0xff", Uint8Array.of(0xff)],
+  ["0x80", Uint8Array.of(0x80)],
+  ["2 octets", Uint8Array.of(0xff, 0xff)],
+  ["empty", new Uint8Array(0)],
 ];
+
+const VERSION_CONTENTS: readonly (readonly [string, Uint8Array])[] = [
+  ["02 02 00 00", Uint8Array.of(0, 0)],
+  ["1", Uint8Array.of(1)],
+  ["-1", Uint8Array.of(0xff)],
+  ["2", Uint8Array.of(2)],
+  ["empty", new Uint8Array(0)],
+  ["9 octets", new Uint8Array(9)],
+];
+
+const encodingOps = defineOps("encoding", "tbs", {
+  // critical BOOLEAN DEFAULT FALSE: DER requires 0xff for TRUE and omission for FALSE (X.690 §11.1, §11.5).
+  "ext-critical": (ctx) => {
+    const ext = ctx.rng.pick(sanExtensions(ctx));
+    const kids = ext.children as Node[];
+    const [name, content] = ctx.rng.pick(CRITICAL_CONTENTS);
+    const existing = kids.findIndex((k) => k.tag === TAGS.boolean);
+    const node = prim(TAGS.boolean, content);
+    if (existing >= 0) {
+      replaceChild(ext, existing, node);
+      return `${name}, replaced`;
+    }
+    const after = ctx.rng.chance(0.2);
+    insert(ext, after ? kids.length : 1, node);
+    return `${name}${after ? ", after extnValue" : ""}`;
+  },
+  version: (ctx) => {
+    const version = ctx.info.children?.[0];
+    if (!version || version.tag !== TAGS.integer) return undefined;
+    if (ctx.rng.chance(0.1)) {
+      ctx.info.children?.splice(0, 1);
+      return "absent";
+    }
+    const [name, content] = ctx.rng.pick(VERSION_CONTENTS);
+    version.content = content;
+    return name;
+  },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: confusable Unicode
@@ -1055,47 +983,32 @@ function replaceOne(text: string, re: RegExp, to: (c: string) => string, rng: Rn
   return text.slice(0, i) + to(text[i] ?? "") + text.slice(i + 1);
 }
 
-const confusableOps: OpDef[] = [
-  {
-    id: "confusable",
-    family: "confusable",
-    phase: "tbs",
-    apply: (ctx) => {
-      const target = ctx.rng.int(4);
-      if (target === 3) {
-        // A confusable spelling of an evil name, injected as a new dNSName.
-        const gns = generalNamesOf(ctx.info);
-        if (!gns) return undefined;
-        const base = ctx.rng.pick(EVIL.dnsNames);
-        const options = CONFUSABLES.filter(([, re]) => re.test(base));
-        const [name, , fn] = ctx.rng.pick(options);
-        const text = fn(base, ctx.rng);
-        insert(gns, ctx.rng.int((gns.children?.length ?? 0) + 1), dnsName(text));
-        return `inject dns ${JSON.stringify(text)}: ${name}`;
-      }
-      let node: Node | undefined;
-      let what: string;
-      if (target === 2) {
-        const g = ctx.rng.pick(generalNameNodes(ctx).filter((x) => x.node.tag === GN.dns));
-        node = g.node;
-        what = `gn[${g.index}]`;
-      } else {
-        const picked = pickSubjectValue(ctx);
-        node = picked?.[2].node.children?.[1];
-        what = picked?.[0] ?? "?";
-      }
-      const text = textOf(node);
-      if (!node || text === undefined) return undefined;
-      const options = CONFUSABLES.filter(([, re]) => re.test(text));
-      const [name, , fn] = ctx.rng.pick(options);
-      const out = fn(text, ctx.rng);
-      node.content = utf8(out);
-      // Non-ASCII text: a UTF8String as Go's marshaller would write, or (sometimes) the old tag kept.
-      if (/[^\x00-\x7f]/.test(out) && node.tag !== GN.dns && ctx.rng.chance(0.8)) node.tag = TAGS.utf8String;
-      return `${what} ${JSON.stringify(out)}: ${name}`;
-    },
+/** A confusable spelling of `text` by one of the CONFUSABLES that fit it: [its name, the new text]. */
+function confuse(rng: Rng, text: string): [string, string] {
+  const [name, , fn] = rng.pick(CONFUSABLES.filter(([, re]) => re.test(text)));
+  return [name, fn(text, rng)];
+}
+
+const confusableOps = defineOps("confusable", "tbs", {
+  confusable: (ctx) => {
+    const target = ctx.rng.int(4);
+    if (target === 3) {
+      // A confusable spelling of an evil name, injected as a new dNSName.
+      const gns = generalNamesOf(ctx.info);
+      if (!gns) return undefined;
+      const [name, text] = confuse(ctx.rng, ctx.rng.pick(EVIL.dnsNames));
+      insertAnywhere(ctx.rng, gns, dnsName(text));
+      return `inject dns ${JSON.stringify(text)}: ${name}`;
+    }
+    const t = target === 2 ? dnsText(ctx) : subjectText(ctx);
+    if (!t) return undefined;
+    const [name, out] = confuse(ctx.rng, t.text);
+    t.node.content = utf8(out);
+    // Non-ASCII text: a UTF8String as Go's marshaller would write, or (sometimes) the old tag kept.
+    if (/[^\x00-\x7f]/.test(out) && t.node.tag !== GN.dns && ctx.rng.chance(0.8)) t.node.tag = TAGS.utf8String;
+    return `${t.what} ${JSON.stringify(out)}: ${name}`;
   },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: IP / DNS
@@ -1110,75 +1023,44 @@ const IP_LENGTHS: readonly (readonly [string, Uint8Array])[] = [
   ["3", Uint8Array.of(10, 0, 0)],
 ];
 
-const ipDnsOps: OpDef[] = [
-  {
-    id: "dns-to-ip",
-    family: "ip-dns",
-    phase: "tbs",
-    apply: (ctx) => {
-      const g = ctx.rng.pick(generalNameNodes(ctx).filter((x) => x.node.tag === GN.dns));
-      const ip = ctx.rng.pick(OTHER_IPS);
-      (g.parent.children as Node[])[g.index] = ipName(ipBytes(ip));
-      return `gn[${g.index}] ${textOf(g.node) ?? "?"} → ${ip}`;
-    },
+const ipDnsOps = defineOps("ip-dns", "tbs", {
+  "dns-to-ip": (ctx) => {
+    const g = pickGeneralName(ctx, GN.dns);
+    const ip = ctx.rng.pick(OTHER_IPS);
+    replaceChild(g.parent, g.index, ipName(ipBytes(ip)));
+    return `gn[${g.index}] ${textOf(g.node) ?? "?"} → ${ip}`;
   },
-  {
-    id: "ip-to-dns",
-    family: "ip-dns",
-    phase: "tbs",
-    apply: (ctx) => {
-      const g = ctx.rng.pick(generalNameNodes(ctx).filter((x) => x.node.tag === GN.ip));
-      const text = ctx.rng.pick(EVIL.ipLiterals);
-      (g.parent.children as Node[])[g.index] = dnsName(text);
-      return `gn[${g.index}] → "${text}"`;
-    },
+  "ip-to-dns": (ctx) => {
+    const g = pickGeneralName(ctx, GN.ip);
+    const text = ctx.rng.pick(EVIL.ipLiterals);
+    replaceChild(g.parent, g.index, dnsName(text));
+    return `gn[${g.index}] → "${text}"`;
   },
-  {
-    id: "ip-length",
-    family: "ip-dns",
-    phase: "tbs",
-    apply: (ctx) => {
-      const g = ctx.rng.pick(generalNameNodes(ctx).filter((x) => x.node.tag === GN.ip));
-      const [name, content] = ctx.rng.pick(IP_LENGTHS);
-      g.node.content = content;
-      return `gn[${g.index}]: ${name}`;
-    },
+  "ip-length": (ctx) => {
+    const g = pickGeneralName(ctx, GN.ip);
+    const [name, content] = ctx.rng.pick(IP_LENGTHS);
+    g.node.content = content;
+    return `gn[${g.index}]: ${name}`;
   },
-  {
-    id: "ip-v6-form",
-    family: "ip-dns",
-    phase: "tbs",
-    apply: (ctx) => {
-      const gns = generalNamesOf(ctx.info);
-      if (!gns) return undefined;
-      const v4 = ctx.rng.pick(EVIL.embeddedIpv4);
-      const form = ctx.rng.pick(["mapped", "compatible", "nat64", "sixToFour"] as const);
-      const node = ipName(IPV4_IN_IPV6[form](ipBytes(v4)));
-      const v4s = (gns.children ?? []).map((n, i) => [n, i] as const).filter(([n]) => n.tag === GN.ip && n.content?.length === 4);
-      if (v4s.length && ctx.rng.chance(0.5)) {
-        const [, i] = ctx.rng.pick(v4s);
-        (gns.children as Node[])[i] = node;
-        return `gn[${i}] → ${form} ${v4}`;
-      }
-      const i = ctx.rng.int((gns.children?.length ?? 0) + 1);
-      insert(gns, i, node);
-      return `${form} ${v4} at ${i}`;
-    },
+  "ip-v6-form": (ctx) => {
+    const gns = generalNamesOf(ctx.info);
+    if (!gns) return undefined;
+    const v4 = ctx.rng.pick(EVIL.embeddedIpv4);
+    const form = ctx.rng.pick(["mapped", "compatible", "nat64", "sixToFour"] as const);
+    const node = ipName(IPV4_IN_IPV6[form](ipBytes(v4)));
+    const v4s = (gns.children ?? []).map((n, i) => [n, i] as const).filter(([n]) => n.tag === GN.ip && n.content?.length === 4);
+    if (v4s.length && ctx.rng.chance(0.5)) {
+      const [, i] = ctx.rng.pick(v4s);
+      replaceChild(gns, i, node);
+      return `gn[${i}] → ${form} ${v4}`;
+    }
+    return `${form} ${v4} at ${insertAnywhere(ctx.rng, gns, node)}`;
   },
-  {
-    id: "dns-ip-literal",
-    family: "ip-dns",
-    phase: "tbs",
-    apply: (ctx) => {
-      const gns = generalNamesOf(ctx.info);
-      if (!gns) return undefined;
-      const text = ctx.rng.pick(EVIL.ipLiterals);
-      const i = ctx.rng.int((gns.children?.length ?? 0) + 1);
-      insert(gns, i, dnsName(text));
-      return `"${text}" at ${i}`;
-    },
-  },
-];
+  "dns-ip-literal": insertAnywhereOp(generalNamesOf, (rng) => {
+    const text = rng.pick(EVIL.ipLiterals);
+    return [dnsName(text), `"${text}"`];
+  }),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: keys
@@ -1205,10 +1087,23 @@ function ecPoint(spki: Node): Uint8Array | undefined {
   return bits && bits.length > 1 && bits[1] === 0x04 ? bits.subarray(1) : undefined;
 }
 
+/** The named-curve parameter of an EC SPKI; undefined when it is not an OBJECT IDENTIFIER. */
+function curveOidNode(spki: Node): Node | undefined {
+  const node = spki.children?.[0]?.children?.[1];
+  return node?.tag === TAGS.oid ? node : undefined;
+}
+
 const setKeyBits = (spki: Node, keyBytes: Uint8Array, unused = 0): void => {
   const bits = spki.children?.[1];
   if (bits) bits.content = concatBytes([Uint8Array.of(unused), keyBytes]);
 };
+
+/** Sets the unused-bits octet of a BIT STRING to 1-7 (the key or signature octets kept) and returns the number. */
+function setUnusedBits(rng: Rng, bits: Node): string {
+  const n = rng.range(1, 7);
+  bits.content = concatBytes([Uint8Array.of(n), bits.content?.subarray(1) ?? new Uint8Array(0)]);
+  return String(n);
+}
 
 function replaceSpki(ctx: Ctx, spki: Node): boolean {
   if (!ctx.info.children || ctx.info.children.length < 3) return false;
@@ -1225,212 +1120,124 @@ function rekey(ctx: Ctx, key: SigningKey): boolean {
   return true;
 }
 
-const HUGE_E = concatBytes([Uint8Array.of(0x01), new Uint8Array(300).fill(0xff)]);
+/**
+ * An op on the seed's own key (not after a re-key), for seeds of key kind `kind`: `read` takes
+ * what the op edits out of the SPKI, and the op does not apply when it returns undefined.
+ */
+function ownKeyOp<T>(kind: KeyKind, read: (spki: Node) => T | undefined, apply: (ctx: Ctx, value: T, spki: Node) => string | undefined): OpEntry {
+  return {
+    keys: [kind],
+    apply: (ctx) => {
+      const spki = spkiOf(ctx.info);
+      const value = spki && !ctx.keyChanged ? read(spki) : undefined;
+      return spki && value !== undefined ? apply(ctx, value, spki) : undefined;
+    },
+  };
+}
 
-const keyOps: OpDef[] = [
-  {
-    id: "rsa-e1-forged",
-    family: "key",
-    phase: "tbs",
-    apply: (ctx) => {
-      if (ctx.keyChanged || ctx.hashChanged) return undefined;
-      const modulus = ctx.key.modulus ?? FIXED_RSA_MODULUS;
-      if (!replaceSpki(ctx, rsaSpki(bigToBytes(modulus), Uint8Array.of(1)))) return undefined;
-      ctx.keyChanged = true;
-      ctx.forgeModulus = modulus;
-      ctx.hash = "sha256";
-      return ctx.key.modulus ? "seed modulus" : "fixed modulus";
-    },
-  },
-  {
-    id: "rsa-exponent",
-    family: "key",
-    phase: "tbs",
-    keys: ["rsa"],
-    apply: (ctx) => {
-      const spki = spkiOf(ctx.info);
-      const parts = spki && !ctx.keyChanged ? rsaParts(spki) : undefined;
-      if (!spki || !parts) return undefined;
-      const variants: readonly (readonly [string, Uint8Array])[] = [
-        ["3", Uint8Array.of(3)],
-        ["65536 (even)", Uint8Array.of(1, 0, 0)],
-        ["huge", HUGE_E],
-        ["0", Uint8Array.of(0)],
-        ["-65537", Uint8Array.of(0xfe, 0xff, 0xff)],
-        ["1 (seed signature)", Uint8Array.of(1)],
-      ];
-      const [name, e] = ctx.rng.pick(variants);
-      ctx.info.children?.splice(2, 1, rsaSpki(parts.n, e));
-      return name;
-    },
-  },
-  {
-    // Re-encodes n or e with redundant leading 00 octets (X.690 §8.3.2 forbids them); the key is unchanged.
-    id: "rsa-int-nonminimal",
-    family: "key",
-    phase: "tbs",
-    keys: ["rsa"],
-    apply: (ctx) => {
-      const spki = spkiOf(ctx.info);
-      const parts = spki && !ctx.keyChanged ? rsaParts(spki) : undefined;
-      if (!spki || !parts) return undefined;
-      const which = ctx.rng.chance(0.5) ? "e" : "n";
-      const pad = (b: Uint8Array): Uint8Array => concatBytes([Uint8Array.of(0), b]);
-      const rsaPublicKey = serialise(seq(prim(TAGS.integer, which === "n" ? pad(parts.n) : parts.n), prim(TAGS.integer, which === "e" ? pad(parts.e) : parts.e)));
-      setKeyBits(spki, rsaPublicKey);
-      return which;
-    },
-  },
-  {
-    id: "rsa-even-modulus",
-    family: "key",
-    phase: "tbs",
-    keys: ["rsa"],
-    apply: (ctx) => {
-      const spki = spkiOf(ctx.info);
-      const parts = spki && !ctx.keyChanged ? rsaParts(spki) : undefined;
-      if (!spki || !parts) return undefined;
-      const n = Uint8Array.from(parts.n);
-      n[n.length - 1] = (n[n.length - 1] ?? 0) & 0xfe;
-      ctx.info.children?.splice(2, 1, rsaSpki(n, parts.e));
-      return "n & ~1";
-    },
-  },
-  {
-    id: "rekey-rsa-e3",
-    family: "key",
-    phase: "tbs",
-    apply: (ctx) => (rekey(ctx, rsaE3Key()) ? "RSA-2048 e=3, re-signed" : undefined),
-  },
-  {
-    // SEC 1 v2 §2.3.3: 02/03 || X (compressed), 06/07 || X || Y (hybrid); the same public key.
-    id: "ec-point-form",
-    family: "key",
-    phase: "tbs",
-    keys: ["ecdsa"],
-    apply: (ctx) => {
-      const spki = spkiOf(ctx.info);
-      const point = spki && !ctx.keyChanged ? ecPoint(spki) : undefined;
-      if (!spki || !point) return undefined;
-      const size = (point.length - 1) / 2;
-      const yOdd = ((point[point.length - 1] ?? 0) & 1) === 1;
-      if (ctx.rng.chance(0.75)) {
-        setKeyBits(spki, concatBytes([Uint8Array.of(yOdd ? 0x03 : 0x02), point.subarray(1, 1 + size)]));
-        return "compressed";
-      }
-      setKeyBits(spki, concatBytes([Uint8Array.of(yOdd ? 0x07 : 0x06), point.subarray(1)]));
-      return "hybrid";
-    },
-  },
-  {
-    id: "ec-off-curve",
-    family: "key",
-    phase: "tbs",
-    keys: ["ecdsa"],
-    apply: (ctx) => {
-      const spki = spkiOf(ctx.info);
-      const point = spki && !ctx.keyChanged ? ecPoint(spki) : undefined;
-      if (!spki || !point) return undefined;
-      const p = Uint8Array.from(point);
-      p[p.length - 1] = (p[p.length - 1] ?? 0) ^ 0x01;
-      setKeyBits(spki, p);
-      return "y ^ 1";
-    },
-  },
-  {
-    // The curve OID changed, the point and the signing key not.
-    id: "ec-curve-oid",
-    family: "key",
-    phase: "tbs",
-    keys: ["ecdsa"],
-    apply: (ctx) => {
-      const curveNode = spkiOf(ctx.info)?.children?.[0]?.children?.[1];
-      if (ctx.keyChanged || !curveNode || curveNode.tag !== TAGS.oid) return undefined;
-      const own = ctx.key.curve?.name;
-      const to = ctx.rng.pick((["P-192", "P-224", "secp256k1", "P-521", "P-256", "P-384"] as const).filter((c) => c !== own));
-      curveNode.content = oidBody(CURVES[to].oid);
-      return to;
-    },
-  },
-  {
-    id: "rekey-ec",
-    family: "key",
-    phase: "tbs",
-    apply: (ctx) => {
-      const options: CurveName[] = ["P-192", "P-224", "secp256k1", "P-521"];
-      if (ctx.key.kind !== "ecdsa") options.push("P-256", "P-384");
-      const curve = ctx.rng.pick(options);
-      return rekey(ctx, fixedEcKey(curve)) ? `${curve}, re-signed` : undefined;
-    },
-  },
-  {
-    id: "key-params",
-    family: "key",
-    phase: "tbs",
-    apply: (ctx) => {
-      const alg = spkiOf(ctx.info)?.children?.[0];
-      if (!alg?.children) return undefined;
-      const kind = ctx.keyChanged ? undefined : ctx.key.kind;
-      if (kind === "ed25519" || kind === "rsa") {
-        // RFC 8410 §3: Ed25519 parameters MUST be absent; RFC 8017 App. C: RSA has NULL.
-        if (alg.children.length > 1) {
-          alg.children.splice(1);
-          return "NULL removed";
-        }
-        alg.children.push(ctx.rng.chance(0.7) ? nullNode() : oidNode(CURVES["P-256"].oid));
-        return "parameters added";
-      }
-      if (kind === "ecdsa") {
-        const v = ctx.rng.int(3);
-        if (v === 0) alg.children.splice(1);
-        else if (v === 1) alg.children.splice(1, 1, nullNode());
-        else alg.children.push(nullNode());
-        return ["curve absent", "curve → NULL", "extra NULL"][v];
-      }
-      return undefined;
-    },
-  },
-  {
-    id: "ed25519-key-length",
-    family: "key",
-    phase: "tbs",
-    keys: ["ed25519"],
-    apply: (ctx) => {
-      const spki = spkiOf(ctx.info);
-      const bits = spki?.children?.[1]?.content;
-      if (!spki || !bits || ctx.keyChanged) return undefined;
-      const longer = ctx.rng.chance(0.5);
-      setKeyBits(spki, longer ? concatBytes([bits.subarray(1), Uint8Array.of(0)]) : bits.subarray(1, bits.length - 1));
-      return longer ? "33 bytes" : "31 bytes";
-    },
-  },
-  {
-    id: "spki-alg-swap",
-    family: "key",
-    phase: "tbs",
-    apply: (ctx) => {
-      const alg = spkiOf(ctx.info)?.children?.[0];
-      const o = alg?.children?.[0];
-      if (!o || o.tag !== TAGS.oid) return undefined;
-      const current = o.content ? oidText(o.content) : undefined;
-      const to = ctx.rng.pick(Object.values(KEY_OIDS).filter((x) => x !== current));
-      o.content = oidBody(to);
-      return `${current ?? "?"}→${to}`;
-    },
-  },
-  {
-    id: "spki-unused-bits",
-    family: "key",
-    phase: "tbs",
-    apply: (ctx) => {
-      const bits = spkiOf(ctx.info)?.children?.[1];
-      if (!bits?.content || bits.content.length < 1) return undefined;
-      const n = ctx.rng.range(1, 7);
-      bits.content = concatBytes([Uint8Array.of(n), bits.content.subarray(1)]);
-      return String(n);
-    },
-  },
+const HUGE_E = concatBytes([Uint8Array.of(0x01), new Uint8Array(300).fill(0xff)]);
+const RSA_EXPONENTS: readonly (readonly [string, Uint8Array])[] = [
+  ["3", Uint8Array.of(3)],
+  ["65536 (even)", Uint8Array.of(1, 0, 0)],
+  ["huge", HUGE_E],
+  ["0", Uint8Array.of(0)],
+  ["-65537", Uint8Array.of(0xfe, 0xff, 0xff)],
+  ["1 (seed signature)", Uint8Array.of(1)],
 ];
+
+const keyOps = defineOps("key", "tbs", {
+  "rsa-e1-forged": (ctx) => {
+    if (ctx.keyChanged || ctx.hashChanged) return undefined;
+    const modulus = ctx.key.modulus ?? FIXED_RSA_MODULUS;
+    if (!replaceSpki(ctx, rsaSpki(bigToBytes(modulus), Uint8Array.of(1)))) return undefined;
+    ctx.keyChanged = true;
+    ctx.forgeModulus = modulus;
+    ctx.hash = "sha256";
+    return ctx.key.modulus ? "seed modulus" : "fixed modulus";
+  },
+  "rsa-exponent": ownKeyOp("rsa", rsaParts, (ctx, parts) => {
+    const [name, e] = ctx.rng.pick(RSA_EXPONENTS);
+    replaceSpki(ctx, rsaSpki(parts.n, e));
+    return name;
+  }),
+  // Re-encodes n or e with redundant leading 00 octets (X.690 §8.3.2 forbids them); the key is unchanged.
+  "rsa-int-nonminimal": ownKeyOp("rsa", rsaParts, (ctx, parts, spki) => {
+    const which = ctx.rng.chance(0.5) ? "e" : "n";
+    const int = (name: "n" | "e"): Node => prim(TAGS.integer, name === which ? pad0(parts[name]) : parts[name]);
+    setKeyBits(spki, serialise(seq(int("n"), int("e"))));
+    return which;
+  }),
+  "rsa-even-modulus": ownKeyOp("rsa", rsaParts, (ctx, parts) => {
+    replaceSpki(ctx, rsaSpki(editLastByte(parts.n, (b) => b & 0xfe), parts.e));
+    return "n & ~1";
+  }),
+  "rekey-rsa-e3": (ctx) => (rekey(ctx, rsaE3Key()) ? "RSA-2048 e=3, re-signed" : undefined),
+  // SEC 1 v2 §2.3.3: 02/03 || X (compressed), 06/07 || X || Y (hybrid); the same public key.
+  "ec-point-form": ownKeyOp("ecdsa", ecPoint, (ctx, point, spki) => {
+    const size = (point.length - 1) / 2;
+    const yOdd = ((point[point.length - 1] ?? 0) & 1) === 1;
+    if (ctx.rng.chance(0.75)) {
+      setKeyBits(spki, concatBytes([Uint8Array.of(yOdd ? 0x03 : 0x02), point.subarray(1, 1 + size)]));
+      return "compressed";
+    }
+    setKeyBits(spki, concatBytes([Uint8Array.of(yOdd ? 0x07 : 0x06), point.subarray(1)]));
+    return "hybrid";
+  }),
+  "ec-off-curve": ownKeyOp("ecdsa", ecPoint, (_ctx, point, spki) => {
+    setKeyBits(spki, editLastByte(point, (b) => b ^ 0x01));
+    return "y ^ 1";
+  }),
+  // The curve OID changed, the point and the signing key not.
+  "ec-curve-oid": ownKeyOp("ecdsa", curveOidNode, (ctx, curveNode) => {
+    const own = ctx.key.curve?.name;
+    const to = ctx.rng.pick((["P-192", "P-224", "secp256k1", "P-521", "P-256", "P-384"] as const).filter((c) => c !== own));
+    curveNode.content = oidBody(CURVES[to].oid);
+    return to;
+  }),
+  "rekey-ec": (ctx) => {
+    const options: CurveName[] = ["P-192", "P-224", "secp256k1", "P-521"];
+    if (ctx.key.kind !== "ecdsa") options.push("P-256", "P-384");
+    const curve = ctx.rng.pick(options);
+    return rekey(ctx, fixedEcKey(curve)) ? `${curve}, re-signed` : undefined;
+  },
+  "key-params": (ctx) => {
+    const alg = spkiOf(ctx.info)?.children?.[0];
+    if (!alg?.children) return undefined;
+    const kind = ctx.keyChanged ? undefined : ctx.key.kind;
+    if (kind === "ed25519" || kind === "rsa") {
+      // RFC 8410 §3: Ed25519 parameters MUST be absent; RFC 8017 App. C: RSA has NULL.
+      if (alg.children.length > 1) {
+        alg.children.splice(1);
+        return "NULL removed";
+      }
+      alg.children.push(ctx.rng.chance(0.7) ? nullNode() : oidNode(CURVES["P-256"].oid));
+      return "parameters added";
+    }
+    if (kind === "ecdsa") {
+      const v = ctx.rng.int(3);
+      if (v === 0) alg.children.splice(1);
+      else if (v === 1) alg.children.splice(1, 1, nullNode());
+      else alg.children.push(nullNode());
+      return ["curve absent", "curve → NULL", "extra NULL"][v];
+    }
+    return undefined;
+  },
+  "ed25519-key-length": ownKeyOp("ed25519", (spki) => spki.children?.[1]?.content, (ctx, bits, spki) => {
+    const longer = ctx.rng.chance(0.5);
+    setKeyBits(spki, longer ? concatBytes([bits.subarray(1), Uint8Array.of(0)]) : bits.subarray(1, bits.length - 1));
+    return longer ? "33 bytes" : "31 bytes";
+  }),
+  "spki-alg-swap": (ctx) => {
+    const o = spkiOf(ctx.info)?.children?.[0]?.children?.[0];
+    if (!o || o.tag !== TAGS.oid) return undefined;
+    return swapOid(ctx.rng, o, Object.values(KEY_OIDS));
+  },
+  "spki-unused-bits": (ctx) => {
+    const bits = spkiOf(ctx.info)?.children?.[1];
+    if (!bits?.content || bits.content.length < 1) return undefined;
+    return setUnusedBits(ctx.rng, bits);
+  },
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: the outer structure and the signature
@@ -1448,10 +1255,10 @@ function ecdsaParts(sig: Uint8Array): { r: Uint8Array; s: Uint8Array } | undefin
 
 const signedWith = (ctx: Ctx): KeyKind | "forged" => (ctx.forgeModulus !== undefined ? "forged" : ctx.key.kind);
 
-const outerOps: OpDef[] = [
-  {
-    id: "sig-alg-hash",
-    family: "outer",
+const SIG_ALG_OIDS: readonly string[] = [...Object.values(SIG_OIDS.rsa), ...Object.values(SIG_OIDS.ecdsa), SIG_OIDS.ed25519, "1.2.840.113549.1.1.10"];
+
+const outerOps = defineOps("outer", "outer", {
+  "sig-alg-hash": {
     phase: "tbs",
     apply: (ctx) => {
       if (ctx.forgeModulus !== undefined) return undefined;
@@ -1464,55 +1271,32 @@ const outerOps: OpDef[] = [
       return `${ctx.hash}, re-signed`;
     },
   },
-  {
-    id: "sig-alg-oid",
-    family: "outer",
-    phase: "outer",
-    apply: (ctx) => {
-      const o = ctx.outer.children?.[1]?.children?.[0];
-      if (!o) return undefined;
-      const all = [...Object.values(SIG_OIDS.rsa), ...Object.values(SIG_OIDS.ecdsa), SIG_OIDS.ed25519, "1.2.840.113549.1.1.10"];
-      const current = o.content ? oidText(o.content) : undefined;
-      const to = ctx.rng.pick(all.filter((x) => x !== current));
-      o.content = oidBody(to);
-      return `${current ?? "?"}→${to}`;
-    },
+  "sig-alg-oid": (ctx) => {
+    const o = ctx.outer.children?.[1]?.children?.[0];
+    if (!o) return undefined;
+    return swapOid(ctx.rng, o, SIG_ALG_OIDS);
   },
-  {
-    id: "sig-alg-params",
-    family: "outer",
-    phase: "outer",
-    apply: (ctx) => {
-      const alg = ctx.outer.children?.[1];
-      if (!alg?.children) return undefined;
-      if (alg.children.length > 1 && ctx.rng.chance(0.7)) {
-        alg.children.splice(1);
-        return "removed";
-      }
-      const [node, what] = ctx.rng.pick([
-        [nullNode(), "NULL"],
-        [intNode(0), "INTEGER 0"],
-        [seq(), "empty SEQUENCE"],
-      ] as const);
-      alg.children.push(node);
-      return `+${what}`;
-    },
+  "sig-alg-params": (ctx) => {
+    const alg = ctx.outer.children?.[1];
+    if (!alg?.children) return undefined;
+    if (alg.children.length > 1 && ctx.rng.chance(0.7)) {
+      alg.children.splice(1);
+      return "removed";
+    }
+    const [node, what] = ctx.rng.pick([
+      [nullNode(), "NULL"],
+      [intNode(0), "INTEGER 0"],
+      [seq(), "empty SEQUENCE"],
+    ] as const);
+    alg.children.push(node);
+    return `+${what}`;
   },
-  {
-    id: "bitstring-unused",
-    family: "outer",
-    phase: "outer",
-    apply: (ctx) => {
-      const bits = ctx.outer.children?.[2];
-      if (!bits?.content) return undefined;
-      const n = ctx.rng.range(1, 7);
-      bits.content = concatBytes([Uint8Array.of(n), bits.content.subarray(1)]);
-      return String(n);
-    },
+  "bitstring-unused": (ctx) => {
+    const bits = ctx.outer.children?.[2];
+    if (!bits?.content) return undefined;
+    return setUnusedBits(ctx.rng, bits);
   },
-  {
-    id: "rsa-sig-length",
-    family: "outer",
+  "rsa-sig-length": {
     phase: "sig",
     apply: (ctx) => {
       const kind = signedWith(ctx);
@@ -1526,24 +1310,21 @@ const outerOps: OpDef[] = [
       return `first octet ${h2(first)} dropped`;
     },
   },
-  {
-    id: "ecdsa-sig",
-    family: "outer",
+  "ecdsa-sig": {
     phase: "sig",
     apply: (ctx) => {
       if (signedWith(ctx) !== "ecdsa") return undefined;
       const parts = ecdsaParts(ctx.signature);
       const n = ctx.key.curve?.order;
       if (!parts || !n) return undefined;
-      const pad = (b: Uint8Array): Uint8Array => concatBytes([Uint8Array.of(0), b]);
       const build = (r: Uint8Array, s: Uint8Array, extra: Node[] = []): Uint8Array<ArrayBuffer> =>
         serialise(seq(prim(TAGS.integer, r), prim(TAGS.integer, s), ...extra));
       switch (ctx.rng.int(6)) {
         case 0:
-          ctx.signature = build(pad(parts.r), parts.s);
+          ctx.signature = build(pad0(parts.r), parts.s);
           return "non-minimal r";
         case 1:
-          ctx.signature = build(parts.r, pad(parts.s));
+          ctx.signature = build(parts.r, pad0(parts.s));
           return "non-minimal s";
         case 2: {
           // (r, n − s) verifies as well as (r, s) (SEC 1 v2 §4.1.4 has no low-s rule).
@@ -1569,9 +1350,7 @@ const outerOps: OpDef[] = [
       }
     },
   },
-  {
-    id: "ed25519-sig",
-    family: "outer",
+  "ed25519-sig": {
     phase: "sig",
     apply: (ctx) => {
       if (signedWith(ctx) !== "ed25519" || ctx.signature.length !== 64) return undefined;
@@ -1592,57 +1371,40 @@ const outerOps: OpDef[] = [
       }
     },
   },
-  {
-    id: "outer-extra-element",
-    family: "outer",
-    phase: "outer",
-    apply: (ctx) => {
-      const [node, what] = ctx.rng.pick([
-        [nullNode(), "NULL"],
-        [intNode(0), "INTEGER"],
-        [clone(ctx.outer.children?.[2] ?? nullNode()), "signature copy"],
-        [clone(ctx.outer.children?.[0] ?? nullNode()), "info copy"],
-      ] as const);
-      insert(ctx.outer, ctx.outer.children?.length ?? 0, node);
-      return what;
-    },
+  "outer-extra-element": (ctx) => {
+    const [node, what] = ctx.rng.pick([
+      [nullNode(), "NULL"],
+      [intNode(0), "INTEGER"],
+      [clone(ctx.outer.children?.[2] ?? nullNode()), "signature copy"],
+      [clone(ctx.outer.children?.[0] ?? nullNode()), "info copy"],
+    ] as const);
+    insert(ctx.outer, ctx.outer.children?.length ?? 0, node);
+    return what;
   },
-  {
-    id: "outer-length",
-    family: "outer",
-    phase: "outer",
-    apply: (ctx) => {
-      const targets: readonly (readonly [string, Path])[] = [
-        ["CertificationRequest", []],
-        ["signatureAlgorithm", [1]],
-        ["signature", [2]],
-      ];
-      const [name, path] = ctx.rng.pick(targets);
-      const node = at(ctx.outer, path);
-      if (!node) return undefined;
-      const v = ctx.rng.int(4);
-      node.lengthForm = v === 0 ? "long" : v === 1 ? "indefinite" : { delta: v === 2 ? 1 : -1 };
-      return `${name}: ${["long", "indefinite", "+1", "-1"][v]}`;
-    },
+  "outer-length": (ctx) => {
+    const targets: readonly (readonly [string, Path])[] = [
+      ["CertificationRequest", []],
+      ["signatureAlgorithm", [1]],
+      ["signature", [2]],
+    ];
+    const [name, path] = ctx.rng.pick(targets);
+    const node = at(ctx.outer, path);
+    if (!node) return undefined;
+    const v = ctx.rng.int(4);
+    node.lengthForm = v === 0 ? "long" : v === 1 ? "indefinite" : { delta: v === 2 ? 1 : -1 };
+    return `${name}: ${["long", "indefinite", "+1", "-1"][v]}`;
   },
-  {
-    id: "outer-tag",
-    family: "outer",
-    phase: "outer",
-    apply: (ctx) => {
-      const sig = ctx.outer.children?.[2];
-      if (ctx.rng.chance(0.5) || !sig) {
-        ctx.outer.tag = 0x31;
-        return "CertificationRequest 0x30→0x31";
-      }
-      sig.tag = TAGS.octetString;
-      sig.content = sig.content?.subarray(1) ?? new Uint8Array(0);
-      return "signature BIT STRING→OCTET STRING";
-    },
+  "outer-tag": (ctx) => {
+    const sig = ctx.outer.children?.[2];
+    if (ctx.rng.chance(0.5) || !sig) {
+      ctx.outer.tag = 0x31;
+      return "CertificationRequest 0x30→0x31";
+    }
+    sig.tag = TAGS.octetString;
+    sig.content = sig.content?.subarray(1) ?? new Uint8Array(0);
+    return "signature BIT STRING→OCTET STRING";
   },
-  {
-    id: "trailing-bytes",
-    family: "outer",
+  "trailing-bytes": {
     phase: "der",
     apply: (ctx) => {
       const v = ctx.rng.int(4);
@@ -1652,7 +1414,7 @@ const outerOps: OpDef[] = [
       return ["00 00", "random", "0a", "evil CSR"][v];
     },
   },
-];
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: PEM armour (RFC 7468)
@@ -1690,206 +1452,127 @@ function evilCsrDer(ctx: Ctx): Uint8Array<ArrayBuffer> {
   return serialise(seq(rawNode(tbs), clone(ctx.prep.sigAlgId), prim(TAGS.bitString, concatBytes([Uint8Array.of(0), signCached(ctx.prep.key, tbs, ctx.prep.hash)]))));
 }
 
-const pemOps: OpDef[] = [
-  {
-    id: "pem-bom",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      ctx.pem.before = `\ufeff${ctx.pem.before}`;
-      return "";
-    },
+/** An op that adds one of `choices` ([text, name]) before or after the PEM block: the name. */
+const pemAddOp =
+  (where: "before" | "after", choices: readonly (readonly [string, string])[]): Apply =>
+  (ctx) => {
+    const [text, name] = ctx.rng.pick(choices);
+    ctx.pem[where] = where === "before" ? `${text}${ctx.pem.before}` : `${ctx.pem.after}${text}`;
+    return name;
+  };
+
+/**
+ * An op that rewrites the base64 text of the body, wrapped at 64 again: `edit` returns [the new
+ * text, the detail], or undefined when the op does not apply.
+ */
+const pemBodyOp =
+  (edit: (text: string, rng: Rng) => readonly [string, string] | undefined): Apply =>
+  (ctx) => {
+    const edited = edit(bodyText(ctx.pem), ctx.rng);
+    if (!edited) return undefined;
+    ctx.pem.body = wrap(edited[0], 64);
+    return edited[1];
+  };
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+const pemOps = defineOps("pem", "pem", {
+  "pem-bom": (ctx) => {
+    ctx.pem.before = `\ufeff${ctx.pem.before}`;
+    return "";
   },
-  {
-    id: "pem-leading",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const [text, name] = ctx.rng.pick([
-        [" ", "space"],
-        ["\t", "tab"],
-        ["\n", "newline"],
-        ["Certificate Request:\n    Data:\n", "text line"],
-        ["x", "text on the BEGIN line"],
-      ] as const);
-      ctx.pem.before = `${text}${ctx.pem.before}`;
-      return name;
-    },
+  "pem-leading": pemAddOp("before", [
+    [" ", "space"],
+    ["\t", "tab"],
+    ["\n", "newline"],
+    ["Certificate Request:\n    Data:\n", "text line"],
+    ["x", "text on the BEGIN line"],
+  ]),
+  "pem-eol": (ctx) => {
+    ctx.pem.eol = ctx.rng.chance(0.8) ? "\r\n" : "\r";
+    return ctx.pem.eol === "\r\n" ? "CRLF" : "CR";
   },
-  {
-    id: "pem-eol",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      ctx.pem.eol = ctx.rng.chance(0.8) ? "\r\n" : "\r";
-      return ctx.pem.eol === "\r\n" ? "CRLF" : "CR";
-    },
+  "pem-line-length": (ctx) => {
+    const width = ctx.rng.pick([76, 1000, 4, 65]);
+    ctx.pem.body = wrap(bodyText(ctx.pem), width);
+    return String(width);
   },
-  {
-    id: "pem-line-length",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const width = ctx.rng.pick([76, 1000, 4, 65]);
-      ctx.pem.body = wrap(bodyText(ctx.pem), width);
-      return String(width);
-    },
+  "pem-whitespace": (ctx) => {
+    const body = ctx.pem.body;
+    const i = ctx.rng.int(body.length);
+    const line = body[i] ?? "";
+    const v = ctx.rng.int(4);
+    if (v === 3) {
+      body.splice(i, 0, "");
+      return `blank line before body line ${i}`;
+    }
+    const ws = [" ", "\t", " \t "][v] ?? " ";
+    const j = ctx.rng.int(line.length + 1);
+    body[i] = line.slice(0, j) + ws + line.slice(j);
+    return `${JSON.stringify(ws)} in body line ${i}`;
   },
-  {
-    id: "pem-whitespace",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const body = ctx.pem.body;
-      const i = ctx.rng.int(body.length);
-      const line = body[i] ?? "";
-      const v = ctx.rng.int(4);
-      if (v === 3) {
-        body.splice(i, 0, "");
-        return `blank line before body line ${i}`;
-      }
-      const ws = [" ", "\t", " \t "][v] ?? " ";
-      const j = ctx.rng.int(line.length + 1);
-      body[i] = line.slice(0, j) + ws + line.slice(j);
-      return `${JSON.stringify(ws)} in body line ${i}`;
-    },
+  "pem-header": (ctx) => {
+    if (ctx.rng.chance(0.6)) {
+      ctx.pem.headers = ["Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF", ""];
+      return "Proc-Type: 4,ENCRYPTED";
+    }
+    ctx.pem.headers = ["Comment: x", ""];
+    return "Comment";
   },
-  {
-    id: "pem-header",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      if (ctx.rng.chance(0.6)) {
-        ctx.pem.headers = ["Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF", ""];
-        return "Proc-Type: 4,ENCRYPTED";
-      }
-      ctx.pem.headers = ["Comment: x", ""];
-      return "Comment";
-    },
+  "pem-second-block": (ctx) => {
+    const label = ctx.rng.pick([LABEL, LABEL, "NEW CERTIFICATE REQUEST", "CERTIFICATE"]);
+    const other = pemText(armour(evilCsrDer(ctx), label)).replace(/\n/g, ctx.pem.eol);
+    if (ctx.rng.chance(0.5)) {
+      ctx.pem.before = `${other}${ctx.pem.before}`;
+      return `evil ${label} before`;
+    }
+    ctx.pem.after = `${ctx.pem.after}${ctx.pem.finalNewline ? "" : ctx.pem.eol}${other}`;
+    return `evil ${label} after`;
   },
-  {
-    id: "pem-second-block",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const label = ctx.rng.pick([LABEL, LABEL, "NEW CERTIFICATE REQUEST", "CERTIFICATE"]);
-      const other = pemText(armour(evilCsrDer(ctx), label)).replace(/\n/g, ctx.pem.eol);
-      if (ctx.rng.chance(0.5)) {
-        ctx.pem.before = `${other}${ctx.pem.before}`;
-        return `evil ${label} before`;
-      }
-      ctx.pem.after = `${ctx.pem.after}${ctx.pem.finalNewline ? "" : ctx.pem.eol}${other}`;
-      return `evil ${label} after`;
-    },
+  "pem-junk-after": pemAddOp("after", [
+    ["junk\n", "text"],
+    ["\u0000\u0000", "NULs"],
+    [`-----END ${LABEL}-----\n`, "second END line"],
+    ["-----BEGIN CERTIFICATE REQUEST-----\n", "dangling BEGIN line"],
+  ]),
+  "pem-label": (ctx) => {
+    const labels: readonly (readonly [string, string, string])[] = [
+      ["-----BEGIN certificate request-----", "-----END certificate request-----", "lower-case"],
+      ["-----BEGIN NEW CERTIFICATE REQUEST-----", "-----END NEW CERTIFICATE REQUEST-----", "NEW CERTIFICATE REQUEST"],
+      [ctx.pem.begin, "-----END CERTIFICATE-----", "END CERTIFICATE"],
+      ["-----BEGIN CERTIFICATE  REQUEST-----", "-----END CERTIFICATE  REQUEST-----", "double space"],
+      ["----BEGIN CERTIFICATE REQUEST-----", "-----END CERTIFICATE REQUEST----", "four dashes"],
+    ];
+    const [begin, end, name] = ctx.rng.pick(labels);
+    ctx.pem.begin = begin;
+    ctx.pem.end = end;
+    return name;
   },
-  {
-    id: "pem-junk-after",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const [text, name] = ctx.rng.pick([
-        ["junk\n", "text"],
-        ["\u0000\u0000", "NULs"],
-        [`-----END ${LABEL}-----\n`, "second END line"],
-        ["-----BEGIN CERTIFICATE REQUEST-----\n", "dangling BEGIN line"],
-      ] as const);
-      ctx.pem.after += text;
-      return name;
-    },
+  "pem-no-final-newline": (ctx) => {
+    if (!ctx.pem.finalNewline) return undefined;
+    ctx.pem.finalNewline = false;
+    return "";
   },
-  {
-    id: "pem-label",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const v = ctx.rng.int(5);
-      const set = (begin: string, end: string): void => {
-        ctx.pem.begin = begin;
-        ctx.pem.end = end;
-      };
-      switch (v) {
-        case 0:
-          set("-----BEGIN certificate request-----", "-----END certificate request-----");
-          return "lower-case";
-        case 1:
-          set("-----BEGIN NEW CERTIFICATE REQUEST-----", "-----END NEW CERTIFICATE REQUEST-----");
-          return "NEW CERTIFICATE REQUEST";
-        case 2:
-          ctx.pem.end = "-----END CERTIFICATE-----";
-          return "END CERTIFICATE";
-        case 3:
-          set("-----BEGIN CERTIFICATE  REQUEST-----", "-----END CERTIFICATE  REQUEST-----");
-          return "double space";
-        default:
-          set("----BEGIN CERTIFICATE REQUEST-----", "-----END CERTIFICATE REQUEST----");
-          return "four dashes";
-      }
-    },
+  "pem-trailing-space": (ctx) => {
+    if (ctx.rng.chance(0.5)) {
+      ctx.pem.begin += " ";
+      return "BEGIN line";
+    }
+    ctx.pem.body = ctx.pem.body.map((l) => `${l} `);
+    return "body lines";
   },
-  {
-    id: "pem-no-final-newline",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      if (!ctx.pem.finalNewline) return undefined;
-      ctx.pem.finalNewline = false;
-      return "";
-    },
-  },
-  {
-    id: "pem-trailing-space",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      if (ctx.rng.chance(0.5)) {
-        ctx.pem.begin += " ";
-        return "BEGIN line";
-      }
-      ctx.pem.body = ctx.pem.body.map((l) => `${l} `);
-      return "body lines";
-    },
-  },
-  {
-    // RFC 4648 §3.5: the pad bits of the last character should be zero; here they are not.
-    id: "pem-b64-padding-bits",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const text = bodyText(ctx.pem);
-      const pads = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-      if (pads === 0) return undefined;
-      const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      const i = text.length - pads - 1;
-      const v = alphabet.indexOf(text[i] ?? "A");
-      const mask = pads === 2 ? 0x0f : 0x03;
-      const changed = text.slice(0, i) + (alphabet[v | (1 + ctx.rng.int(mask))] ?? "A") + text.slice(i + 1);
-      ctx.pem.body = wrap(changed, 64);
-      return `${pads} pad char(s)`;
-    },
-  },
-  {
-    id: "pem-no-padding",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const text = bodyText(ctx.pem);
-      if (!text.endsWith("=")) return undefined;
-      ctx.pem.body = wrap(text.replace(/=+$/, ""), 64);
-      return "";
-    },
-  },
-  {
-    id: "pem-b64url",
-    family: "pem",
-    phase: "pem",
-    apply: (ctx) => {
-      const text = bodyText(ctx.pem);
-      if (!/[+/]/.test(text)) return undefined;
-      ctx.pem.body = wrap(text.replace(/\+/g, "-").replace(/\//g, "_"), 64);
-      return "";
-    },
-  },
-];
+  // RFC 4648 §3.5: the pad bits of the last character should be zero; here they are not.
+  "pem-b64-padding-bits": pemBodyOp((text, rng) => {
+    const pads = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+    if (pads === 0) return undefined;
+    const i = text.length - pads - 1;
+    const v = BASE64.indexOf(text[i] ?? "A");
+    const mask = pads === 2 ? 0x0f : 0x03;
+    return [text.slice(0, i) + (BASE64[v | (1 + rng.int(mask))] ?? "A") + text.slice(i + 1), `${pads} pad char(s)`];
+  }),
+  "pem-no-padding": pemBodyOp((text) => (text.endsWith("=") ? [text.replace(/=+$/, ""), ""] : undefined)),
+  "pem-b64url": pemBodyOp((text) => (/[+/]/.test(text) ? [text.replace(/\+/g, "-").replace(/\//g, "_"), ""] : undefined)),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops: unstructured bytes
@@ -1906,28 +1589,24 @@ function byteEdit(kind: "flip" | "insert" | "delete", bytes: Uint8Array<ArrayBuf
   return [concatBytes([bytes.subarray(0, i), bytes.subarray(i + 1)]), i];
 }
 
-const byteOps: OpDef[] = (["flip", "insert", "delete"] as const).flatMap((kind): OpDef[] => [
-  {
+/** Where the byte edits apply: the serialised TBS (signed afterwards) and the final DER. */
+const BYTE_TARGETS = [
+  { phase: "tbs-bytes", bytes: "tbs", note: ", re-signed" },
+  { phase: "der", bytes: "der", note: "" },
+] as const;
+
+const byteOps: OpDef[] = (["flip", "insert", "delete"] as const).flatMap((kind) =>
+  BYTE_TARGETS.map(({ phase, bytes, note }): OpDef => ({
     id: `byte-${kind}`,
     family: "bytes",
-    phase: "tbs-bytes",
+    phase,
     apply: (ctx) => {
-      const [out, i] = byteEdit(kind, ctx.tbs, ctx.rng);
-      ctx.tbs = out;
-      return `tbs@${i}, re-signed`;
+      const [out, i] = byteEdit(kind, ctx[bytes], ctx.rng);
+      ctx[bytes] = out;
+      return `${bytes}@${i}${note}`;
     },
-  },
-  {
-    id: `byte-${kind}`,
-    family: "bytes",
-    phase: "der",
-    apply: (ctx) => {
-      const [out, i] = byteEdit(kind, ctx.der, ctx.rng);
-      ctx.der = out;
-      return `der@${i}`;
-    },
-  },
-]);
+  })),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Registry
