@@ -1,13 +1,13 @@
 import { isOnCurve, pointForm, primeCurveByOid } from "../pki/curves.js";
 import {
-  bigIntToBytes, bitString, boolean, bytesEqual, bytesToHex, concat, context, DerError, nullValue, octetString, oid, sequence, setOf, TAG, tlv,
+  bigIntToBytes, bitString, bytesEqual, bytesToHex, compareBytes, concat, context, DerError, nullValue, oid, sequence, setOf, TAG, tlv,
   unsignedInteger, type Bytes,
 } from "../pki/der.js";
 import {
   derErrorAt, DerReader, readOnly, strictBoolean, strictNull, strictOctetAlignedBits, strictOid, strictPositive, strictSmallInteger,
   tagName, type StrictNode,
 } from "../pki/der-strict.js";
-import { EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../pki/extensions.js";
+import { encodeExtension, EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../pki/extensions.js";
 import { KEY_OIDS } from "../pki/keys.js";
 import { PemError, readCanonicalPem } from "../pki/pem.js";
 
@@ -51,12 +51,6 @@ export interface RequestAttribute {
   readonly extensions?: readonly RequestExtension[];
 }
 
-/** One GeneralName of the subjectAltName extension, in order: its tag and content. */
-export interface GeneralName {
-  readonly tag: number;
-  readonly content: Bytes;
-}
-
 /** The public key, taken apart; the policy decides what is acceptable. */
 export type RequestKey =
   | { readonly type: "rsa"; readonly bits: number; readonly modulus: Bytes; readonly exponent: bigint }
@@ -75,7 +69,6 @@ export interface StrictRequest {
   readonly attributes: readonly RequestAttribute[];
   /** The requested extensions, from every extensionRequest attribute, in order. */
   readonly extensions: readonly RequestExtension[];
-  readonly generalNames: readonly GeneralName[];
   readonly dnsNames: readonly string[];
   /** As written: 4 or 16 bytes. */
   readonly ips: readonly Bytes[];
@@ -277,12 +270,11 @@ function readExtensions(value: StrictNode): RequestExtension[] {
 }
 
 /** The GeneralNames of a subjectAltName value; `offset` is where the value's bytes start in the request. */
-function readGeneralNames(value: Bytes, offset: number): { names: GeneralName[]; nodes: StrictNode[] } {
+function readGeneralNames(value: Bytes, offset: number): StrictNode[] {
   const seq = new DerReader(value, "the subjectAltName value", offset);
   const r = DerReader.inside(seq.read(TAG.sequence, "the GeneralNames"), "the GeneralNames");
   if (!seq.atEnd) throw derErrorAt(seq.offset, "trailing data after the GeneralNames in the subjectAltName value");
-  const names: GeneralName[] = [];
-  const nodes: StrictNode[] = [];
+  const names: StrictNode[] = [];
   while (!r.atEnd) {
     const gn = r.readAny("a GeneralName");
     const known = gn.tag === GN.dNSName || gn.tag === GN.iPAddress || gn.tag === GN.rfc822Name || gn.tag === GN.uri || OTHER_GENERAL_NAMES.has(gn.tag);
@@ -290,26 +282,20 @@ function readGeneralNames(value: Bytes, offset: number): { names: GeneralName[];
     if (gn.tag === GN.iPAddress && gn.content.length !== 4 && gn.content.length !== 16) {
       throw derErrorAt(gn.offset, `an iPAddress of ${gn.content.length} bytes (4 or 16 are allowed)`);
     }
-    names.push({ tag: gn.tag, content: gn.content });
-    nodes.push(gn);
+    names.push(gn);
   }
-  return { names, nodes };
+  return names;
 }
 
 /** Rebuilds the DER of what was read; the input is accepted only if it is byte for byte this. */
 function encode(req: Omit<StrictRequest, "der" | "info" | "spkiHex">, spkiAsRead: Bytes): Bytes {
   const subject = sequence(...req.rdns.map((rdn) => setOf(rdn.map((a) => sequence(oid(a.oid), tlv(a.tag, a.raw))))));
   const attributes = req.attributes.map((a) => sequence(oid(a.oid), setOf(a.extensions ? [encodeExtensions(a.extensions)] : a.values)));
-  const info = sequence(tlv(TAG.integer, Uint8Array.of(0)), subject, encodeKey(req.key) ?? spkiAsRead, context(0, concat(attributes.sort(compareDer)), true));
+  const info = sequence(tlv(TAG.integer, Uint8Array.of(0)), subject, encodeKey(req.key) ?? spkiAsRead, context(0, concat(attributes.sort(compareBytes)), true));
   const algorithm = sequence(oid(req.signatureAlgorithm), ...(req.signatureParams ? [req.signatureParams] : []));
   return sequence(info, algorithm, bitString(req.signature));
 }
-function compareDer(a: Bytes, b: Bytes): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
-const encodeExtensions = (exts: readonly RequestExtension[]): Bytes =>
-  sequence(...exts.map((e) => sequence(oid(e.oid), ...(e.critical ? [boolean(true)] : []), octetString(e.value))));
+const encodeExtensions = (exts: readonly RequestExtension[]): Bytes => sequence(...exts.map(encodeExtension));
 
 /** Reads the DER of a PKCS#10 request strictly (see the module comment). */
 export function readRequestDer(der: Bytes): StrictRequest {
@@ -371,7 +357,7 @@ export function readRequestDer(der: Bytes): StrictRequest {
   }
 
   const san = extensions.find((e) => e.oid === EXTENSION_OIDS.subjectAltName);
-  const { names: generalNames, nodes: gnNodes } = san ? readGeneralNames(san.value, san.valueOffset) : { names: [], nodes: [] };
+  const gnNodes = san ? readGeneralNames(san.value, san.valueOffset) : [];
   const dnsNames: string[] = [];
   const ips: Bytes[] = [];
   const emailAddresses: string[] = [];
@@ -386,7 +372,7 @@ export function readRequestDer(der: Bytes): StrictRequest {
   }
 
   const request = {
-    rdns, attributes, extensions, generalNames, dnsNames, ips, emailAddresses, uris, otherNames,
+    rdns, attributes, extensions, dnsNames, ips, emailAddresses, uris, otherNames,
     spki: spkiNode.encoded, key, signatureAlgorithm: sigAlg.oid, signatureParams: sigAlg.params?.encoded, signature,
   };
   const rebuilt = encode(request, spkiNode.encoded);

@@ -76,7 +76,8 @@ export function sequence(...items: Uint8Array[]): Bytes {
   return out;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
+/** Byte-wise order, shorter first on a common prefix: the order of a DER SET OF (X.690 §11.6). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const d = (a[i] ?? 0) - (b[i] ?? 0);

@@ -3,11 +3,14 @@
 // Extension, a BOOLEAN 0x01, a non-minimal OID) and still sign it with the right key.
 import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
 import { bitString, concat, context, nullValue, octetString, oid, sequence, setOf, smallInteger, tlv, type Bytes } from "../../src/pki/der.js";
+import { EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../../src/pki/extensions.js";
+import { NAME_OIDS } from "../../src/pki/name.js";
 import { encodePem } from "../../src/pki/pem.js";
+import { signatureOidFor } from "../../src/pki/signature.js";
 
 export const OIDS = {
-  cn: "2.5.4.3", o: "2.5.4.10", extensionRequest: "1.2.840.113549.1.9.14", san: "2.5.29.17",
-  sha256WithRSA: "1.2.840.113549.1.1.11", ecdsaWithSha256: "1.2.840.10045.4.3.2", ed25519: "1.3.101.112",
+  cn: NAME_OIDS.commonName, o: NAME_OIDS.organization, extensionRequest: EXTENSION_REQUEST_OID, san: EXTENSION_OIDS.subjectAltName,
+  sha256WithRSA: signatureOidFor("RSA-2048"), ecdsaWithSha256: signatureOidFor("ECDSA-P256"), ed25519: signatureOidFor("Ed25519"),
 } as const;
 
 const text = new TextEncoder();
@@ -18,7 +21,8 @@ export interface TestKey {
   readonly key: KeyObject;
   readonly spki: Bytes;
   readonly algorithm: Bytes;
-  readonly hash: "sha256" | null;
+  /** The digest node:crypto's sign() is given (null for Ed25519). */
+  readonly hash: string | null;
 }
 
 export function testKey(type: "ec" | "rsa" | "ed25519", curve = "prime256v1"): TestKey {
