@@ -299,23 +299,6 @@ describe("mutate", () => {
     expect(hex(sanExt?.children?.[0]?.content ?? new Uint8Array(0))).toBe(hex(oidBody("2.5.29.17")));
   });
 
-  it("makes at least 5,000 ECDSA P-256 mutants per second", () => {
-    const s = seedNamed("kpki-ecdsa-p256");
-    const rng = createRng(5);
-    for (let i = 0; i < 1000; i++) mutate(s, rng);
-    const n = 10_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) mutate(s, rng);
-    const perSecond = (n / (performance.now() - t0)) * 1000;
-    const rsa = seedNamed("kpki-rsa-2048");
-    const t1 = performance.now();
-    for (let i = 0; i < 500; i++) mutate(rsa, rng);
-    const rsaPerSecond = (500 / (performance.now() - t1)) * 1000;
-    console.log(`throughput: ECDSA P-256 ${perSecond.toFixed(0)} mutants/s, RSA-2048 ${rsaPerSecond.toFixed(0)} mutants/s`);
-    // Half the target as the hard floor, so that a busy machine does not fail the run.
-    expect(perSecond).toBeGreaterThan(2_500);
-  });
-
   it("leaves a valid self-signature on most mutants (printed)", () => {
     let parsed = 0;
     let valid = 0;

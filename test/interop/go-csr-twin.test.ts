@@ -259,8 +259,6 @@ describe.skipIf(skip)("go-csr-twin: Go's crypto/x509 reading of spec.request, as
       const v = ok(got);
       if (v.commonName !== `system:node:n${i % 200}` || v.checkSignature !== "") expect.fail(`#${i}: ${JSON.stringify(got)}`);
     });
-    // Far below the expected rate; catches a stall per line (e.g. a flush that waits for more input).
-    expect(batch.length / seconds).toBeGreaterThan(1000);
 
     const [a, b] = await Promise.all([twin.parse(batch.slice(0, 3000)), twin.parse(batch.slice(3000, 6000).reverse())]);
     expect(a.map((v) => ok(v).commonName)).toEqual(batch.slice(0, 3000).map((_, i) => `system:node:n${i % 200}`));
