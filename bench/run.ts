@@ -392,7 +392,7 @@ console.log(
     `RSA-2048 x${RSA_PROVIDER_RUNS}, ECDSA-P256 x${EC_PROVIDER_RUNS}, interleaved`,
 );
 
-const memoryStore: PkiStore = { read: async () => undefined, write: async () => {} };
+const memoryStore: PkiStore = { read: async () => undefined, write: async () => {}, checkWritable: async () => {} };
 const selection = { certs: allCertPhases(), kubeconfigs: allKubeconfigPhases() };
 const providers: { readonly name: string; readonly crypto: Crypto }[] = [
   { name: "node globalThis.crypto", crypto: globalThis.crypto },

@@ -73,10 +73,40 @@ export async function readFileIfExists(path: string): Promise<string | undefined
   return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
 }
 
+/**
+ * Throws unless a file can be created in `dir`, or, when `dir` does not exist yet, in the nearest
+ * existing folder above it (where the missing folders would be made). A probe file is created and
+ * removed; nothing else changes.
+ */
+export async function checkWritable(dir: string): Promise<void> {
+  let at = dir === "" ? "." : dir;
+  for (;;) {
+    try {
+      const st = await fs.stat(at);
+      if (!st.isDirectory()) throw new PkiError("io", `cannot write in ${dir}: ${at} is not a directory; nothing was changed`);
+      break;
+    } catch (error) {
+      if (error instanceof PkiError) throw error;
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new PkiError("io", `cannot write in ${dir}: ${reason(error)}; nothing was changed`, { cause: error });
+      const up = dirname(at);
+      if (up === at) break;
+      at = up;
+    }
+  }
+  const probe = join(at, `.kpki-probe-${randomBytes(4).toString("hex")}`);
+  try {
+    await fs.writeFile(probe, "", { flag: "wx", mode: 0o600 });
+  } catch (error) {
+    throw new PkiError("io", `cannot write in ${dir}: ${reason(error)}; nothing was changed`, { cause: error });
+  }
+  await fs.rm(probe, { force: true });
+}
+
 /** The PkiStore on the local file system. */
 export const fsStore = (): PkiStore => ({
   read: readFileIfExists,
   write: writeFileAtomic,
+  checkWritable,
 });
 
 /** A store that reads the real files but only reports the writes it would make (for --dry-run). */
@@ -85,6 +115,7 @@ export const dryRunStore = (report: (line: string) => void): PkiStore => ({
   write: async (path, _data, mode) => {
     report(`[dryrun] Would write file "${path}" with mode ${mode.toString(8).padStart(4, "0")}`);
   },
+  checkWritable: async () => undefined,
 });
 
 /**

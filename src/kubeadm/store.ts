@@ -12,6 +12,12 @@ export interface PkiStore {
    * Missing parent directories are created with mode 0755.
    */
   write(path: string, data: string, mode: number): Promise<void>;
+  /**
+   * Throws one clear line (with the errno: EROFS, EACCES, ENOSPC, ...) unless new files can be
+   * created in `dir`, or in the nearest existing folder above it that would hold it. Run before
+   * any key is generated or any file written, so that a target that cannot be written changes nothing.
+   */
+  checkWritable(dir: string): Promise<void>;
 }
 
 /** Joins path segments with "/" (the engine must not import node:path). */

@@ -12,6 +12,7 @@ export function memoryStore(initial: Record<string, string> = {}) {
       files.set(path, { data, mode });
       writes.push(path);
     },
+    checkWritable: async () => undefined,
   };
   return { store, files, writes };
 }
