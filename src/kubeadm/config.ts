@@ -1,4 +1,5 @@
 import { invalidInput } from "../errors.js";
+import { validateKubeadmConfig, type KubeadmConfigOptions } from "./config-schema.js";
 import { isDns1123Subdomain, isWildcardDns1123Subdomain } from "../pki/dns.js";
 import { parseDuration } from "../pki/duration.js";
 import type { Bytes } from "../pki/der.js";
@@ -64,8 +65,6 @@ export interface HostFacts {
   readonly defaultAddress: string | undefined;
 }
 
-const SUPPORTED_API_VERSIONS = ["kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3"];
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -92,30 +91,24 @@ export interface KubeadmConfigDocuments {
   readonly cluster: Obj | undefined;
 }
 
-/** Parses a kubeadm config file (multi-document YAML); other kinds (KubeletConfiguration, ...) are ignored. */
-export async function parseKubeadmConfig(text: string, source = "config"): Promise<KubeadmConfigDocuments> {
-  const { parseAllDocuments } = await import("yaml"); // on first use: keeps `kpki init` start-up fast
+/**
+ * Parses a kubeadm config file (multi-document YAML) and returns its InitConfiguration and
+ * ClusterConfiguration. Every kubeadm.k8s.io document (Join, Reset and Upgrade too) is checked against
+ * kubeadm's field tree (config-schema.ts): an unknown, misplaced or duplicated field is refused with
+ * `<source>:<line>: ...`, or with `allowUnknownFields` passed to `warn` as kubeadm's strict-decoding
+ * warning. Other groups' documents (KubeletConfiguration, KubeProxyConfiguration) are not checked.
+ */
+export async function parseKubeadmConfig(
+  text: string,
+  source = "config",
+  options: KubeadmConfigOptions = {},
+): Promise<KubeadmConfigDocuments> {
   let init: Obj | undefined;
   let cluster: Obj | undefined;
-  const docs = parseAllDocuments(text);
-  for (const doc of Array.isArray(docs) ? docs : [docs]) {
-    if (doc.errors.length) {
-      throw invalidInput(`${source} is not valid YAML: ${doc.errors[0]?.message.split("\n")[0] ?? "parse error"}`);
-    }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    if (!isObj(value)) throw invalidInput(`${source}: each YAML document must be a mapping`);
-    const kind = value["kind"];
-    const apiVersion = value["apiVersion"];
-    if (typeof kind !== "string" || typeof apiVersion !== "string") {
-      throw invalidInput(`${source}: a document is missing "apiVersion" or "kind"`);
-    }
-    if (kind !== "InitConfiguration" && kind !== "ClusterConfiguration") continue;
-    if (!SUPPORTED_API_VERSIONS.includes(apiVersion)) {
-      throw invalidInput(`${source}: ${kind} has unsupported apiVersion "${apiVersion}" (kpki reads ${SUPPORTED_API_VERSIONS.join(", ")})`);
-    }
-    if (kind === "InitConfiguration") init = value;
-    else cluster = value;
+  for (const doc of await validateKubeadmConfig(text, source, options)) {
+    if (!doc.checked) continue;
+    if (doc.kind === "InitConfiguration") init = doc.value;
+    else if (doc.kind === "ClusterConfiguration") cluster = doc.value;
   }
   if (!init && !cluster) throw invalidInput(`${source} has no InitConfiguration or ClusterConfiguration document`);
   return { init, cluster };
