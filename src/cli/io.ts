@@ -3,6 +3,19 @@ import type { PkiStore } from "../kubeadm/store.js";
 import type { ScanEntry } from "../io/scan.js";
 import type { RenewPort } from "../renew/renew.js";
 import type { SignatureVerifier } from "../pki/signature.js";
+import type { ApproverApi } from "../approver/ports.js";
+import type { ApproverTelemetry } from "../io/approver-http.js";
+
+/** What `approver run` needs beyond files, loaded on first use (it pulls in the Kubernetes client and prom-client). */
+export interface ApproverRuntime {
+  /** The API from a kubeconfig ($KUBECONFIG, ~/.kube/config, then in-cluster when undefined). */
+  readonly api: (kubeconfig: string | undefined) => ApproverApi;
+  /** JSON logs written with `write`, Prometheus metrics and the /healthz, /readyz, /metrics server. */
+  readonly telemetry: (write: (line: string) => void, now: () => Date) => ApproverTelemetry;
+}
+
+/** The signals a long-running command stops on. */
+export type StopSignal = "SIGINT" | "SIGTERM";
 
 /** Everything a command may touch. bin/kpki.ts wires the real one; tests pass a fake. */
 export interface CliIo {
@@ -16,6 +29,13 @@ export interface CliIo {
   readonly verifySignature: SignatureVerifier;
   /** The process start time (kubeadm captures it once: StartTimeUTC). */
   readonly now: () => Date;
+  /** The current time, for long-running commands (approver run). */
+  readonly clock: () => Date;
+  /** Calls `handler` once on the first SIGINT or SIGTERM; returns a function that stops listening. */
+  readonly onStopSignal: (handler: (signal: StopSignal) => void) => () => void;
+  readonly approverRuntime: () => Promise<ApproverRuntime>;
+  /** What `kpki version` reports of the runtime: Node's version and the platform (`linux/x64`). */
+  readonly runtime: { readonly node: string; readonly platform: string };
   readonly store: PkiStore;
   /** A store for --dry-run that reports writes instead of making them. */
   readonly dryRunStore: (report: (line: string) => void) => PkiStore;

@@ -1,23 +1,46 @@
 import yargs from "yargs";
 import { isPkiError } from "../errors.js";
-import { caCreateCommand } from "./commands/ca-create.js";
-import { certsCheckExpirationCommand } from "./commands/certs-check-expiration.js";
-import { certsRenewCommand } from "./commands/certs-renew.js";
-import { certsGenerateCsrCommand } from "./commands/certs-generate-csr.js";
-import { certsSignCommand } from "./commands/certs-sign.js";
-import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
-import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
+import type { AnyCommand } from "./command.js";
+import { defineGroup } from "./command.js";
 import { approverCheckCommand } from "./commands/approver-check.js";
 import { approverRunCommand } from "./commands/approver-run.js";
+import { caCreateCommand } from "./commands/ca-create.js";
+import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
+import { certsCheckExpirationCommand, UNKNOWN_EXIT, usesThresholds } from "./commands/certs-check-expiration.js";
+import { certsGenerateCsrCommand } from "./commands/certs-generate-csr.js";
+import { certsRenewCommand } from "./commands/certs-renew.js";
+import { certsSignCommand } from "./commands/certs-sign.js";
+import { configCommand } from "./commands/config.js";
 import { initCommand } from "./commands/init.js";
+import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
+import { versionCommand } from "./commands/version.js";
 import type { CliIo } from "./io.js";
 
-/** Exit codes, documented in the README and in every command's help. */
+/** Exit codes every command shares (README, "Exit codes"); some commands add their own. */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
 
 class UsageError extends Error {
   override name = "UsageError";
 }
+
+/** kpki's command tree: one module per command, listed here. */
+export const COMMANDS: readonly AnyCommand[] = [
+  initCommand,
+  defineGroup({ command: "ca", describe: "Standalone certificate authorities for dev clusters", subcommands: [caCreateCommand] }),
+  defineGroup({
+    command: "certs",
+    describe: "Certificates of kubeadm clusters: expiry report, renewal, CSRs, signing",
+    subcommands: [certsCheckExpirationCommand, certsRenewCommand, certsGenerateCsrCommand, certsSignCommand, certsCertificateKeyCommand],
+  }),
+  defineGroup({ command: "kubeconfig", describe: "Kubeconfig files for additional users", subcommands: [kubeconfigUserCommand] }),
+  defineGroup({
+    command: "approver",
+    describe: "The kubelet-serving CSR approver: the controller (run) and its policy offline (check)",
+    subcommands: [approverRunCommand, approverCheckCommand],
+  }),
+  configCommand,
+  versionCommand,
+];
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
@@ -66,78 +89,109 @@ function checkFlagValues(argv: Record<string, unknown>, declared: DeclaredOption
   }
 }
 
-/** kpki's command tree (buildCli below), for pointing a usage error at the right help. */
-interface CommandTree {
-  readonly [word: string]: CommandTree;
-}
-const COMMANDS: CommandTree = {
-  init: { phase: { certs: {}, kubeconfig: {} } },
-  ca: { create: {} },
-  certs: { "check-expiration": {}, renew: {}, "generate-csr": {}, sign: {}, "certificate-key": {} },
-  kubeconfig: { user: {} },
-  approver: { run: {}, check: {} },
-  completion: {},
-};
+const word = (c: AnyCommand): string => c.command.split(" ")[0] ?? c.command;
 
-/** The command typed (`kpki certs renew`), without its arguments and flags. */
-function commandPath(args: readonly string[]): string {
+/** The commands typed (`kpki certs renew`), without arguments and flags, and the last one's flags. */
+function commandPath(args: readonly string[]): { path: string; options: readonly string[]; usage: string } {
   const words = ["kpki"];
-  let node: CommandTree | undefined = COMMANDS;
+  let level: readonly AnyCommand[] = COMMANDS;
+  let options: readonly string[] = [];
+  let usage = "kpki <command>";
   for (const a of args) {
-    node = Object.hasOwn(node, a) ? node[a] : undefined;
-    if (!node) break;
+    const next = level.find((c) => word(c) === a);
+    if (!next) break;
     words.push(a);
+    options = next.optionNames;
+    level = next.subcommands ?? [];
+    usage = `${words.slice(0, -1).join(" ")} ${next.command}`;
   }
-  return words.join(" ");
+  return { path: words.join(" "), options, usage };
 }
 
-/** Builds the yargs application. Commands are listed here explicitly, one module each. */
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The closest of `names` to `typed`, when it is close enough to be a typo. */
+function closest(typed: string, names: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = distance(typed.toLowerCase(), name.toLowerCase());
+    if (!best || d < best.d) best = { name, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.name : undefined;
+}
+
+const camel = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+/**
+ * yargs' "Unknown argument(s): a, b" and "Did you mean x?" made into one line: each unknown flag or
+ * command with the closest known one.
+ */
+function explainUnknown(message: string, args: readonly string[], options: readonly string[], subcommands: readonly string[], usage: string): string {
+  if (/^Not enough non-option arguments/.test(message)) return `missing an argument: ${usage}${subcommands.length ? ` (${subcommands.join(", ")})` : ""}`;
+  const flagNames = args.filter((a) => a.startsWith("-")).map((a) => a.replace(/^-+/, "").split("=")[0] ?? "");
+  const suggest = /^Did you mean (.+)\?$/.exec(message);
+  if (suggest) {
+    const typed = args.find((a) => !a.startsWith("-") && !subcommands.includes(a) && closest(a, subcommands) === suggest[1]);
+    return `unknown command${typed ? ` "${typed}"` : ""} (did you mean ${suggest[1]}?)`;
+  }
+  // "Invalid values:\n  Argument: name, Given: "al", Choices: "a", "b"" (one line per argument).
+  const invalid = [...message.matchAll(/Argument: ([^,]+), Given: (.*?), Choices: (.*)/g)];
+  if (message.startsWith("Invalid values:") && invalid.length) {
+    return invalid
+      .map(([, arg = "", given = "", choices = ""]) => {
+        const list = [...choices.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((c) => c[1] ?? "");
+        const typed = given.replace(/^"|"$/g, "");
+        const near = closest(typed, list);
+        const what = options.includes(arg) ? `--${arg}` : `<${arg}>`;
+        return `invalid ${what} ${given}: choose one of ${list.join(", ")}${near ? ` (did you mean ${near}?)` : ""}`;
+      })
+      .join("; ");
+  }
+  const missing = /^Missing required arguments?: (.*)$/.exec(message);
+  if (missing?.[1]) {
+    const names = missing[1].split(", ").map((n) => (options.includes(n) ? `--${n}` : `<${n}>`));
+    return `missing ${names.length > 1 ? "required flags" : "required flag"} ${names.join(", ")}`;
+  }
+  const m = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!m?.[1]) return message.split("\n").join(" ");
+  const names = m[1].split(", ");
+  // yargs also lists the camelCase form of an unknown --kebab-flag; name each flag once.
+  const parts = names
+    .filter((name) => !names.some((other) => other !== name && other.includes("-") && camel(other) === name))
+    .map((name) => {
+      if (flagNames.includes(name)) {
+        const near = closest(name, options);
+        return `unknown flag --${name}${near ? ` (did you mean --${near}?)` : ""}`;
+      }
+      const near = closest(name, subcommands);
+      return `unknown command or argument "${name}"${near ? ` (did you mean ${near}?)` : ""}`;
+    });
+  return parts.join("; ");
+}
+
+/** Builds the yargs application from COMMANDS; `setExitCode` receives the handler's exit code. */
 export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code: number) => void = () => {}) {
   const cli = yargs([...args])
     .scriptName("kpki")
-    .usage("$0 <command> [options]\n\nkpki: a kubeadm-compatible PKI toolkit for Kubernetes clusters.")
-    .command(initCommand(io))
-    .command({
-      command: "ca",
-      describe: "Standalone certificate authorities for dev clusters",
-      builder: (y) => y.command(caCreateCommand(io)).demandCommand(1, "Specify a ca subcommand (create)"),
-      handler: () => undefined,
-    })
-    .command({
-      command: "certs",
-      describe: "Certificates of kubeadm clusters: expiry report, renewal, CSRs, signing",
-      builder: (y) =>
-        y
-          .command(certsCheckExpirationCommand(io, setExitCode))
-          .command(certsRenewCommand(io))
-          .command(certsGenerateCsrCommand(io))
-          .command(certsSignCommand(io))
-          .command(certsCertificateKeyCommand(io))
-          .demandCommand(1, "Specify a certs subcommand (check-expiration, renew, generate-csr, sign, certificate-key)"),
-      handler: () => undefined,
-    })
-    .command({
-      command: "kubeconfig",
-      describe: "Kubeconfig files for additional users",
-      builder: (y) => y.command(kubeconfigUserCommand(io)).demandCommand(1, "Specify a kubeconfig subcommand (user)"),
-      handler: () => undefined,
-    })
-    .command({
-      command: "approver",
-      describe: "The kubelet-serving CSR approver: the controller (run) and its policy offline (check)",
-      builder: (y) =>
-        y
-          .command(approverRunCommand(io, setExitCode))
-          .command(approverCheckCommand(io, setExitCode))
-          .demandCommand(1, "Specify an approver subcommand (run, check)"),
-      handler: () => undefined,
-    })
+    .usage("$0 <command> [options]\n\nkpki: a kubeadm-compatible PKI toolkit for Kubernetes clusters.");
+  for (const c of COMMANDS) cli.command(c.toYargs(io, setExitCode));
+  cli
     .completion("completion", "Print a shell completion script: kpki completion [bash|zsh|fish] >> ~/.bashrc")
     .example("$0 init --dir ./dev-cluster", "Make a dev-cluster PKI with kubeadm's defaults")
     .example("$0 completion fish > ~/.config/fish/completions/kpki.fish", "Install fish completion")
-    .epilogue("Exit codes: 0 success, 1 error (bad input, a file that does not match, I/O), 2 usage error. certs check-expiration and approver check add their own; see their --help.")
+    .epilogue("Exit codes: 0 success, 1 error (bad input, a file that does not match, I/O; nothing changed), 2 usage error, 130/143 interrupted. certs check-expiration and approver check add their own; see their --help.")
     .demandCommand(1, "Specify a command")
     .alias("h", "help")
+    .version(false)
     .strict()
     .recommendCommands()
     .exitProcess(false)
@@ -149,6 +203,14 @@ export function buildCli(io: CliIo, args: readonly string[], setExitCode: (code:
   // declared by the command being run, which global middleware sees after its builder ran.
   const declared = cli as unknown as { getOptions(): DeclaredOptions };
   return cli.middleware((argv) => checkFlagValues(argv, declared.getOptions()));
+}
+
+/** The exit code of an error that stopped a command, and its one line. */
+function failure(error: unknown, io: CliIo): number {
+  const message = isPkiError(error) ? error.message : `${(error as Error | undefined)?.message ?? String(error)}`;
+  io.stderr(`error: ${message}\n`);
+  if (io.env["KPKI_DEBUG"]) io.stderr(`${(error as Error | undefined)?.stack ?? ""}\n`);
+  return isPkiError(error) ? error.exitCode : EXIT.error;
 }
 
 /**
@@ -169,6 +231,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   if (completionShell) process.env["SHELL"] = `/bin/${completionShell}`;
   let helpOutput = "";
   let exitCode: number = EXIT.ok;
+  // A monitoring check (check-expiration with thresholds) answers every failure with 3 UNKNOWN.
+  const monitoring = usesThresholds(argv);
   try {
     await buildCli(io, argv, (code) => (exitCode = code)).parseAsync([...argv], {}, (_err, _parsed, output) => {
       helpOutput = output;
@@ -176,14 +240,16 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     if (helpOutput) io.stdout(helpOutput.endsWith("\n") ? helpOutput : `${helpOutput}\n`);
     return exitCode;
   } catch (error) {
-    if (error instanceof UsageError || (error as { name?: string }).name === "YError") {
-      io.stderr(`error: ${(error as Error).message}\nRun '${commandPath(argv)} --help' for usage.\n`);
-      return EXIT.usage;
+    const usage = error instanceof UsageError || (error as { name?: string }).name === "YError" || (isPkiError(error) && error.code === "usage");
+    if (usage) {
+      const { path, options, usage: line } = commandPath(argv);
+      const level = path.split(" ").slice(1).reduce<readonly AnyCommand[]>((l, w) => l.find((c) => word(c) === w)?.subcommands ?? [], COMMANDS);
+      const text = explainUnknown((error as Error).message, argv, options, level.map(word), line);
+      io.stderr(`error: ${text}\nRun '${path} --help' for usage.\n`);
+      return monitoring ? UNKNOWN_EXIT : EXIT.usage;
     }
-    const message = isPkiError(error) ? error.message : `${(error as Error).message ?? String(error)}`;
-    io.stderr(`error: ${message}\n`);
-    if (io.env["KPKI_DEBUG"]) io.stderr(`${(error as Error).stack ?? ""}\n`);
-    return EXIT.error;
+    const code = failure(error, io);
+    return monitoring && code === EXIT.error ? UNKNOWN_EXIT : code;
   } finally {
     if (completionShell) {
       if (savedShell === undefined) delete process.env["SHELL"];

@@ -29,6 +29,8 @@ export interface FoundRow {
   readonly keyPem?: string;
   readonly keyPath?: string;
   readonly error?: string;
+  /** The error is that the file could not be read (permission, I/O), not what it holds. */
+  readonly unreadable?: boolean;
   readonly missing?: boolean;
 }
 
@@ -60,7 +62,7 @@ async function readForRows(path: string, reader: BytesReader, strict: boolean): 
     if (bytes !== undefined) return { bytes };
     return { rows: strict ? [{ name: path, path, missing: true }] : [] };
   } catch (error) {
-    return { rows: [{ name: path, path, error: (error as Error).message }] };
+    return { rows: [{ name: path, path, error: (error as Error).message, unreadable: true }] };
   }
 }
 

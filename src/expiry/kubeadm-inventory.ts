@@ -1,5 +1,5 @@
 import { CAS, KUBECONFIGS, LEAVES, type CaName } from "../kubeadm/catalogue.js";
-import { readKubeconfig } from "../kubeadm/kubeconfig.js";
+import { kubeconfigClientCertificate } from "../kubeadm/files.js";
 import { joinPath } from "../kubeadm/store.js";
 import { parseCertificatePem, type ParsedCertificate } from "../pki/cert.js";
 import type { CertificateExpirationInfo, ExpirationEntry } from "./kubeadm-report.js";
@@ -46,12 +46,13 @@ export const residualSeconds = (notAfter: Date, now: Date): number => Math.trunc
 export async function kubeadmExpiration(layout: KubeadmLayout, reader: ExpiryReader, now: Date): Promise<KubeadmExpiration> {
   const found: FoundCertificate[] = [];
 
-  async function load(name: string, path: string): Promise<{ cert?: ParsedCertificate; error?: string }> {
+  type Loaded = { cert?: ParsedCertificate; error?: string; unreadable?: boolean };
+  async function load(name: string, path: string): Promise<Loaded> {
     let text: string | undefined;
     try {
       text = await reader.read(path);
     } catch (error) {
-      return { error: (error as Error).message };
+      return { error: (error as Error).message, unreadable: true };
     }
     if (text === undefined) return {};
     try {
@@ -63,9 +64,12 @@ export async function kubeadmExpiration(layout: KubeadmLayout, reader: ExpiryRea
     }
   }
 
-  const entry = (name: string, res: { cert?: ParsedCertificate; error?: string }, externallyManaged: boolean, caName?: string): ExpirationEntry => {
+  const entry = (name: string, res: Loaded, externallyManaged: boolean, caName?: string): ExpirationEntry => {
     if (!res.cert) {
-      return { name, expirationDate: undefined, residualTime: 0, externallyManaged, missing: res.error === undefined, ...(res.error ? { error: res.error } : {}) };
+      return {
+        name, expirationDate: undefined, residualTime: 0, externallyManaged, missing: res.error === undefined,
+        ...(res.error ? { error: res.error } : {}), ...(res.unreadable ? { unreadable: true } : {}),
+      };
     }
     return {
       name,
@@ -102,18 +106,21 @@ export async function kubeadmExpiration(layout: KubeadmLayout, reader: ExpiryRea
   for (const kc of KUBECONFIGS) {
     if (!kc.managedByKubeadm) continue;
     const path = joinPath(layout.kubeconfigDir, kc.fileName);
-    let res: { cert?: ParsedCertificate; error?: string } = {};
+    let res: Loaded = {};
+    let text: string | undefined;
     try {
-      const text = await reader.read(path);
-      if (text !== undefined) {
-        const view = await readKubeconfig(text, path);
-        if (!view.clientCertData) throw new Error(`kubeConfig file ${path} does not have an embedded client certificate`);
-        const cert = parseCertificatePem(view.clientCertData);
+      text = await reader.read(path);
+    } catch (error) {
+      res = { error: (error as Error).message, unreadable: true };
+    }
+    if (text !== undefined) {
+      try {
+        const cert = await kubeconfigClientCertificate(text, path);
         found.push({ name: kc.fileName, path, certificate: cert });
         res = { cert };
+      } catch (error) {
+        res = { error: (error as Error).message };
       }
-    } catch (error) {
-      res = { error: (error as Error).message };
     }
     certEntries.push(entry(kc.fileName, res, external.get("ca") ?? false, "ca"));
   }

@@ -17,6 +17,8 @@ export interface ExpirationEntry {
   readonly missing: boolean;
   /** kpki addition: why the file could not be read (absent from kubeadm's schema; only on bad input). */
   readonly error?: string;
+  /** The error is that the file could not be read (permission, I/O), not what it holds; not printed. */
+  readonly unreadable?: boolean;
 }
 
 export interface CertificateExpirationInfo {

@@ -4,6 +4,8 @@ import type { ApproverObserver, CsrCounts } from "../approver/controller.js";
 import type { Decision } from "../approver/policy.js";
 import type { ApiCsr } from "../approver/ports.js";
 
+export type ApproverTelemetry = ReturnType<typeof approverTelemetry>;
+
 /** Prometheus metrics and JSON logs for the approver, plus its /healthz, /readyz and /metrics server. */
 export function approverTelemetry(write: (line: string) => void, now: () => Date) {
   const registry = new Registry();

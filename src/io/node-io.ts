@@ -21,6 +21,27 @@ export function nodeIo(): CliIo {
     crypto: webcrypto as Crypto,
     verifySignature: nodeSignatureVerifier,
     now: () => start,
+    clock: () => new Date(),
+    runtime: { node: process.version, platform: `${process.platform}/${process.arch}` },
+    onStopSignal: (handler) => {
+      const on = (signal: "SIGINT" | "SIGTERM") => (): void => {
+        off();
+        handler(signal);
+      };
+      const onInt = on("SIGINT");
+      const onTerm = on("SIGTERM");
+      const off = (): void => {
+        process.off("SIGINT", onInt);
+        process.off("SIGTERM", onTerm);
+      };
+      process.on("SIGINT", onInt);
+      process.on("SIGTERM", onTerm);
+      return off;
+    },
+    approverRuntime: async () => {
+      const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }] = await Promise.all([import("./approver-http.js"), import("./kube-api.js")]);
+      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry };
+    },
     store: fsStore(),
     dryRunStore,
     host: hostFacts,

@@ -54,8 +54,9 @@ export interface ConfigFlags {
   readonly dnsDomain?: string | undefined;
   readonly nodeName?: string | undefined;
   readonly encryptionAlgorithm?: string | undefined;
-  readonly certificateValidityPeriod?: string | undefined;
-  readonly caCertificateValidityPeriod?: string | undefined;
+  /** Already parsed (the CLI's duration grammar); the config file's values are read here. */
+  readonly certificateValidityMs?: number | undefined;
+  readonly caCertificateValidityMs?: number | undefined;
 }
 
 /** What the machine says about itself; used where neither flags nor config decide. */
@@ -121,6 +122,7 @@ function validateSans(sans: readonly string[], what: string): void {
   }
 }
 
+/** A duration of the config file: Go's grammar only (metav1.Duration), as kubeadm reads it. */
 function durationOf(text: string | undefined, what: string): number | undefined {
   if (text === undefined) return undefined;
   const ms = parseDuration(text, { extendedUnits: false });
@@ -240,13 +242,11 @@ export function resolveClusterConfig(
   }
 
   const certificateValidityMs =
-    durationOf(flags.certificateValidityPeriod ?? field<string>(cluster, "certificateValidityPeriod", "string"), "certificateValidityPeriod") ??
-    DEFAULTS.certificateValidityMs;
+    flags.certificateValidityMs ?? durationOf(field<string>(cluster, "certificateValidityPeriod", "string"), "certificateValidityPeriod") ?? DEFAULTS.certificateValidityMs;
   const caCertificateValidityMs =
-    durationOf(
-      flags.caCertificateValidityPeriod ?? field<string>(cluster, "caCertificateValidityPeriod", "string"),
-      "caCertificateValidityPeriod",
-    ) ?? DEFAULTS.caCertificateValidityMs;
+    flags.caCertificateValidityMs ??
+    durationOf(field<string>(cluster, "caCertificateValidityPeriod", "string"), "caCertificateValidityPeriod") ??
+    DEFAULTS.caCertificateValidityMs;
 
   return {
     certificatesDir,

@@ -31,6 +31,7 @@ import {
 import type { ClusterConfig } from "./config.js";
 import { controlPlaneApiEndpoint, localApiEndpoint, readKubeconfig, renderKubeconfig } from "./kubeconfig.js";
 import { kubeconfigUser, resolveCaSpec, resolveKubeconfigCertSpec, resolveLeafSpec, type ResolvedSpec } from "./resolve.js";
+import { caLocation, dirOf, isExternalCa, loadCaFiles } from "./files.js";
 import { joinPath, MODES, type PkiStore } from "./store.js";
 
 /** What `kpki init` and its phases run. */
@@ -142,21 +143,22 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
   for (const n of kubeconfigNames) if (!KUBECONFIG_PHASE_NAMES.includes(n)) throw invalidInput(`unknown kubeconfig phase "${n}"`);
   const externalEtcd = cfg.etcd.external;
 
-  // ---- Pass 1: read and validate what exists; plan the rest. Nothing is written here.
+  // ---- Pass 1: read and validate what exists; plan the rest. Nothing is written here, and no key
+  // is generated until every folder that will be written has been found writable.
+  const writeDirs = new Set<string>();
+  const keyStarts: (() => void)[] = [];
+  const plannedKey = (dir: string): Promise<KeyPair> => {
+    writeDirs.add(dir);
+    const p = new Promise<KeyPair>((resolve, reject) => keyStarts.push(() => startKey(cfg.encryptionAlgorithm, crypto).then(resolve, reject)));
+    p.catch(() => undefined); // awaited later; avoid an unhandled rejection if an earlier step fails first
+    return p;
+  };
   const cas = new Map<CaName, CaState>();
   const loadCa = async (name: CaName): Promise<CaState> => {
     const known = cas.get(name);
     if (known) return known;
-    const entry = caEntry(name);
-    const crtPath = certPath(cfg, entry.baseName, "crt");
-    const keyPath = certPath(cfg, entry.baseName, "key");
-    const cert = await readCert(store, crtPath, `${entry.baseName} CA`);
-    const key = await readKey(store, keyPath, `${entry.baseName} CA`, crypto);
-    if (cert && !cert.isCa) throw mismatch(`certificate ${entry.baseName} is not a CA (${crtPath})`);
-    if (cert && key && !(await keyMatchesCertificate(cert, key, crypto))) {
-      throw mismatch(`${keyPath} does not match ${crtPath}`);
-    }
-    const state: CaState = { entry, cert, key, keyless: cert !== undefined && key === undefined };
+    const files = await loadCaFiles(store.read, caLocation(cfg.certificatesDir, name), crypto);
+    const state: CaState = { entry: caEntry(name), cert: files.certificate, key: files.key, keyless: isExternalCa(files) };
     cas.set(name, state);
     return state;
   };
@@ -172,7 +174,9 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
       const state = await loadCa(entry.name);
       if (!state.cert) {
         // A key without a certificate is what an interrupted earlier run leaves: finish it with that key.
-        state.pending = state.key ? Promise.resolve(state.key) : startKey(cfg.encryptionAlgorithm, crypto);
+        const dir = dirOf(caLocation(cfg.certificatesDir, entry.name).cert);
+        writeDirs.add(dir);
+        state.pending = state.key ? Promise.resolve(state.key) : plannedKey(dir);
       }
       steps.push({ kind: "ca", state });
       continue;
@@ -194,7 +198,8 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
       if (ca.keyless) {
         throw mismatch(`invalid or incomplete external CA: ${entry.uxName} certificate ${crtPath} is missing and ${caDesc} has no key to sign it`);
       }
-      return { kind: "leaf", entry, action: "create", key: key ? Promise.resolve(key) : startKey(cfg.encryptionAlgorithm, crypto) };
+      writeDirs.add(dirOf(crtPath));
+      return { kind: "leaf", entry, action: "create", key: key ? Promise.resolve(key) : plannedKey(dirOf(crtPath)) };
     }
     if (!key) throw mismatch(`certificate ${entry.baseName} exists but its key ${keyPath} is missing`);
     if (!(await keyMatchesCertificate(cert, key, crypto))) throw mismatch(`${keyPath} does not match ${crtPath}`);
@@ -215,7 +220,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
     } else {
       const text = await store.read(keyPath);
       if (text === undefined) {
-        steps.push({ kind: "sa", action: "create", key: startKey(cfg.encryptionAlgorithm, crypto) });
+        steps.push({ kind: "sa", action: "create", key: plannedKey(cfg.certificatesDir) });
       } else {
         let key: KeyPair;
         try {
@@ -224,6 +229,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
           throw mismatch(`file sa.key existed but it could not be loaded properly (${keyPath})`);
         }
         const pubMissing = (await store.read(pubPath)) === undefined;
+        if (pubMissing) writeDirs.add(cfg.certificatesDir);
         steps.push(pubMissing ? { kind: "sa", action: "reuse", pubMissing: key } : { kind: "sa", action: "reuse" });
       }
     }
@@ -244,7 +250,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         if (ca.keyless) {
           throw mismatch(`the ${entry.fileName} file does not exists or it is not valid: external CA mode needs a user-provided ${path}`);
         }
-        kubeconfigPlans.push({ entry, path, key: startKey(cfg.encryptionAlgorithm, crypto) });
+        kubeconfigPlans.push({ entry, path, key: plannedKey(cfg.kubeconfigDir) });
         continue;
       }
       const view = await readKubeconfig(text, path);
@@ -261,6 +267,9 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
       kubeconfigPlans.push({ entry, path });
     }
   }
+
+  for (const dir of writeDirs) await store.checkWritable(dir);
+  for (const start of keyStarts) start();
 
   // ---- Pass 2: write, in kubeadm's order.
   const issuerOf = async (name: CaName): Promise<Issuer> => {
@@ -295,55 +304,63 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
     });
     return { done };
   };
+  // Each line is printed once the files it announces are written, in kubeadm's order; after a
+  // failed write no further line is printed, so the output never claims what did not happen.
+  let printed: Promise<void> = Promise.resolve();
+  const say = (line: string, after?: Promise<void>): void => {
+    printed = printed.then(() => after).then(() => log(line));
+    printed.catch(() => undefined);
+  };
   const issue = async (spec: ResolvedSpec, key: KeyPair, issuer: Issuer | { selfSigned: KeyPair }): Promise<ParsedCertificate> =>
     createCertificate({ ...spec, serial: randomSerial(crypto) }, key.publicKey, issuer, crypto);
 
-  if (steps.length) log(`[certs] Using certificateDir folder "${cfg.certificatesDir}"`);
+  if (steps.length) say(`[certs] Using certificateDir folder "${cfg.certificatesDir}"`);
   for (const step of steps) {
     switch (step.kind) {
       case "ca-external-etcd":
-        log("[certs] External etcd mode: Skipping etcd/ca certificate authority generation");
+        say("[certs] External etcd mode: Skipping etcd/ca certificate authority generation");
         break;
       case "leaf-external-etcd":
-        log(`[certs] External etcd mode: Skipping ${step.entry.baseName} certificate generation`);
+        say(`[certs] External etcd mode: Skipping ${step.entry.baseName} certificate generation`);
         break;
       case "ca": {
         const { state } = step;
         if (state.pending) {
           const key = await state.pending;
           const cert = await issue(resolveCaSpec(state.entry, cfg, now), key, { selfSigned: key });
-          log(`[certs] Generating "${state.entry.baseName}" certificate and key`);
-          caWritten.set(state.entry.name, (await writePair(state.entry.baseName, key, cert)).done);
+          const { done } = await writePair(state.entry.baseName, key, cert);
+          caWritten.set(state.entry.name, done);
+          say(`[certs] Generating "${state.entry.baseName}" certificate and key`, done);
           state.cert = cert;
           state.key = key;
           delete state.pending;
         } else if (state.keyless) {
-          log(`[certs] Using existing ${state.entry.baseName} keyless certificate authority`);
+          say(`[certs] Using existing ${state.entry.baseName} keyless certificate authority`);
         } else {
-          log(`[certs] Using existing ${state.entry.baseName} certificate authority`);
+          say(`[certs] Using existing ${state.entry.baseName} certificate authority`);
         }
         break;
       }
       case "leaf": {
         if (step.action === "reuse") {
-          log(`[certs] Using existing ${step.entry.baseName} certificate and key on disk`);
+          say(`[certs] Using existing ${step.entry.baseName} certificate and key on disk`);
           break;
         }
         const key = await step.key;
         const cert = await issue(resolveLeafSpec(step.entry, cfg, now), key, await issuerOf(step.entry.ca));
-        log(`[certs] Generating "${step.entry.baseName}" certificate and key`);
-        await writePair(step.entry.baseName, key, cert, caWritten.get(step.entry.ca));
+        const { done } = await writePair(step.entry.baseName, key, cert, caWritten.get(step.entry.ca));
+        say(`[certs] Generating "${step.entry.baseName}" certificate and key`, done);
         const line = servingLine(step.entry, cert);
-        if (line) log(line);
+        if (line) say(line);
         break;
       }
       case "sa": {
         const keyPath = joinPath(cfg.certificatesDir, "sa.key");
         const pubPath = joinPath(cfg.certificatesDir, "sa.pub");
         if (step.action === "external") {
-          log("[certs] Using existing sa keys");
+          say("[certs] Using existing sa keys");
         } else if (step.action === "reuse") {
-          log(`[certs] Using the existing "sa" key`);
+          say(`[certs] Using the existing "sa" key`);
           // sa.key without sa.pub is what an interrupted run leaves; complete the pair.
           if (step.pubMissing) {
             const pub = await publicKeyToPem(step.pubMissing.publicKey, crypto);
@@ -351,13 +368,13 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
           }
         } else {
           const key = await step.key;
-          log(`[certs] Generating "sa" key and public key`);
           const keyPem = await privateKeyToPem(key, crypto);
           const pub = await publicKeyToPem(key.publicKey, crypto);
-          schedule(undefined, async () => {
+          const done = schedule(undefined, async () => {
             await store.write(keyPath, keyPem, MODES.key);
             await store.write(pubPath, pub, MODES.publicKey);
           });
+          say(`[certs] Generating "sa" key and public key`, done);
         }
         break;
       }
@@ -365,11 +382,11 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
   }
 
   if (kubeconfigPlans.length) {
-    log(`[kubeconfig] Using kubeconfig folder "${cfg.kubeconfigDir}"`);
+    say(`[kubeconfig] Using kubeconfig folder "${cfg.kubeconfigDir}"`);
     const ca = cas.get("ca");
     for (const plan of kubeconfigPlans) {
       if (!plan.key) {
-        log(ca?.keyless ? `[kubeconfig] External CA mode: Using user provided ${plan.entry.fileName}` : `[kubeconfig] Using existing kubeconfig file: "${plan.path}"`);
+        say(ca?.keyless ? `[kubeconfig] External CA mode: Using user provided ${plan.entry.fileName}` : `[kubeconfig] Using existing kubeconfig file: "${plan.path}"`);
         continue;
       }
       const issuer = await issuerOf("ca");
@@ -385,12 +402,12 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         clientCertPem: cert.pem,
         clientKeyPem: await privateKeyToPem(key, crypto),
       });
-      log(`[kubeconfig] Writing "${plan.entry.fileName}" kubeconfig file`);
-      schedule(caWritten.get("ca"), () => store.write(plan.path, text, MODES.kubeconfig));
+      say(`[kubeconfig] Writing "${plan.entry.fileName}" kubeconfig file`, schedule(caWritten.get("ca"), () => store.write(plan.path, text, MODES.kubeconfig)));
     }
   }
 
   const failure = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+  await printed.catch(() => undefined);
   if (failure) throw failure.reason;
 }
 

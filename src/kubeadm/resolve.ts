@@ -1,4 +1,6 @@
 import type { CertificateSpec } from "../pki/cert.js";
+import type { Bytes } from "../pki/der.js";
+import type { ExtKeyUsage } from "../pki/extensions.js";
 import { CA_KEY_USAGES, LEAF_KEY_USAGES, nodeUser, type CaEntry, type KubeconfigEntry, type LeafEntry } from "./catalogue.js";
 import { DEFAULTS, type ClusterConfig } from "./config.js";
 import { altNamesFor, dedupeAltNames } from "./sans.js";
@@ -27,19 +29,41 @@ export function resolveCaSpec(entry: CaEntry, cfg: ClusterConfig, start: Date): 
   };
 }
 
-/** A leaf of the catalogue for this cluster: subject, usages and deduplicated SANs. */
-export function resolveLeafSpec(entry: LeafEntry, cfg: ClusterConfig, start: Date): ResolvedSpec {
-  const commonName = typeof entry.commonName === "string" ? entry.commonName : cfg.nodeName;
-  const sans = entry.sans ? dedupeAltNames(altNamesFor(entry.sans, cfg)) : { dnsNames: [], ips: [] };
+/** Who a leaf certificate is for and what it may do: from the catalogue, a CSR, or the certificate it renews. */
+export interface LeafIdentity {
+  readonly commonName: string;
+  readonly organizations: readonly string[];
+  readonly dnsNames: readonly string[];
+  readonly ips: readonly Bytes[];
+  readonly extKeyUsages: readonly ExtKeyUsage[];
+}
+
+/**
+ * kubeadm's leaf template (pkiutil NewSignedCert): the subject (O only when there is one),
+ * KeyUsage digitalSignature|keyEncipherment, the given ExtKeyUsage, DNS and IP SANs sorted and
+ * deduplicated, NotBefore start - 5m (or the given one), NotAfter start + period. Every leaf kpki
+ * issues (init, renew, sign, kubeconfig user) is built here.
+ */
+export function leafSpec(id: LeafIdentity, start: Date, periodMs: number, notBefore?: Date): ResolvedSpec {
+  const sans = dedupeAltNames({ dnsNames: id.dnsNames, ips: id.ips });
+  const span = validity(start, periodMs);
   return {
-    subject: entry.organizations.length ? { commonName, organizations: entry.organizations } : { commonName },
-    ...validity(start, cfg.certificateValidityMs),
+    subject: id.organizations.length ? { commonName: id.commonName, organizations: id.organizations } : { commonName: id.commonName },
+    notBefore: notBefore ?? span.notBefore,
+    notAfter: span.notAfter,
     isCa: false,
     keyUsages: LEAF_KEY_USAGES,
-    extKeyUsages: entry.extKeyUsages,
+    extKeyUsages: id.extKeyUsages,
     dnsNames: sans.dnsNames,
     ips: sans.ips,
   };
+}
+
+/** A leaf of the catalogue for this cluster: subject, usages and deduplicated SANs. */
+export function resolveLeafSpec(entry: LeafEntry, cfg: ClusterConfig, start: Date): ResolvedSpec {
+  const commonName = typeof entry.commonName === "string" ? entry.commonName : cfg.nodeName;
+  const sans = entry.sans ? altNamesFor(entry.sans, cfg) : { dnsNames: [], ips: [] };
+  return leafSpec({ commonName, organizations: entry.organizations, extKeyUsages: entry.extKeyUsages, ...sans }, start, cfg.certificateValidityMs);
 }
 
 /** The user name of a kubeconfig entry. */
@@ -53,15 +77,9 @@ export const kubeconfigUser = (entry: KubeconfigEntry, cfg: ClusterConfig): stri
  * falls back to caCert.NotBefore (kubeadm-certs.md §2.4).
  */
 export function resolveKubeconfigCertSpec(entry: KubeconfigEntry, cfg: ClusterConfig, start: Date, caNotBefore: Date): ResolvedSpec {
-  const commonName = kubeconfigUser(entry, cfg);
-  return {
-    subject: entry.organizations.length ? { commonName, organizations: entry.organizations } : { commonName },
-    notBefore: caNotBefore,
-    notAfter: new Date(start.getTime() + cfg.certificateValidityMs),
-    isCa: false,
-    keyUsages: LEAF_KEY_USAGES,
-    extKeyUsages: ["clientAuth"],
-    dnsNames: [],
-    ips: [],
-  };
+  return clientCertSpec(kubeconfigUser(entry, cfg), entry.organizations, start, cfg.certificateValidityMs, caNotBefore);
 }
+
+/** A kubeconfig's client certificate (init's kubeconfigs, `kubeconfig user`): clientAuth, no SANs, NotBefore the CA's. */
+export const clientCertSpec = (user: string, organizations: readonly string[], start: Date, periodMs: number, caNotBefore: Date): ResolvedSpec =>
+  leafSpec({ commonName: user, organizations, dnsNames: [], ips: [], extKeyUsages: ["clientAuth"] }, start, periodMs, caNotBefore);

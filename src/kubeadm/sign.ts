@@ -3,8 +3,7 @@ import { createCertificate, randomSerial, type Issuer, type ParsedCertificate } 
 import type { ParsedCsr } from "../pki/csr.js";
 import type { ExtKeyUsage } from "../pki/extensions.js";
 import { CAS, KUBECONFIGS, LEAVES, type CaName } from "./catalogue.js";
-import { DEFAULTS } from "./config.js";
-import { dedupeAltNames } from "./sans.js";
+import { leafSpec } from "./resolve.js";
 
 /** What WebCrypto tells of a key's algorithm (RsaHashedKeyAlgorithm, EcKeyAlgorithm, or just a name). */
 interface KeyAlgorithmDetails {
@@ -85,21 +84,6 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, opts: SignOptions,
   if (expect?.organizations !== undefined && JSON.stringify([...csr.organizations].sort()) !== JSON.stringify([...expect.organizations].sort())) {
     throw mismatch(`the CSR's O is [${csr.organizations.join(", ")}] but this profile issues O [${expect.organizations.join(", ")}]`);
   }
-  const sans = dedupeAltNames({ dnsNames: csr.dnsNames, ips: csr.ips });
-  return createCertificate(
-    {
-      subject: csr.organizations.length ? { commonName: csr.commonName, organizations: csr.organizations } : { commonName: csr.commonName },
-      serial: randomSerial(crypto),
-      notBefore: new Date(now.getTime() - DEFAULTS.backdateMs),
-      notAfter: new Date(now.getTime() + opts.validityMs),
-      isCa: false,
-      keyUsages: ["digitalSignature", "keyEncipherment"],
-      extKeyUsages: opts.extKeyUsages,
-      dnsNames: sans.dnsNames,
-      ips: sans.ips,
-    },
-    csr.publicKey,
-    issuer,
-    crypto,
-  );
+  const spec = leafSpec({ commonName: csr.commonName, organizations: csr.organizations, dnsNames: csr.dnsNames, ips: csr.ips, extKeyUsages: opts.extKeyUsages }, now, opts.validityMs);
+  return createCertificate({ ...spec, serial: randomSerial(crypto) }, csr.publicKey, issuer, crypto);
 }

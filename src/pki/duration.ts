@@ -13,6 +13,9 @@ const UNIT_MS: Readonly<Record<string, number>> = {
   m: 60_000,
   h: 3_600_000,
 };
+/** Examples of the flag grammar, for error messages. */
+export const DURATION_EXAMPLE = "720h, 30d or 1y";
+
 const EXTRA_MS: Readonly<Record<string, number>> = { d: 86_400_000, y: 365 * 86_400_000 };
 
 /** Parses a duration to milliseconds; undefined when invalid. Negative values are allowed only if `allowNegative`. */

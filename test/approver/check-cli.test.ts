@@ -49,15 +49,15 @@ describe("kpki approver check", () => {
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
   });
 
-  it("deny: exit 1 with the reason and the offending values", async () => {
+  it("deny: exit 5 with the reason and the offending values", async () => {
     const r = await kpki(["approver", "check", "--csr", await csrFile("steal", ["n1"], ["10.0.0.12"]), "--nodes", nodesFile, ...NOW]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     expect(r.stdout).toBe("deny: SANNotOwnedByNode: not addresses of node n1: 10.0.0.12\n");
   });
 
   it("policy flags restrict: --allowed-ip-ranges", async () => {
     const r = await kpki(["approver", "check", "--csr", await csrFile("ok2", ["n1"], ["10.0.0.11"]), "--nodes", nodesFile, "--allowed-ip-ranges", "192.168.0.0/16", "-o", "json", ...NOW]);
-    expect([r.code, JSON.parse(r.stdout).reason]).toEqual([1, "IPNotAllowed"]);
+    expect([r.code, JSON.parse(r.stdout).reason]).toEqual([5, "IPNotAllowed"]);
   });
 
   it("ignore (3) and requeue (4)", async () => {
@@ -69,30 +69,32 @@ describe("kpki approver check", () => {
     expect([wait.code, wait.stdout]).toEqual([4, "requeue: NodeNotFound: node n1 does not exist yet (waited 60s of 300s)\n"]);
   });
 
-  it("bad input: one line, non-zero", async () => {
+  it("input that cannot be read: one line, exit 1 (not a decision); a bad flag value: exit 2", async () => {
     const notCsr = join(work, "notcsr.yaml");
     writeFileSync(notCsr, "kind: ConfigMap\n");
     const r = await kpki(["approver", "check", "--csr", notCsr, "--nodes", nodesFile]);
     expect([r.code, r.stderr]).toEqual([1, `error: ${notCsr} must hold exactly one CertificateSigningRequest (found 0)\n`]);
     const badCidr = await kpki(["approver", "check", "--csr", notCsr, "--nodes", nodesFile, "--allowed-ip-ranges", "10.0.0.0/40"]);
-    expect(badCidr.stderr).toBe('error: invalid --allowed-ip-ranges "10.0.0.0/40": expected a CIDR such as 10.0.0.0/8\n');
+    expect([badCidr.code, badCidr.stderr]).toEqual([2, 'error: invalid --allowed-ip-ranges "10.0.0.0/40": expected a CIDR such as 10.0.0.0/8\nRun \'kpki approver check --help\' for usage.\n']);
+    const missing = await kpki(["approver", "check", "--csr", join(work, "nowhere.yaml"), "--nodes", nodesFile]);
+    expect([missing.code, missing.stdout, missing.stderr]).toEqual([1, "", `error: --csr ${join(work, "nowhere.yaml")}: no such file\n`]);
   });
 
   it("a CSR object with fields of the wrong type: one decision line naming the field, never a JavaScript error", async () => {
     const path = await csrFile("typed", ["n1"], ["10.0.0.11"], { groups: "xsystem:nodesx" });
     const r = await kpki(["approver", "check", "--csr", path, "--nodes", nodesFile, ...NOW]);
-    expect([r.code, r.stdout, r.stderr]).toEqual([1, 'deny: InvalidObject: spec.groups must be an array of strings, not "xsystem:nodesx"\n', ""]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([5, 'deny: InvalidObject: spec.groups must be an array of strings, not "xsystem:nodesx"\n', ""]);
     const listSpec = join(work, "list-spec.yaml");
     writeFileSync(listSpec, "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: x}\nspec: [1, 2]\n");
     const odd = await kpki(["approver", "check", "--csr", listSpec, "--nodes", nodesFile, ...NOW]);
-    expect([odd.code, odd.stdout, odd.stderr]).toEqual([1, "deny: InvalidObject: spec must be an object\n", ""]);
+    expect([odd.code, odd.stdout, odd.stderr]).toEqual([5, "deny: InvalidObject: spec must be an object\n", ""]);
   });
 
   it("--cluster-config: kubeadm's ClusterConfiguration is read as the controller discovers it", async () => {
     const cc = join(work, "cluster.yaml");
     writeFileSync(cc, "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nnetworking: {podSubnet: 10.0.0.0/24}\n");
     const r = await kpki(["approver", "check", "--csr", await csrFile("pods", ["n1"], ["10.0.0.11"]), "--nodes", nodesFile, "--cluster-config", cc, ...NOW]);
-    expect([r.code, r.stdout]).toEqual([1, "deny: ReservedIP: reserved IP addresses: 10.0.0.11 (in a pod CIDR)\n"]);
+    expect([r.code, r.stdout]).toEqual([5, "deny: ReservedIP: reserved IP addresses: 10.0.0.11 (in a pod CIDR)\n"]);
     const notKubeadm = join(work, "not-kubeadm.yaml");
     writeFileSync(notKubeadm, "kind: ConfigMap\n");
     const bad = await kpki(["approver", "check", "--csr", await csrFile("pods2", ["n1"], ["10.0.0.11"]), "--nodes", nodesFile, "--cluster-config", notKubeadm, ...NOW]);
@@ -118,7 +120,7 @@ describe("kpki approver check", () => {
       if (csrText !== undefined) writeFileSync(csrPath, csrText);
       writeFileSync(nodesPath, nodesText);
       const r = await kpki(["approver", "check", "--csr", csrText === undefined ? good : csrPath, "--nodes", nodesPath, ...NOW]);
-      expect([0, 1, 3, 4], `${r.stdout}${r.stderr}`).toContain(r.code);
+      expect([0, 1, 3, 4, 5], `${r.stdout}${r.stderr}`).toContain(r.code);
       expect(r.stdout + r.stderr).not.toMatch(/TypeError|is not a function|Cannot read|is not iterable|undefined|\[object/);
       expect((r.stdout + r.stderr).trim().split("\n")).toHaveLength(1);
     }

@@ -104,7 +104,7 @@ describe("certs sign", () => {
     expect(r3.stderr).toBe('error: the CSR\'s CN is "kube-apiserver" but this profile issues CN "front-proxy-client"\n');
     expect(existsSync(out)).toBe(false);
     const r4 = await kpki(["certs", "sign", "--csr", join(d, "pki/apiserver.csr"), "--dir", ca]);
-    expect([r4.code, r4.stderr]).toEqual([1, "error: give --profile or --usage\n"]);
+    expect([r4.code, r4.stderr]).toEqual([2, "error: give --profile or --usage\nRun 'kpki certs sign --help' for usage.\n"]);
   });
 
   it("explicit --usage and --validity, PEM on stdout", async () => {

@@ -58,6 +58,6 @@ describe("refusals", () => {
     writeFileSync(join(pki, "ca.crt"), readFileSync(join(dir, "pki", "ca.crt")));
     writeFileSync(join(pki, "ca.key"), readFileSync(join(other, "pki", "ca.key")));
     const r = await kpki(["kubeconfig", "user", "--client-name", "jane", "--dir", mixed, "--apiserver-advertise-address", "192.0.2.10"]);
-    expect([r.code, r.stdout, r.stderr]).toEqual([1, "", `error: couldn't create a kubeconfig: ${join(pki, "ca.key")} does not match ${join(pki, "ca.crt")}\n`]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([1, "", `error: couldn't create a kubeconfig; the CA files couldn't be loaded: ${join(pki, "ca.key")} does not match ${join(pki, "ca.crt")}: the key is not the ca certificate authority's\n`]);
   });
 });

@@ -18,6 +18,13 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     crypto,
     verifySignature: nodeSignatureVerifier,
     now: () => T0,
+    clock: () => T0,
+    onStopSignal: () => () => undefined,
+    approverRuntime: async () => {
+      const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }] = await Promise.all([import("../../src/io/approver-http.js"), import("../../src/io/kube-api.js")]);
+      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry };
+    },
+    runtime: { node: "v20.0.0", platform: "linux/x64" },
     store: fsStore(),
     dryRunStore,
     host: () => ({ hostname: "node1", defaultAddress: "192.0.2.10" }),

@@ -243,7 +243,7 @@ describe("existing files that do not match are refused before anything is writte
     await expectRefused({ ...base, "/k/pki/sa.key": "nope" }, {}, /file sa\.key existed but it could not be loaded properly/);
   });
   it("a leaf certificate used as a CA", async () => {
-    await expectRefused({ ...base, "/k/pki/ca.crt": base["/k/pki/apiserver.crt"]!, "/k/pki/ca.key": base["/k/pki/apiserver.key"]! }, {}, /certificate ca is not a CA/);
+    await expectRefused({ ...base, "/k/pki/ca.crt": base["/k/pki/apiserver.crt"]!, "/k/pki/ca.key": base["/k/pki/apiserver.key"]! }, {}, /ca\.crt is not a certificate authority \(ca\)/);
   });
   it("a kubeconfig with another cluster's CA", async () => {
     await expectRefused({ ...base, "/k/admin.conf": other["/k/admin.conf"]! }, {},

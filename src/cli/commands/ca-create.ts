@@ -1,50 +1,36 @@
-import type { CommandModule } from "yargs";
-import { invalidInput, mismatch } from "../../errors.js";
+import { mismatch, usageError } from "../../errors.js";
 import { joinPath, MODES } from "../../kubeadm/store.js";
 import { createStandaloneCa } from "../../pki/ca.js";
 import { DEFAULTS } from "../../kubeadm/config.js";
-import { parseDuration } from "../../pki/duration.js";
-import { isKeyAlgorithm, KEY_ALGORITHMS } from "../../pki/keys.js";
+import { KEY_ALGORITHMS } from "../../pki/keys.js";
 import { bytesToHex } from "../../pki/der.js";
-import type { CliIo } from "../io.js";
-import { OUTPUT_FORMATS, renderData, type OutputFormat } from "../output.js";
-
-interface Args {
-  readonly name: string;
-  readonly "out-dir": string;
-  readonly "common-name"?: string | undefined;
-  readonly org?: string[] | undefined;
-  readonly algorithm: string;
-  readonly validity: string;
-  readonly output: OutputFormat;
-}
+import { defineCommand } from "../command.js";
+import { durationFlag } from "../options.js";
+import { OUTPUT_FORMATS, renderData } from "../output.js";
 
 /** `kpki ca create`: a standalone self-signed CA for dev clusters (kind, minikube, kubeadm external CA). */
-export const caCreateCommand = (io: CliIo): CommandModule<object, Args> => ({
+export const caCreateCommand = defineCommand({
   command: "create",
   describe: "Create a standalone self-signed CA (cert + key) with kubeadm's CA template",
-  builder: (y) =>
-    y
-      .option("name", { type: "string", default: "ca", describe: "File stem: writes NAME.crt and NAME.key" })
-      .option("out-dir", { type: "string", default: ".", describe: "Directory for the two files" })
-      .option("common-name", { type: "string", describe: 'Subject CN [default: "kubernetes" for name ca, else the name]' })
-      .option("org", { type: "string", array: true, describe: "Subject O (repeatable)" })
-      .option("algorithm", { type: "string", default: "RSA-2048", choices: [...KEY_ALGORITHMS], describe: "Key type" })
-      .option("validity", { type: "string", default: "87600h", describe: "Validity: a Go duration (87600h) or days/years (3650d, 10y)" })
-      .option("output", { alias: "o", type: "string", default: "text", choices: [...OUTPUT_FORMATS], describe: "Report format" })
-      .example("$0 ca create --out-dir ./my-ca --algorithm ECDSA-P256", "./my-ca/ca.crt and ./my-ca/ca.key, CN=kubernetes, 10 years")
-      .example("$0 ca create --name front-proxy-ca --validity 5y -o json", "front-proxy-ca.{crt,key}; prints the result as JSON")
-      .epilogue(
-        "The CA can seed a kubeadm cluster (copy to /etc/kubernetes/pki/ca.{crt,key} before `kpki init`) or minikube " +
-          "(~/.minikube/ca.{crt,key}). Existing files are never overwritten. Exit codes: 0 created, 1 error, 2 usage error.",
-      ) as never,
-  handler: async (args) => {
-    if (!isKeyAlgorithm(args.algorithm)) throw invalidInput(`unknown algorithm "${args.algorithm}"`);
-    const validityMs = parseDuration(args.validity, { extendedUnits: true });
-    if (validityMs === undefined || validityMs <= 0) {
-      throw invalidInput(`invalid --validity "${args.validity}": expected a duration such as 87600h, 3650d or 10y`);
-    }
-    if (!/^[A-Za-z0-9._-]+$/.test(args.name)) throw invalidInput(`invalid --name "${args.name}": use letters, digits, '.', '_' and '-'`);
+  options: {
+    name: { type: "string", default: "ca", describe: "File stem: writes NAME.crt and NAME.key" },
+    "out-dir": { type: "string", default: ".", describe: "Directory for the two files" },
+    "common-name": { type: "string", describe: 'Subject CN [default: "kubernetes" for name ca, else the name]' },
+    org: { type: "string", array: true, describe: "Subject O (repeatable)" },
+    algorithm: { type: "string", default: "RSA-2048", choices: KEY_ALGORITHMS, describe: "Key type" },
+    validity: { type: "string", default: "87600h", describe: "Validity: a Go duration (87600h) or days/years (3650d, 10y)" },
+    output: { alias: "o", type: "string", default: "text", choices: OUTPUT_FORMATS, describe: "Report format" },
+  },
+  examples: [
+    ["$0 ca create --out-dir ./my-ca --algorithm ECDSA-P256", "./my-ca/ca.crt and ./my-ca/ca.key, CN=kubernetes, 10 years"],
+    ["$0 ca create --name front-proxy-ca --validity 5y -o json", "front-proxy-ca.{crt,key}; prints the result as JSON"],
+  ],
+  epilogue:
+    "The CA can seed a kubeadm cluster (copy to /etc/kubernetes/pki/ca.{crt,key} before `kpki init`) or minikube " +
+    "(~/.minikube/ca.{crt,key}). Existing files are never overwritten. Exit codes: 0 created, 1 error, 2 usage error.",
+  run: async (args, io) => {
+    const validityMs = durationFlag("validity", args.validity);
+    if (!/^[A-Za-z0-9._-]+$/.test(args.name)) throw usageError(`invalid --name "${args.name}": use letters, digits, '.', '_' and '-'`);
     const certPath = joinPath(args["out-dir"], `${args.name}.crt`);
     const keyPath = joinPath(args["out-dir"], `${args.name}.key`);
     for (const p of [certPath, keyPath]) {
@@ -81,5 +67,6 @@ export const caCreateCommand = (io: CliIo): CommandModule<object, Args> => ({
         ),
       );
     }
+    return undefined;
   },
 });

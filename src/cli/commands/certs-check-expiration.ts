@@ -1,35 +1,19 @@
-import type { CommandModule } from "yargs";
-import { invalidInput } from "../../errors.js";
-import { CAS, KUBECONFIGS, LEAVES } from "../../kubeadm/catalogue.js";
-import { DEFAULTS, parseKubeadmConfig } from "../../kubeadm/config.js";
-import { joinPath } from "../../kubeadm/store.js";
-import type { FoundRow, RowStatus } from "../../expiry/inventory.js";
-import type { KubeadmLayout } from "../../expiry/kubeadm-inventory.js";
+import { DEFAULTS, type KubeadmConfigDocuments } from "../../kubeadm/config.js";
+import type { RowStatus } from "../../expiry/inventory.js";
 import type { ExpirationEntry } from "../../expiry/kubeadm-report.js";
-import { parseDuration } from "../../pki/duration.js";
-import type { CliIo } from "../io.js";
-import { dirsFromArgs } from "../options.js";
-import { OUTPUT_FORMATS, type OutputFormat } from "../output.js";
+import { defineCommand } from "../command.js";
+import { CERT_DIR_OPTIONS, CONFIG_OPTIONS, configFromArgs, dirsFromArgs, KUBECONFIG_DIR_OPTIONS, optionalDurationFlag } from "../options.js";
+import { OUTPUT_FORMATS } from "../output.js";
 
-interface Args {
-  readonly "cert-dir"?: string | undefined;
-  readonly "kubeconfig-dir"?: string | undefined;
-  readonly dir?: string | undefined;
-  readonly config?: string | undefined;
-  readonly output: OutputFormat;
-  readonly "warn-within"?: string | undefined;
-  readonly "crit-within"?: string | undefined;
-  readonly kubeconfig?: string[] | undefined;
-  readonly "env-kubeconfig": boolean;
-  readonly kubelet: boolean;
-  readonly "kubelet-dir": string;
-  readonly scan?: string[] | undefined;
-  readonly verify: boolean;
-  readonly kubeadm: boolean;
+/** The monitoring plugins' UNKNOWN: with --warn-within/--crit-within, every failure to check exits with it. */
+export const UNKNOWN_EXIT = 3;
+
+const THRESHOLD_FLAGS = ["--warn-within", "--crit-within"];
+
+/** Whether the command line is `certs check-expiration` with a threshold (the monitoring convention then applies). */
+export function usesThresholds(args: readonly string[]): boolean {
+  return args[0] === "certs" && args[1] === "check-expiration" && args.some((a) => THRESHOLD_FLAGS.includes(a.split("=")[0] ?? a));
 }
-
-/** Exit codes of check-expiration (README): kubeadm's 0/1 unless thresholds are given. */
-export const CHECK_EXIT = { ok: 0, warning: 1, critical: 2, error: 1 } as const;
 
 const COLOURS: Partial<Record<RowStatus, string>> = {
   WARNING: "\x1b[33m",
@@ -51,118 +35,96 @@ function colourLines(text: string, statusOfLine: (line: string, index: number) =
     .join("\n");
 }
 
+/** certificatesDir and whether etcd is external, from a kubeadm config's ClusterConfiguration. */
+function layoutFromConfig(docs: KubeadmConfigDocuments | undefined): { certificatesDir?: string; externalEtcd: boolean } {
+  const cluster = docs?.cluster;
+  const dir = cluster?.["certificatesDir"];
+  const etcd = cluster?.["etcd"];
+  const externalEtcd = typeof etcd === "object" && etcd !== null && "external" in etcd && etcd.external != null;
+  return typeof dir === "string" ? { certificatesDir: dir, externalEtcd } : { externalEtcd };
+}
+
 /** `kpki certs check-expiration`: kubeadm's report, byte for byte, and opt-in checks beyond it. */
-export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: number) => void): CommandModule<object, Args> => ({
+export const certsCheckExpirationCommand = defineCommand({
   command: "check-expiration",
   describe: "Check certificate expiration for a kubeadm cluster (kubeadm's report, byte for byte), and more",
-  builder: (y) =>
-    y
-      .option("cert-dir", { type: "string", describe: "The path where certificates are stored [default: /etc/kubernetes/pki]" })
-      .option("kubeconfig-dir", { type: "string", describe: "The path where kubeconfig files are stored [default: /etc/kubernetes]" })
-      .option("dir", { type: "string", describe: "Shorthand: kubeconfigs in DIR and certificates in DIR/pki" })
-      .option("config", { type: "string", describe: "A kubeadm configuration file (certificatesDir, etcd.external)" })
-      .option("output", { alias: "o", type: "string", default: "text", choices: [...OUTPUT_FORMATS], describe: "Output format" })
-      .option("warn-within", { type: "string", describe: "Exit 1 if a certificate expires within this duration (e.g. 30d, 720h)" })
-      .option("crit-within", { type: "string", describe: "Exit 2 if a certificate expires within this duration, or is expired or invalid" })
-      .option("kubeconfig", { type: "string", array: true, describe: "Also report every user and cluster certificate of this kubeconfig (repeatable)" })
-      .option("env-kubeconfig", { type: "boolean", default: false, describe: "Also report every kubeconfig named in $KUBECONFIG (colon-separated)" })
-      .option("kubelet", { type: "boolean", default: false, describe: "Also report kubelet.conf and the kubelet's own certificates" })
-      .option("kubelet-dir", { type: "string", default: "/var/lib/kubelet/pki", describe: "Where the kubelet keeps kubelet-client-current.pem and kubelet.crt" })
-      .option("scan", { type: "string", array: true, describe: "Also report every certificate under a file, directory or glob (repeatable)" })
-      .option("verify", { type: "boolean", default: false, describe: "Also list kubeadm's own files in the detailed table, with chain and key checks" })
-      .option("kubeadm", { type: "boolean", default: true, describe: "Print kubeadm's tables (--no-kubeadm for only the detailed table)" })
-      .example("$0 certs check-expiration", "kubeadm's table for /etc/kubernetes")
-      .example("$0 certs check-expiration --dir ./dev-cluster -o json", "The CertificateExpirationInfo object as JSON")
-      .example("$0 certs check-expiration --kubelet --verify --warn-within 30d --crit-within 7d", "Everything on a control-plane node, for cron: exit 1 within 30 days, 2 within 7")
-      .example("$0 certs check-expiration --no-kubeadm --scan './certs/**/*.pem'", "Any tree: one row per certificate, with its chain and key")
-      .epilogue(
-        "The detailed table (--kubeconfig, --env-kubeconfig, --kubelet, --scan, --verify) shows SUBJECT, ISSUER, CHAIN (ok, self-signed, " +
-          "unknown issuer, bad signature), KEY (match, MISMATCH, unreadable, - when none beside it) and STATUS. " +
-          "Exit codes: without --warn-within/--crit-within, kubeadm's: 0, or 1 when something is expired, invalid or unreadable. " +
-          "With them: 0 ok, 1 warning, 2 critical, expired, not yet valid, invalid or unreadable. A usage error is also 2.",
-      ) as never,
-  handler: async (args) => {
+  options: {
+    ...CONFIG_OPTIONS,
+    "cert-dir": { ...CERT_DIR_OPTIONS["cert-dir"], describe: "The path where certificates are stored [default: /etc/kubernetes/pki]" },
+    "kubeconfig-dir": { ...KUBECONFIG_DIR_OPTIONS["kubeconfig-dir"], describe: "The path where kubeconfig files are stored [default: /etc/kubernetes]" },
+    dir: { ...CERT_DIR_OPTIONS.dir, describe: "Shorthand: kubeconfigs in DIR and certificates in DIR/pki" },
+    output: { alias: "o", type: "string", default: "text", choices: OUTPUT_FORMATS, describe: "Output format" },
+    "warn-within": { type: "string", describe: "Exit 1 (WARNING) if a certificate expires within this duration (e.g. 30d, 720h)" },
+    "crit-within": { type: "string", describe: "Exit 2 (CRITICAL) if a certificate expires within this duration, or is expired or invalid" },
+    kubeconfig: { type: "string", array: true, describe: "Also report every user and cluster certificate of this kubeconfig (repeatable)" },
+    "env-kubeconfig": { type: "boolean", default: false, describe: "Also report every kubeconfig named in $KUBECONFIG (colon-separated)" },
+    kubelet: { type: "boolean", default: false, describe: "Also report kubelet.conf and the kubelet's own certificates" },
+    "kubelet-dir": { type: "string", default: "/var/lib/kubelet/pki", describe: "Where the kubelet keeps kubelet-client-current.pem and kubelet.crt" },
+    scan: { type: "string", array: true, describe: "Also report every certificate under a file, directory or glob (repeatable)" },
+    verify: { type: "boolean", default: false, describe: "Also list kubeadm's own files in the detailed table, with chain and key checks" },
+    kubeadm: { type: "boolean", default: true, describe: "Print kubeadm's tables (--no-kubeadm for only the detailed table)" },
+  },
+  examples: [
+    ["$0 certs check-expiration", "kubeadm's table for /etc/kubernetes"],
+    ["$0 certs check-expiration --dir ./dev-cluster -o json", "The CertificateExpirationInfo object as JSON"],
+    ["$0 certs check-expiration --kubelet --verify --warn-within 30d --crit-within 7d", "Everything on a control-plane node, for cron or Nagios: exit 1 within 30 days, 2 within 7"],
+    ["$0 certs check-expiration --no-kubeadm --scan './certs/**/*.pem'", "Any tree: one row per certificate, with its chain and key"],
+  ],
+  epilogue:
+    "The detailed table (--kubeconfig, --env-kubeconfig, --kubelet, --scan, --verify) shows SUBJECT, ISSUER, CHAIN (ok, self-signed, " +
+    "unknown issuer, bad signature), KEY (match, MISMATCH, unreadable, - when none beside it) and STATUS. " +
+    "Exit codes without --warn-within/--crit-within, kubeadm's: 0 (also when a certificate is expired or missing), " +
+    "1 when a file cannot be read or holds no valid certificate, 2 usage error. " +
+    "With them, the monitoring-plugin convention (Nagios, Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL (within --crit-within, " +
+    "expired, not yet valid, invalid), 3 UNKNOWN (usage error, a folder that does not exist, nothing found, a file that cannot be read).",
+  run: async (args, io) => {
+    const monitoring = args["warn-within"] !== undefined || args["crit-within"] !== undefined;
+    const thresholds = {
+      warnMs: optionalDurationFlag("warn-within", args["warn-within"], { min: 0 }),
+      critMs: optionalDurationFlag("crit-within", args["crit-within"], { min: 0 }),
+    };
     // The report's modules load with the command, not with every kpki start.
-    const [{ extendedObjects, FAILING, renderExtendedText }, { checkRows, kubeletRows, rowsFromFile, rowsFromKubeconfig }, { kubeadmExpiration }, { goJson, kubeadmObject, renderKubeadmText, toGoYaml }] =
-      await Promise.all([
-        import("../../expiry/extended-report.js"),
-        import("../../expiry/inventory.js"),
-        import("../../expiry/kubeadm-inventory.js"),
-        import("../../expiry/kubeadm-report.js"),
-      ]);
-    const threshold = (flag: "warn-within" | "crit-within"): number | undefined => {
-      const text = args[flag];
-      if (text === undefined) return undefined;
-      const ms = parseDuration(text, { extendedUnits: true });
-      if (ms === undefined || ms < 0) throw invalidInput(`invalid --${flag} "${text}": expected a duration such as 30d or 720h`);
-      return ms;
-    };
-    const thresholds = { warnMs: threshold("warn-within"), critMs: threshold("crit-within") };
+    const [{ checkExpiration }, { extendedObjects, renderExtendedText }, { goJson, kubeadmObject, renderKubeadmText, toGoYaml }] = await Promise.all([
+      import("../../expiry/check.js"),
+      import("../../expiry/extended-report.js"),
+      import("../../expiry/kubeadm-report.js"),
+    ]);
     const dirs = dirsFromArgs(args);
-    let configCertDir: string | undefined;
-    let externalEtcd = false;
-    if (args.config !== undefined) {
-      const text = await io.readText(args.config);
-      if (text === undefined) throw invalidInput(`unable to read config from "${args.config}": no such file`);
-      const { cluster } = await parseKubeadmConfig(text, args.config);
-      const dir = cluster?.["certificatesDir"];
-      if (typeof dir === "string") configCertDir = dir;
-      const etcd = cluster?.["etcd"];
-      externalEtcd = typeof etcd === "object" && etcd !== null && (etcd as { external?: unknown }).external != null;
-    }
-    const layout: KubeadmLayout = {
-      certificatesDir: dirs.certDir ?? configCertDir ?? DEFAULTS.certificatesDir,
-      kubeconfigDir: dirs.kubeconfigDir ?? DEFAULTS.kubernetesDir,
-      externalEtcd,
-    };
-    const now = io.now();
-    const { info } = await kubeadmExpiration(layout, { read: io.readText }, now);
-
-    // Beyond kubeadm: every source the flags name, then the checks across all of them.
-    const reader = { readBytes: io.readBytes, mayExist: io.existenceCache() };
-    const found: FoundRow[] = [];
-    if (args.verify) {
-      for (const e of [...CAS, ...LEAVES]) {
-        if (e.localEtcdOnly && layout.externalEtcd) continue;
-        found.push(...(await rowsFromFile(joinPath(layout.certificatesDir, `${e.baseName}.crt`), reader, true)));
-      }
-      for (const k of KUBECONFIGS) if (k.managedByKubeadm) found.push(...(await rowsFromKubeconfig(joinPath(layout.kubeconfigDir, k.fileName), reader)));
-    }
-    if (args.kubelet) found.push(...(await kubeletRows(layout.kubeconfigDir, args["kubelet-dir"], reader)));
+    const fromConfig = layoutFromConfig(await configFromArgs(args, io));
     const kubeconfigs = [...(args.kubeconfig ?? [])];
     if (args["env-kubeconfig"]) kubeconfigs.push(...(io.env["KUBECONFIG"] ?? "").split(":").filter((p) => p !== ""));
-    for (const k of kubeconfigs) found.push(...(await rowsFromKubeconfig(k, reader)));
-    const entries = await io.scan(args.scan ?? []);
+    const scanned = await io.scan(args.scan ?? []);
     // Progress for long scans, on a terminal only (stderr, so pipes of stdout stay clean).
-    const progress = io.isTty && entries.length >= 2000;
-    for (const [i, entry] of entries.entries()) {
-      if ("error" in entry) found.push({ name: entry.path, path: entry.path, error: entry.error });
-      else found.push(...(await rowsFromFile(entry.path, reader, entry.explicit)));
-      if (progress && i % 500 === 0) io.stderr(`\r[scan] ${i} of ${entries.length} files read`);
-    }
-    if (progress) io.stderr(`\r[scan] ${entries.length} files read; checking chains and keys\x1b[K`);
-    const extended = args.verify || args.kubelet || kubeconfigs.length > 0 || (args.scan ?? []).length > 0;
-    // The same certificate named twice (say by --verify and --scan) is listed once, where it first appeared.
-    const seen = new Set<string>();
-    const unique = found.filter((r) => {
-      const key = `${r.name}\u0000${r.path}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    const rows = await checkRows(unique, now, thresholds, io.crypto);
+    const progress = io.isTty && scanned.length >= 2000;
+    const check = await checkExpiration(
+      {
+        layout: {
+          certificatesDir: dirs.certDir ?? fromConfig.certificatesDir ?? DEFAULTS.certificatesDir,
+          kubeconfigDir: dirs.kubeconfigDir ?? DEFAULTS.kubernetesDir,
+          externalEtcd: fromConfig.externalEtcd,
+        },
+        thresholds,
+        kubeadm: args.kubeadm,
+        verify: args.verify,
+        kubeletDir: args.kubelet ? args["kubelet-dir"] : undefined,
+        kubeconfigs,
+        scanned,
+      },
+      {
+        read: io.readText,
+        readBytes: io.readBytes,
+        mayExist: io.existenceCache(),
+        crypto: io.crypto,
+        now: io.now(),
+        ...(progress ? { progress: (done: number, total: number) => io.stderr(`\r[scan] ${done} of ${total} files read`) } : {}),
+      },
+    );
     if (progress) io.stderr("\r\x1b[K");
 
-    // Output.
+    // Output: kubeadm's stdout unchanged; what is wrong goes to stderr, one line each.
+    const { info, rows } = check;
     const kubeadmEntries = [...info.certificates, ...info.certificateAuthorities];
-    const entryStatus = (e: ExpirationEntry): RowStatus | undefined => {
-      if (e.error) return "INVALID";
-      if (!e.expirationDate) return undefined;
-      if (e.residualTime < 0) return "EXPIRED";
-      if (thresholds.critMs !== undefined && e.residualTime * 1000 <= thresholds.critMs) return "CRITICAL";
-      if (thresholds.warnMs !== undefined && e.residualTime * 1000 <= thresholds.warnMs) return "WARNING";
-      return "OK";
-    };
+    for (const p of check.problems) io.stderr(`${monitoring ? "UNKNOWN" : "warning"}: ${p}\n`);
     if (args.kubeadm) for (const e of kubeadmEntries) if (e.error) io.stderr(`error: ${e.name}: ${e.error}\n`);
     for (const r of rows) if (r.status === "INVALID" && r.error) io.stderr(`error: ${r.name}: ${r.error}\n`);
     if (args.output === "text") {
@@ -173,32 +135,22 @@ export const certsCheckExpirationCommand = (io: CliIo, setExitCode: (code: numbe
         parts.push(
           colour
             ? colourLines(text, (line) => {
-                const e = kubeadmEntries.find((x) => line.startsWith(`${x.name} `) || line.endsWith(` ${x.name}`) || line.includes(`! ${x.name} `));
-                return e ? entryStatus(e) : undefined;
+                const e: ExpirationEntry | undefined = kubeadmEntries.find((x) => line.startsWith(`${x.name} `) || line.endsWith(` ${x.name}`) || line.includes(`! ${x.name} `));
+                return e ? check.statusOf(e) : undefined;
               })
             : text,
         );
       }
-      if (extended) {
+      if (check.extended) {
         const text = renderExtendedText(rows);
         parts.push(colour ? colourLines(text, (_line, i) => (i > 0 ? rows[i - 1]?.status : undefined)) : text);
       }
       io.stdout(parts.join("\n"));
     } else {
-      const extra = extended ? { additionalCertificates: extendedObjects(rows) } : {};
+      const extra = check.extended ? { additionalCertificates: extendedObjects(rows) } : {};
       const obj = args.kubeadm ? kubeadmObject(info, extra) : { kind: "CertificateExpirationInfo", apiVersion: "output.kubeadm.k8s.io/v1alpha3", ...extra };
       io.stdout(args.output === "json" ? goJson(obj) : toGoYaml(obj));
     }
-
-    // Exit code.
-    const statuses: RowStatus[] = [
-      ...(args.kubeadm ? kubeadmEntries.map(entryStatus).filter((s): s is RowStatus => s !== undefined) : []),
-      ...rows.map((r) => r.status),
-    ];
-    if (thresholds.warnMs === undefined && thresholds.critMs === undefined) {
-      setExitCode(statuses.some((s) => FAILING.has(s)) ? CHECK_EXIT.error : CHECK_EXIT.ok);
-      return;
-    }
-    setExitCode(statuses.some((s) => FAILING.has(s)) ? CHECK_EXIT.critical : statuses.includes("WARNING") ? CHECK_EXIT.warning : CHECK_EXIT.ok);
+    return monitoring ? check.monitoringExit : check.kubeadmExit;
   },
 });

@@ -1,0 +1,137 @@
+import { CAS, KUBECONFIGS, LEAVES } from "../kubeadm/catalogue.js";
+import { pkiPaths } from "../kubeadm/files.js";
+import { joinPath } from "../kubeadm/store.js";
+import type { Bytes } from "../pki/der.js";
+import { FAILING } from "./extended-report.js";
+import { checkRows, kubeletRows, rowsFromFile, rowsFromKubeconfig, type CheckedRow, type FoundRow, type RowStatus, type Thresholds } from "./inventory.js";
+import { kubeadmExpiration, type KubeadmLayout } from "./kubeadm-inventory.js";
+import type { CertificateExpirationInfo, ExpirationEntry } from "./kubeadm-report.js";
+
+/** What `certs check-expiration` looks at. */
+export interface CheckExpirationOptions {
+  readonly layout: KubeadmLayout;
+  readonly thresholds: Thresholds;
+  /** Report kubeadm's own list (its two tables); false for only the detailed rows. */
+  readonly kubeadm: boolean;
+  /** Also list kubeadm's files in the detailed rows, with chain and key checks. */
+  readonly verify: boolean;
+  /** Where the kubelet keeps its certificates, to report them too; undefined to leave them out. */
+  readonly kubeletDir: string | undefined;
+  /** Kubeconfigs whose every user and cluster certificate is reported. */
+  readonly kubeconfigs: readonly string[];
+  /** Files found by a scan (src/io/scan.ts); `explicit` when named on the command line. */
+  readonly scanned: readonly ({ readonly path: string; readonly explicit: boolean } | { readonly path: string; readonly error: string })[];
+}
+
+/** The reads the check makes; src/io provides them. */
+export interface CheckExpirationDeps {
+  readonly read: (path: string) => Promise<string | undefined>;
+  readonly readBytes: (path: string) => Promise<Bytes | undefined>;
+  /** Whether a path may exist (a cached directory listing); also tells whether a folder exists. */
+  readonly mayExist: (path: string) => boolean;
+  readonly crypto: Crypto;
+  readonly now: Date;
+  /** Called every few hundred files of a long scan. */
+  readonly progress?: (done: number, total: number) => void;
+}
+
+/**
+ * The verdict, with the exit code of each convention:
+ * - `kubeadmExit`: kubeadm's (no thresholds): 0, even for an expired certificate (kubeadm prints it
+ *   and succeeds), or 1 when a file could not be read or holds no valid certificate (kubeadm stops).
+ * - `monitoringExit` (thresholds given), the monitoring-plugin convention of Nagios, Icinga and
+ *   Sensu checks: 0 OK, 1 WARNING, 2 CRITICAL (within --crit-within, expired, not yet valid,
+ *   invalid), 3 UNKNOWN (a folder that does not exist, nothing found, a file that cannot be read).
+ */
+export type Verdict = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
+export const MONITORING_EXIT: Readonly<Record<Verdict, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
+
+export interface ExpirationCheck {
+  readonly info: CertificateExpirationInfo;
+  /** The detailed rows (empty when no option beyond kubeadm's was given). */
+  readonly rows: readonly CheckedRow[];
+  /** Whether a detailed table was asked for. */
+  readonly extended: boolean;
+  /** Why the result cannot be trusted (a folder that does not exist, nothing found), one line each. */
+  readonly problems: readonly string[];
+  readonly verdict: Verdict;
+  readonly kubeadmExit: 0 | 1;
+  readonly monitoringExit: number;
+  /** A kubeadm row's status, for colouring. */
+  readonly statusOf: (e: ExpirationEntry) => RowStatus | undefined;
+}
+
+/**
+ * `kpki certs check-expiration`'s work without its output: kubeadm's CertificateExpirationInfo,
+ * the detailed rows with chain and key checks, and the verdict. The CLI prints and exits with it;
+ * a program can call it directly.
+ */
+export async function checkExpiration(opts: CheckExpirationOptions, deps: CheckExpirationDeps): Promise<ExpirationCheck> {
+  const { layout, thresholds } = opts;
+  const { info } = await kubeadmExpiration(layout, { read: deps.read }, deps.now);
+  const reader = { readBytes: deps.readBytes, mayExist: deps.mayExist };
+
+  const found: FoundRow[] = [];
+  if (opts.verify) {
+    for (const e of [...CAS, ...LEAVES]) {
+      if (e.localEtcdOnly && layout.externalEtcd) continue;
+      found.push(...(await rowsFromFile(pkiPaths(layout.certificatesDir, e.baseName).cert, reader, true)));
+    }
+    for (const k of KUBECONFIGS) if (k.managedByKubeadm) found.push(...(await rowsFromKubeconfig(joinPath(layout.kubeconfigDir, k.fileName), reader)));
+  }
+  if (opts.kubeletDir !== undefined) found.push(...(await kubeletRows(layout.kubeconfigDir, opts.kubeletDir, reader)));
+  for (const k of opts.kubeconfigs) found.push(...(await rowsFromKubeconfig(k, reader)));
+  for (const [i, entry] of opts.scanned.entries()) {
+    if ("error" in entry) found.push({ name: entry.path, path: entry.path, error: entry.error, unreadable: true });
+    else found.push(...(await rowsFromFile(entry.path, reader, entry.explicit)));
+    if (i % 500 === 0) deps.progress?.(i, opts.scanned.length);
+  }
+  // The same certificate named twice (say by --verify and --scan) is listed once, where it first appeared.
+  const seen = new Set<string>();
+  const unique = found.filter((r) => {
+    const key = `${r.name}\u0000${r.path}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const unreadable = new Set(unique.filter((r) => r.unreadable).map((r) => `${r.name}\u0000${r.path}`));
+  const rows = await checkRows(unique, deps.now, thresholds, deps.crypto);
+  const extended = opts.verify || opts.kubeletDir !== undefined || opts.kubeconfigs.length > 0 || opts.scanned.length > 0;
+
+  const statusOf = (e: ExpirationEntry): RowStatus | undefined => {
+    if (e.error) return "INVALID";
+    if (!e.expirationDate) return undefined;
+    if (e.residualTime < 0) return "EXPIRED";
+    if (thresholds.critMs !== undefined && e.residualTime * 1000 <= thresholds.critMs) return "CRITICAL";
+    if (thresholds.warnMs !== undefined && e.residualTime * 1000 <= thresholds.warnMs) return "WARNING";
+    return "OK";
+  };
+  const kubeadmEntries = opts.kubeadm ? [...info.certificates, ...info.certificateAuthorities] : [];
+
+  // Whole-check problems: kubeadm's folders do not exist, or nothing at all was found.
+  const problems: string[] = [];
+  if (opts.kubeadm) {
+    if (!deps.mayExist(layout.certificatesDir)) problems.push(`the certificate directory ${layout.certificatesDir} does not exist`);
+    if (!deps.mayExist(layout.kubeconfigDir)) problems.push(`the kubeconfig directory ${layout.kubeconfigDir} does not exist`);
+    const anyFound = kubeadmEntries.some((e) => !e.missing) || rows.some((r) => r.status !== "MISSING");
+    if (!anyFound && problems.length === 0) problems.push(`no certificate found in ${layout.certificatesDir} or ${layout.kubeconfigDir}`);
+  } else if (!rows.some((r) => r.status !== "MISSING")) {
+    problems.push("no certificate found");
+  }
+
+  const statuses = [...kubeadmEntries.map(statusOf).filter((s): s is RowStatus => s !== undefined), ...rows.map((r) => r.status)];
+  const cannotRead = kubeadmEntries.some((e) => e.unreadable) || rows.some((r) => unreadable.has(`${r.name}\u0000${r.path}`));
+  const verdict: Verdict = problems.length
+    ? "UNKNOWN"
+    : statuses.some((s) => FAILING.has(s) && s !== "INVALID") ||
+        kubeadmEntries.some((e) => e.error && !e.unreadable) ||
+        rows.some((r) => r.status === "INVALID" && !unreadable.has(`${r.name}\u0000${r.path}`))
+      ? "CRITICAL"
+      : cannotRead
+        ? "UNKNOWN"
+        : statuses.includes("WARNING")
+          ? "WARNING"
+          : "OK";
+  const kubeadmFailed = kubeadmEntries.some((e) => e.error) || rows.some((r) => r.status === "INVALID");
+  return { info, rows, extended, problems, verdict, kubeadmExit: kubeadmFailed ? 1 : 0, monitoringExit: MONITORING_EXIT[verdict], statusOf };
+}
