@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The baseline for bench/run.ts: kubeadm's `init phase certs all` + `init phase kubeconfig all`
-# made with the openssl CLI only, one command after another, as a shell script naturally does
-# (recipes: the shared reference notes, real-peers.md §2.1 and §9.2).
+# made with the openssl CLI only, one command after another, as a shell script naturally does.
 #
 #   bench/openssl-pki.sh OUTDIR rsa|ec [NODE_NAME [ADVERTISE_ADDRESS]]
 #

@@ -4,7 +4,7 @@
 # Target: a fresh Debian 12 (bookworm) machine, run as root, that can reach Debian's apt
 # archive and the npm registry only. Usage:  bash scripts/setup-testenv.sh
 #
-# What it does (details: the shared reference notes, real-peers.md §1, §5, §9.1, P3):
+# What it does:
 #   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl, golang-go and
 #     iproute2 (the approver's live test makes a veth pair for a local address), and rsync, jq,
 #     make when kube-apiserver has to be built.

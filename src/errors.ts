@@ -11,10 +11,12 @@ export type PkiErrorCode =
   /** A file on disk does not match what it should be (wrong CA, missing SAN, key mismatch). */
   | "mismatch"
   /** A file could not be read or written. */
-  | "io";
+  | "io"
+  /** The Kubernetes API answered with an error status. */
+  | "api";
 
 /** The process exit code of each error kind (README, "Exit codes"): 2 for usage errors, else 1. */
-export const EXIT_CODE_OF: Readonly<Record<PkiErrorCode, number>> = { usage: 2, "invalid-input": 1, mismatch: 1, io: 1 };
+export const EXIT_CODE_OF: Readonly<Record<PkiErrorCode, number>> = { usage: 2, "invalid-input": 1, mismatch: 1, io: 1, api: 1 };
 
 export class PkiError extends Error {
   override name = "PkiError";

@@ -424,8 +424,7 @@ export class ApproverController {
 
   /**
    * The cache's CSRs for the signer with no condition yet; Approved ones without a certificate;
-   * Approved ones the signer marked Failed (catalogue row 45: an approval that produced nothing must
-   * be visible). Counted when the metrics are scraped, not on every watch event.
+   * Approved ones the signer marked Failed (an approval that produced nothing must be visible). Counted when the metrics are scraped, not on every watch event.
    */
   counts(): CsrCounts {
     let pending = 0;

@@ -13,7 +13,7 @@ import { readRequest, RequestError, strictEcdsaSignature, type StrictRequest } f
 export { indexNodes, type NodeIndex, type NodeObject } from "./addresses.js";
 
 /**
- * The kubelet-serving CSR policy (approver-policy.md §5 and §6): a pure function of the CSR, the
+ * The kubelet-serving CSR policy: a pure function of the CSR, the
  * Nodes, the configuration and the approvals made so far. The controller and `approver check`
  * both call it; neither adds rules of its own. Every rule but the signature check is
  * synchronous (assessCsr), so the controller can reserve a node's approval budget and a key in

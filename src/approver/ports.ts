@@ -1,4 +1,5 @@
 import type { CsrObject, NodeObject } from "./policy.js";
+import { PkiError } from "../errors.js";
 
 /** A CSR or Node as the API returns it, with the metadata the controller needs. */
 export type ApiCsr = CsrObject & { readonly metadata: { readonly name: string; readonly resourceVersion?: string; readonly uid?: string; readonly creationTimestamp?: string | Date } };
@@ -22,11 +23,11 @@ export interface Lease {
 }
 
 /** Raised by a port for an HTTP status the controller reacts to (404, 409, 410). */
-export class ApiStatusError extends Error {
+export class ApiStatusError extends PkiError {
   override name = "ApiStatusError";
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    super("api", message);
     this.status = status;
   }
 }

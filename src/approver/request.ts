@@ -10,6 +10,7 @@ import {
 import { encodeExtension, EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../pki/extensions.js";
 import { KEY_OIDS } from "../pki/keys.js";
 import { PemError, readCanonicalPem } from "../pki/pem.js";
+import { PkiError } from "../errors.js";
 
 /**
  * A kubelet-serving request read the one way Go's crypto/x509 reads it, or refused.
@@ -86,8 +87,11 @@ export interface StrictRequest {
 }
 
 /** Raised for a request that is not the canonical encoding of the schema; the message names the offset. */
-export class RequestError extends Error {
+export class RequestError extends PkiError {
   override name = "RequestError";
+  constructor(message: string) {
+    super("invalid-input", message);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ import { tabwrite } from "./tabwriter.js";
 
 /**
  * kubeadm's `certs check-expiration` report: the output.kubeadm.k8s.io/v1alpha3
- * CertificateExpirationInfo object and its three renderings (kubeadm-certs.md §3).
+ * CertificateExpirationInfo object and its three renderings (cmd/kubeadm/app/cmd/certs.go,
+ * apis/output/v1alpha3/types.go).
  */
 export interface ExpirationEntry {
   readonly name: string;

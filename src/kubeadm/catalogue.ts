@@ -2,8 +2,8 @@ import type { ExtKeyUsage, KeyUsage } from "../pki/extensions.js";
 
 /**
  * kubeadm's certificate and kubeconfig catalogue as data
- * (cmd/kubeadm/app/phases/certs/certlist.go and phases/kubeconfig; see
- * kubeadm-certs.md §1.2 and §2.1). Everything else (CLI choices, phase order,
+ * (kubernetes/kubernetes cmd/kubeadm/app/phases/certs/certlist.go and
+ * phases/kubeconfig/kubeconfig.go). Everything else (CLI choices, phase order,
  * report rows) is derived from these arrays; their order is kubeadm's phase order.
  */
 

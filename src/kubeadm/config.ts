@@ -6,7 +6,7 @@ import type { Bytes } from "../pki/der.js";
 import { formatIp, parseCidr, parseIp } from "../pki/ip.js";
 import { KUBEADM_KEY_ALGORITHMS, type KeyAlgorithm } from "../pki/keys.js";
 
-/** kubeadm's defaults (constants.go and v1beta4 defaults.go; kubeadm-certs.md §0). */
+/** kubeadm's defaults (cmd/kubeadm/app/constants/constants.go and apis/kubeadm/v1beta4/defaults.go). */
 export const DEFAULTS = {
   kubernetesDir: "/etc/kubernetes",
   certificatesDir: "/etc/kubernetes/pki",

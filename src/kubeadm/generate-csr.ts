@@ -15,7 +15,7 @@ export interface GenerateCsrDeps {
 }
 
 /**
- * `kubeadm certs generate-csr` (kubeadm-certs.md §4.4), in the catalogue's
+ * `kubeadm certs generate-csr` (cmd/kubeadm/app/cmd/certs.go, phases/certs/certs.go CreateCSR), in the catalogue's
  * order rather than Go's random map order: a new key and a CSR (subject and
  * DNS/IP SANs, no usages) per leaf, and per kubeconfig a file with only
  * client-key-data plus `<file>.csr`. Nothing is written if any target exists.

@@ -24,7 +24,7 @@ export interface KubeconfigUserSpec {
 }
 
 /**
- * `kubeadm kubeconfig user` (kubeadm-certs.md §2.5): a kubeconfig for the
+ * `kubeadm kubeconfig user` (cmd/kubeadm/app/cmd/kubeconfig.go): a kubeconfig for the
  * control-plane endpoint with a client certificate (CN = client name, O = orgs,
  * clientAuth, NotAfter = now + validity) signed by ca, or with a token.
  */

@@ -74,7 +74,7 @@ export const kubeconfigUser = (entry: KubeconfigEntry, cfg: ClusterConfig): stri
  * The client certificate of a kubeconfig (kubeconfig.go buildKubeConfigFromSpec):
  * clientAuth only, no SANs, NotAfter = start + period. Its NotBefore is the CA's
  * NotBefore, because the kubeconfig spec sets no NotBefore and NewSignedCert then
- * falls back to caCert.NotBefore (kubeadm-certs.md §2.4).
+ * falls back to caCert.NotBefore (cmd/kubeadm/app/util/pkiutil/pki_helpers.go).
  */
 export function resolveKubeconfigCertSpec(entry: KubeconfigEntry, cfg: ClusterConfig, start: Date, caNotBefore: Date): ResolvedSpec {
   return clientCertSpec(kubeconfigUser(entry, cfg), entry.organizations, start, cfg.certificateValidityMs, caNotBefore);

@@ -35,6 +35,7 @@ import { spkiOf, subjectPublicKeyBits, type KeyAlgorithm, type KeyPair } from ".
 import { encodeSubject, readName, type Subject } from "./name.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
 import { algorithmIdentifier, sign, signatureOidFor, SIGNATURE_ALGORITHMS, verify, type VerifyKeyCache } from "./signature.js";
+import { PkiError } from "../errors.js";
 
 /** What to put into a certificate; everything else follows kubeadm's template (§1.4). */
 export interface CertificateSpec {
@@ -91,8 +92,11 @@ export interface ParsedCertificate {
 }
 
 /** Raised when bytes are not a certificate kpki can read. */
-export class CertificateError extends Error {
+export class CertificateError extends PkiError {
   override name = "CertificateError";
+  constructor(message: string) {
+    super("invalid-input", message);
+  }
 }
 
 /**

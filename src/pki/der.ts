@@ -6,6 +6,8 @@
  * exactly one reading (the approver's requests).
  */
 
+import { PkiError } from "../errors.js";
+
 /** Byte arrays backed by a plain ArrayBuffer (what WebCrypto accepts). */
 export type Bytes = Uint8Array<ArrayBuffer>;
 
@@ -210,11 +212,11 @@ export interface DerNode {
 }
 
 /** Raised for bytes that are not strict DER; `offset` is where, when known. */
-export class DerError extends Error {
+export class DerError extends PkiError {
   override name = "DerError";
   readonly offset: number | undefined;
   constructor(message: string, offset?: number) {
-    super(message);
+    super("invalid-input", message);
     this.offset = offset;
   }
 }

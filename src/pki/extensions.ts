@@ -3,8 +3,8 @@ import { bitString, boolean, children, context, decodeOne, octetString, oid, seq
 import { normalizeIp } from "./ip.js";
 
 /**
- * Extension values with the exact bytes Go's crypto/x509 writes (see
- * kubeadm-certs.md §1.4): KeyUsage as a minimal named BIT STRING, empty
+ * Extension values with the exact bytes Go's crypto/x509 writes (crypto/x509/x509.go
+ * marshalKeyUsage, marshalBasicConstraints, marshalSANs): KeyUsage as a minimal named BIT STRING, empty
  * BasicConstraints for leaves, DNS SANs before IP SANs.
  */
 

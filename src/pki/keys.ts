@@ -15,6 +15,7 @@ import {
   TAG,
 } from "./der.js";
 import { decodePem, encodePem, PemError } from "./pem.js";
+import { PkiError } from "../errors.js";
 
 /**
  * Key algorithms by kubeadm's `encryptionAlgorithm` names (v1beta4), plus
@@ -37,8 +38,11 @@ export interface KeyPair {
 }
 
 /** Raised for key material that cannot be read or is of an unsupported type. */
-export class KeyError extends Error {
+export class KeyError extends PkiError {
   override name = "KeyError";
+  constructor(message: string) {
+    super("invalid-input", message);
+  }
 }
 
 /** SubjectPublicKeyInfo algorithm and named-curve OIDs. */

@@ -1,5 +1,6 @@
 import type { Bytes } from "./der.js";
 import { base64ToBytes, bytesToBase64 } from "./der.js";
+import { PkiError } from "../errors.js";
 
 /** One PEM block: its label (`CERTIFICATE`, `RSA PRIVATE KEY`, ...) and DER bytes. */
 export interface PemBlock {
@@ -8,8 +9,11 @@ export interface PemBlock {
 }
 
 /** Raised for text whose PEM armour or base64 body is broken. */
-export class PemError extends Error {
+export class PemError extends PkiError {
   override name = "PemError";
+  constructor(message: string) {
+    super("invalid-input", message);
+  }
 }
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;

@@ -59,7 +59,7 @@ function object(pem: string, over: Partial<{ signerName: string; usages: string[
 }
 const check = (csr: CsrObject, cfg: Partial<PolicyConfig> = {}, nodes = NODES) => decideCsr(csr, nodes, { ...DEFAULT_POLICY, apiServerAddresses: ["192.0.2.100", "api.example.com"], podCidrs: ["10.244.0.0/16"], ...cfg }, NOW, verify);
 
-describe("approver policy: the adversarial catalogue (approver-policy.md §5)", () => {
+describe("approver policy: the adversarial catalogue", () => {
   it("approves a normal ECDSA kubelet (2 usages) and an RSA kubelet (3 usages), from kpki and from openssl", async () => {
     const ec = await check(object(await kpkiCsr({ dns: ["n1", "n1.int.example.com"], ips: ["10.0.0.11", "203.0.113.11", "fd00::11"] })));
     expect(ec).toMatchObject({ decision: "approve", reason: "NodeAddressesVerified" });

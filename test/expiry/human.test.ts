@@ -27,7 +27,7 @@ describe("HumanDuration (apimachinery, kubeadm v1.31+)", () => {
 describe("Go text/tabwriter (minwidth 10, padding 3)", () => {
   const tw = (s: string) => tabwrite(s, { minwidth: 10, padding: 3 });
 
-  it("reproduces kubeadm's sample rows (kubeadm-certs.md §3.3)", () => {
+  it("reproduces kubeadm's sample rows", () => {
     const out = tw(
       "CERTIFICATE\tEXPIRES\tRESIDUAL TIME\tCERTIFICATE AUTHORITY\tEXTERNALLY MANAGED\n" +
         "admin.conf\tAug 19, 2026 09:03 UTC\t360d\tca\tno      \n" +

@@ -6,7 +6,7 @@ import { renderKubeadmJson, renderKubeadmText, renderKubeadmYaml } from "../../s
 import { memoryStore } from "../helpers/memory-store.js";
 import { crypto } from "../helpers/clock.js";
 
-// The real sample in kubeadm-certs.md §3.3 was made on 2025-08-19 09:03 UTC (leaves Aug 19 2026, CAs Aug 17 2035)
+// A real kubeadm sample, made on 2025-08-19 09:03 UTC (leaves Aug 19 2026, CAs Aug 17 2035)
 // and shows 360d / 9y: the report ran about four and a half days later.
 const MADE = new Date(Date.UTC(2025, 7, 19, 9, 3, 12));
 const NOW = new Date(MADE.getTime() + 4.5 * 86_400_000);
@@ -25,7 +25,7 @@ const report = async (files: Map<string, { data: string }>, externalEtcd = false
 
 const ROW = (name: string, ca: string) => `${name.padEnd(27)}Aug 19, 2026 09:03 UTC   360d            ${ca.padEnd(24)}no      `;
 
-describe("kpki certs check-expiration: kubeadm's report byte for byte (kubeadm-certs.md §3)", async () => {
+describe("kpki certs check-expiration: kubeadm's report byte for byte", async () => {
   const { files } = await pki();
   const info = await report(files);
 

@@ -219,7 +219,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
   it("approves a valid CSR from the node itself; the signer then issues a certificate with exactly those SANs", async () => {
     for (const alg of ["ECDSA-P256", "RSA-2048"] as const) {
       // Kubernetes 1.20's signer issues kubelet-serving only with exactly these three usages, even for EC keys
-      // (real-peers.md K3); the policy also accepts the two-usage set that newer kubelets send for EC keys.
+      // (pkg/controller/certificates/signer in v1.20); the policy also accepts the two-usage set that newer kubelets send for EC keys.
       const name = await nodeCsr("n1", { dns: ["n1"], ips: ["10.0.0.11"] }, { alg, usages: ["digital signature", "key encipherment", "server auth"] });
       const status = await waitDecided(name);
       expect(status.conditions?.find((c) => c.type === "Approved")?.reason).toBe("NodeAddressesVerified");
@@ -291,7 +291,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
   }, 60_000);
 
   it("#45 an approval the signer marks Failed is visible in the metrics", async () => {
-    // Kubernetes 1.20's signer fails the two-usage set (real-peers.md K3), which the policy rightly approves.
+    // Kubernetes 1.20's signer fails the two-usage set, which the policy rightly approves.
     const name = await nodeCsr("n1", { dns: ["n1"], ips: ["10.0.0.11"] }, { usages: ["digital signature", "server auth"] });
     expect((await waitDecided(name)).conditions?.[0]?.type).toBe("Approved");
     await waitFor("the signer's Failed condition", async () =>

@@ -24,7 +24,7 @@ describe.skipIf(cp.skip)("a real 3-member etcd cluster on kpki's etcd certificat
     expect(health.map((h) => h.health)).toEqual([true, true, true]);
     const { stdout: members } = await etcdctl(pki, "etcd/healthcheck-client", ["member", "list", "-w", "json"]);
     expect((JSON.parse(members) as { members: unknown[] }).members).toHaveLength(3);
-    // A peer whose cert lacked clientAuth or a loopback SAN still shows "healthy"; only the logs tell (real-peers.md §2.4).
+    // A peer whose cert lacked clientAuth or a loopback SAN still shows "healthy"; only the logs tell.
     // ("EOF" rejections are clients hanging up mid-handshake; certificate problems name the certificate.)
     for (const log of cp.etcdLogs) {
       const rejected = readFileSync(log, "utf8").split("\n").filter((l) => l.includes("rejected connection") && /certificate|x509/.test(l));

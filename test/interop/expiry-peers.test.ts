@@ -70,7 +70,7 @@ EOF2
 openssl req -new -key server.key -out server.csr -config csr.conf
 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 10000 -extensions v3_ext -extfile csr.conf -sha256 2>/dev/null
 rm -f server.csr ca.srl csr.conf
-# an expired certificate (openssl ca can backdate), real-peers.md §3.3
+# an expired certificate (openssl ca can backdate)
 : > index.txt; echo 01 > serial
 cat > c.cnf <<'EOF2'
 [ca]

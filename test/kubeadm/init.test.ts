@@ -32,7 +32,7 @@ function extensionOrder(c: ParsedCertificate): string[] {
   return children(children(exts)[0]!).map((e) => readOid(children(e)[0]!));
 }
 
-// The real v1.31 `kubeadm init phase certs all` output quoted in kubeadm-certs.md §1.1 (node eck-lab).
+// A real v1.31 `kubeadm init phase certs all` output (node eck-lab).
 const KUBEADM_SAMPLE = `[certs] Using certificateDir folder "/k/pki"
 [certs] Generating "ca" certificate and key
 [certs] Generating "apiserver" certificate and key
@@ -55,7 +55,7 @@ const KUBEADM_SAMPLE = `[certs] Using certificateDir folder "/k/pki"
 [kubeconfig] Writing "controller-manager.conf" kubeconfig file
 [kubeconfig] Writing "scheduler.conf" kubeconfig file`;
 
-describe("kpki init on defaults (kubeadm-certs.md §1, §2)", async () => {
+describe("kpki init on defaults (kubeadm init phase certs all + kubeconfig all)", async () => {
   const run = await init(config());
   const { files } = run;
 

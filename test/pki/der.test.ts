@@ -13,7 +13,7 @@ import { parseIp } from "../../src/pki/ip.js";
 
 const hex = (b: Uint8Array<ArrayBuffer>) => bytesToHex(b).toUpperCase();
 
-describe("extension values match Go's crypto/x509 bytes (kubeadm-certs.md §1.4)", () => {
+describe("extension values match Go's crypto/x509 bytes", () => {
   it("KeyUsage of a leaf is 03 02 05 A0 and of a CA 03 02 02 A4", () => {
     expect(hex(keyUsageValue(["digitalSignature", "keyEncipherment"]))).toBe("030205A0");
     expect(hex(keyUsageValue(["digitalSignature", "keyEncipherment", "keyCertSign"]))).toBe("030202A4");
