@@ -1,6 +1,5 @@
 import { CAS, KUBECONFIGS, LEAVES } from "../kubeadm/catalogue.js";
-import { pkiPaths } from "../kubeadm/files.js";
-import { joinPath } from "../kubeadm/store.js";
+import { kubeconfigPaths, pkiPaths } from "../kubeadm/files.js";
 import type { Bytes } from "../pki/der.js";
 import { FAILING } from "./extended-report.js";
 import { checkRows, kubeletRows, rowsFromFile, rowsFromKubeconfig, type CheckedRow, type FoundRow, type RowStatus, type Thresholds } from "./inventory.js";
@@ -77,7 +76,7 @@ export async function checkExpiration(opts: CheckExpirationOptions, deps: CheckE
       if (e.localEtcdOnly && layout.externalEtcd) continue;
       found.push(...(await rowsFromFile(pkiPaths(layout.certificatesDir, e.baseName).cert, reader, true)));
     }
-    for (const k of KUBECONFIGS) if (k.managedByKubeadm) found.push(...(await rowsFromKubeconfig(joinPath(layout.kubeconfigDir, k.fileName), reader)));
+    for (const k of KUBECONFIGS) if (k.managedByKubeadm) found.push(...(await rowsFromKubeconfig(kubeconfigPaths(layout.kubeconfigDir, k.fileName).file, reader)));
   }
   if (opts.kubeletDir !== undefined) found.push(...(await kubeletRows(layout.kubeconfigDir, opts.kubeletDir, reader)));
   for (const k of opts.kubeconfigs) found.push(...(await rowsFromKubeconfig(k, reader)));

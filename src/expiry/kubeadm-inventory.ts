@@ -1,6 +1,5 @@
 import { CAS, KUBECONFIGS, LEAVES, type CaName } from "../kubeadm/catalogue.js";
-import { kubeconfigClientCertificate } from "../kubeadm/files.js";
-import { joinPath } from "../kubeadm/store.js";
+import { kubeconfigClientCertificate, kubeconfigPaths, pkiPaths } from "../kubeadm/files.js";
 import { parseCertificatePem, type ParsedCertificate } from "../pki/cert.js";
 import type { CertificateExpirationInfo, ExpirationEntry } from "./kubeadm-report.js";
 
@@ -85,10 +84,11 @@ export async function kubeadmExpiration(layout: KubeadmLayout, reader: ExpiryRea
   const external = new Map<CaName, boolean>();
   const caEntries: ExpirationEntry[] = [];
   for (const ca of cas) {
-    const res = await load(ca.name, joinPath(layout.certificatesDir, `${ca.baseName}.crt`));
+    const paths = pkiPaths(layout.certificatesDir, ca.baseName);
+    const res = await load(ca.name, paths.cert);
     let keyAbsent = false;
     try {
-      keyAbsent = (await reader.read(joinPath(layout.certificatesDir, `${ca.baseName}.key`))) === undefined;
+      keyAbsent = (await reader.read(paths.key)) === undefined;
     } catch {
       keyAbsent = false; // only "does not exist" counts as external (kubeadm: os.IsNotExist)
     }
@@ -100,12 +100,12 @@ export async function kubeadmExpiration(layout: KubeadmLayout, reader: ExpiryRea
   const certEntries: ExpirationEntry[] = [];
   for (const leaf of LEAVES) {
     if (leaf.localEtcdOnly && layout.externalEtcd) continue;
-    const res = await load(leaf.name, joinPath(layout.certificatesDir, `${leaf.baseName}.crt`));
+    const res = await load(leaf.name, pkiPaths(layout.certificatesDir, leaf.baseName).cert);
     certEntries.push(entry(leaf.name, res, external.get(leaf.ca) ?? false, leaf.ca));
   }
   for (const kc of KUBECONFIGS) {
     if (!kc.managedByKubeadm) continue;
-    const path = joinPath(layout.kubeconfigDir, kc.fileName);
+    const path = kubeconfigPaths(layout.kubeconfigDir, kc.fileName).file;
     let res: Loaded = {};
     let text: string | undefined;
     try {

@@ -15,14 +15,27 @@ import { joinPath } from "./store.js";
 
 type Read = (path: string) => Promise<string | undefined>;
 
-/** `<certDir>/<baseName>.crt` and `.key`. */
-export const pkiPaths = (certificatesDir: string, baseName: string): { readonly cert: string; readonly key: string } => ({
+/** `<certDir>/<baseName>.crt`, `.key` and (generate-csr) `.csr`. */
+export const pkiPaths = (certificatesDir: string, baseName: string): { readonly cert: string; readonly key: string; readonly csr: string } => ({
   cert: joinPath(certificatesDir, `${baseName}.crt`),
   key: joinPath(certificatesDir, `${baseName}.key`),
+  csr: joinPath(certificatesDir, `${baseName}.csr`),
+});
+
+/** The service-account key pair: `<certDir>/sa.key` and `sa.pub`. */
+export const saPaths = (certificatesDir: string): { readonly key: string; readonly pub: string } => ({
+  key: joinPath(certificatesDir, "sa.key"),
+  pub: joinPath(certificatesDir, "sa.pub"),
+});
+
+/** A kubeconfig file of the catalogue under the kubeconfig folder, and (generate-csr) its `.csr`. */
+export const kubeconfigPaths = (kubeconfigDir: string, fileName: string): { readonly file: string; readonly csr: string } => ({
+  file: joinPath(kubeconfigDir, fileName),
+  csr: joinPath(kubeconfigDir, `${fileName}.csr`),
 });
 
 /** The paths of a catalogue CA under `certificatesDir`. */
-export const caPaths = (certificatesDir: string, ca: CaName): { readonly cert: string; readonly key: string } =>
+export const caPaths = (certificatesDir: string, ca: CaName): { readonly cert: string; readonly key: string; readonly csr: string } =>
   pkiPaths(certificatesDir, caEntry(ca).baseName);
 
 /** The folder of a path (the engine does not import node:path). */
@@ -36,7 +49,10 @@ export interface CaLocation {
 }
 
 /** A catalogue CA's location. */
-export const caLocation = (certificatesDir: string, ca: CaName): CaLocation => ({ name: caEntry(ca).baseName, ...caPaths(certificatesDir, ca) });
+export function caLocation(certificatesDir: string, ca: CaName): CaLocation {
+  const { cert, key } = caPaths(certificatesDir, ca);
+  return { name: caEntry(ca).baseName, cert, key };
+}
 
 /**
  * What is on disk of a CA, checked: the certificate (parsed, a CA), the key (parsed, the

@@ -5,7 +5,8 @@ import { KUBECONFIGS, LEAVES } from "./catalogue.js";
 import type { ClusterConfig } from "./config.js";
 import { controlPlaneApiEndpoint, localApiEndpoint, renderKubeconfig } from "./kubeconfig.js";
 import { kubeconfigUser, resolveLeafSpec } from "./resolve.js";
-import { joinPath, MODES, type PkiStore } from "./store.js";
+import { dirOf, kubeconfigPaths, pkiPaths } from "./files.js";
+import { MODES, type PkiStore } from "./store.js";
 
 export interface GenerateCsrDeps {
   readonly crypto: Crypto;
@@ -26,16 +27,19 @@ export async function generateCsrs(cfg: ClusterConfig, deps: GenerateCsrDeps): P
   const kubeconfigs = KUBECONFIGS;
   // Refuse before writing anything.
   for (const leaf of leaves) {
-    const base = joinPath(cfg.certificatesDir, leaf.baseName);
-    if ((await store.read(`${base}.key`)) !== undefined || (await store.read(`${base}.csr`)) !== undefined) {
-      throw mismatch(`file already exists: key or CSR ${base}`);
+    const paths = pkiPaths(cfg.certificatesDir, leaf.baseName);
+    if ((await store.read(paths.key)) !== undefined || (await store.read(paths.csr)) !== undefined) {
+      throw mismatch(`file already exists: key or CSR ${paths.key.replace(/\.key$/, "")}`);
     }
   }
   for (const k of kubeconfigs) {
-    const path = joinPath(cfg.kubeconfigDir, k.fileName);
-    if ((await store.read(path)) !== undefined) throw mismatch(`file already exists: kube config: ${path}`);
-    if ((await store.read(`${path}.csr`)) !== undefined) throw mismatch(`file already exists: csr: ${path}.csr`);
+    const paths = kubeconfigPaths(cfg.kubeconfigDir, k.fileName);
+    if ((await store.read(paths.file)) !== undefined) throw mismatch(`file already exists: kube config: ${paths.file}`);
+    if ((await store.read(paths.csr)) !== undefined) throw mismatch(`file already exists: csr: ${paths.csr}`);
   }
+  // Every folder is probed before the first key is generated.
+  const dirs = new Set([...leaves.map((l) => dirOf(pkiPaths(cfg.certificatesDir, l.baseName).key)), cfg.kubeconfigDir]);
+  for (const dir of dirs) await store.checkWritable(dir);
   const keys = new Map<string, Promise<KeyPair>>();
   for (const name of [...leaves.map((l) => l.name), ...kubeconfigs.map((k) => k.fileName)]) {
     const p = generateKeyPair(cfg.encryptionAlgorithm, crypto);
@@ -48,9 +52,9 @@ export async function generateCsrs(cfg: ClusterConfig, deps: GenerateCsrDeps): P
     const spec = resolveLeafSpec(leaf, cfg, now);
     const key = await (keys.get(leaf.name) as Promise<KeyPair>);
     const csr = await createCsr({ subject: spec.subject, dnsNames: spec.dnsNames, ips: spec.ips }, key, crypto);
-    const base = joinPath(cfg.certificatesDir, leaf.baseName);
-    await store.write(`${base}.key`, await privateKeyToPem(key, crypto), MODES.key);
-    await store.write(`${base}.csr`, csr.pem, MODES.csr);
+    const paths = pkiPaths(cfg.certificatesDir, leaf.baseName);
+    await store.write(paths.key, await privateKeyToPem(key, crypto), MODES.key);
+    await store.write(paths.csr, csr.pem, MODES.csr);
     log(`  ${leaf.baseName}`);
   }
   log(`generating keys and CSRs in ${cfg.kubeconfigDir}`);
@@ -58,10 +62,10 @@ export async function generateCsrs(cfg: ClusterConfig, deps: GenerateCsrDeps): P
     const user = kubeconfigUser(k, cfg);
     const key = await (keys.get(k.fileName) as Promise<KeyPair>);
     const csr = await createCsr({ subject: k.organizations.length ? { commonName: user, organizations: k.organizations } : { commonName: user }, dnsNames: [], ips: [] }, key, crypto);
-    const path = joinPath(cfg.kubeconfigDir, k.fileName);
+    const paths = kubeconfigPaths(cfg.kubeconfigDir, k.fileName);
     const server = k.server === "local" ? localApiEndpoint(cfg) : controlPlaneApiEndpoint(cfg);
-    await store.write(path, renderKubeconfig({ clusterName: cfg.clusterName, server, caPem: "", user, clientKeyPem: await privateKeyToPem(key, crypto) }), MODES.kubeconfig);
-    await store.write(`${path}.csr`, csr.pem, MODES.csr);
+    await store.write(paths.file, renderKubeconfig({ clusterName: cfg.clusterName, server, caPem: "", user, clientKeyPem: await privateKeyToPem(key, crypto) }), MODES.kubeconfig);
+    await store.write(paths.csr, csr.pem, MODES.csr);
     log(`  ${k.fileName}`);
   }
 }

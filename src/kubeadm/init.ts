@@ -31,8 +31,8 @@ import {
 import type { ClusterConfig } from "./config.js";
 import { controlPlaneApiEndpoint, localApiEndpoint, readKubeconfig, renderKubeconfig } from "./kubeconfig.js";
 import { kubeconfigUser, resolveCaSpec, resolveKubeconfigCertSpec, resolveLeafSpec, type ResolvedSpec } from "./resolve.js";
-import { caLocation, dirOf, isExternalCa, loadCaFiles } from "./files.js";
-import { joinPath, MODES, type PkiStore } from "./store.js";
+import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths, saPaths } from "./files.js";
+import { MODES, type PkiStore } from "./store.js";
 
 /** What `kpki init` and its phases run. */
 export interface InitSelection {
@@ -78,8 +78,10 @@ type Step =
   | { readonly kind: "sa"; readonly action: "reuse"; readonly pubMissing?: KeyPair }
   | { readonly kind: "sa"; readonly action: "external" };
 
-const certPath = (cfg: ClusterConfig, baseName: string, ext: "crt" | "key"): string =>
-  joinPath(cfg.certificatesDir, `${baseName}.${ext}`);
+const certPath = (cfg: ClusterConfig, baseName: string, ext: "crt" | "key"): string => {
+  const paths = pkiPaths(cfg.certificatesDir, baseName);
+  return ext === "crt" ? paths.cert : paths.key;
+};
 
 /** Starts a key generation now; errors surface when the promise is awaited. */
 function startKey(algorithm: KeyAlgorithm, crypto: Crypto): Promise<KeyPair> {
@@ -213,8 +215,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
 
   if (certNames.has("sa")) {
     const ca = await loadCa("ca");
-    const keyPath = joinPath(cfg.certificatesDir, "sa.key");
-    const pubPath = joinPath(cfg.certificatesDir, "sa.pub");
+    const { key: keyPath, pub: pubPath } = saPaths(cfg.certificatesDir);
     if (ca.keyless) {
       steps.push({ kind: "sa", action: "external" });
     } else {
@@ -244,7 +245,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
       throw mismatch(`couldn't create a kubeconfig; the CA files couldn't be loaded: ${certPath(cfg, "ca", "crt")} does not exist`);
     }
     for (const entry of kubeconfigEntries) {
-      const path = joinPath(cfg.kubeconfigDir, entry.fileName);
+      const path = kubeconfigPaths(cfg.kubeconfigDir, entry.fileName).file;
       const text = await store.read(path);
       if (text === undefined) {
         if (ca.keyless) {
@@ -355,8 +356,7 @@ export async function runInit(cfg: ClusterConfig, selection: InitSelection, deps
         break;
       }
       case "sa": {
-        const keyPath = joinPath(cfg.certificatesDir, "sa.key");
-        const pubPath = joinPath(cfg.certificatesDir, "sa.pub");
+        const { key: keyPath, pub: pubPath } = saPaths(cfg.certificatesDir);
         if (step.action === "external") {
           say("[certs] Using existing sa keys");
         } else if (step.action === "reuse") {

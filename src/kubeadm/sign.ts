@@ -2,7 +2,7 @@ import { invalidInput, mismatch } from "../errors.js";
 import { createCertificate, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
 import type { ParsedCsr } from "../pki/csr.js";
 import type { ExtKeyUsage } from "../pki/extensions.js";
-import { CAS, KUBECONFIGS, LEAVES, type CaName } from "./catalogue.js";
+import { KUBECONFIGS, LEAVES, type CaName } from "./catalogue.js";
 import { leafSpec } from "./resolve.js";
 
 /** What WebCrypto tells of a key's algorithm (RsaHashedKeyAlgorithm, EcKeyAlgorithm, or just a name). */
@@ -43,8 +43,6 @@ export const SIGN_PROFILES: readonly SignProfile[] = [
   })),
 ];
 
-/** The cert-dir base name of the CA a profile is issued by. */
-export const caBaseName = (ca: CaName): string => CAS.find((c) => c.name === ca)?.baseName ?? ca;
 
 export interface SignOptions {
   readonly extKeyUsages: readonly ExtKeyUsage[];

@@ -37,7 +37,7 @@ import { decodePem, encodePem, PemError } from "./pem.js";
 import { algorithmIdentifier, sign, signatureOidFor, SIGNATURE_ALGORITHMS, verify, type VerifyKeyCache } from "./signature.js";
 import { PkiError } from "../errors.js";
 
-/** What to put into a certificate; everything else follows kubeadm's template (§1.4). */
+/** What to put into a certificate; everything else follows kubeadm's template (cmd/kubeadm/app/util/pkiutil/pki_helpers.go). */
 export interface CertificateSpec {
   readonly subject: Subject;
   readonly serial: bigint;

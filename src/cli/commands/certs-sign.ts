@@ -1,16 +1,16 @@
 import { mismatch, usageError } from "../../errors.js";
 import { DEFAULTS } from "../../kubeadm/config.js";
-import { loadIssuer } from "../../kubeadm/files.js";
+import { caLocation, loadIssuer } from "../../kubeadm/files.js";
 import { withRenewedClientCert } from "../../kubeadm/kubeconfig-edit.js";
 import { readKubeconfig } from "../../kubeadm/kubeconfig.js";
-import { caBaseName, SIGN_PROFILES, signCsr } from "../../kubeadm/sign.js";
-import { joinPath, MODES } from "../../kubeadm/store.js";
+import { SIGN_PROFILES, signCsr } from "../../kubeadm/sign.js";
+import { MODES } from "../../kubeadm/store.js";
 import { parseCsrPem } from "../../pki/csr.js";
 import { bytesEqual } from "../../pki/der.js";
 import { EXT_KEY_USAGE_OIDS, type ExtKeyUsage } from "../../pki/extensions.js";
 import { parsePrivateKeyPem, spkiOf } from "../../pki/keys.js";
 import { defineCommand } from "../command.js";
-import { durationFlag, readFlagFile } from "../options.js";
+import { dirsFromArgs, durationFlag, readFlagFile } from "../options.js";
 
 const USAGES = Object.keys(EXT_KEY_USAGE_OIDS) as ExtKeyUsage[];
 
@@ -43,12 +43,11 @@ export const certsSignCommand = defineCommand({
     if (!args.profile && !args.usage?.length) throw usageError("give --profile or --usage");
     if (args.profile && args.usage?.length) throw usageError("--profile and --usage are exclusive: a profile sets the usages");
     if (args.out && args.kubeconfig) throw usageError("--out and --kubeconfig are exclusive");
-    if (args.dir !== undefined && args["cert-dir"] !== undefined) throw usageError("--dir is a shorthand for --cert-dir; give one of them");
     const validityMs = durationFlag("validity", args.validity);
     const profile = SIGN_PROFILES.find((p) => p.name === args.profile);
-    const certDir = args["cert-dir"] ?? (args.dir ? joinPath(args.dir, "pki") : DEFAULTS.certificatesDir);
-    const caCertPath = args["ca-cert"] ?? joinPath(certDir, `${caBaseName(profile?.ca ?? "ca")}.crt`);
-    const caKeyPath = args["ca-key"] ?? joinPath(certDir, `${caBaseName(profile?.ca ?? "ca")}.key`);
+    const ca = caLocation(dirsFromArgs(args).certDir ?? DEFAULTS.certificatesDir, profile?.ca ?? "ca");
+    const caCertPath = args["ca-cert"] ?? ca.cert;
+    const caKeyPath = args["ca-key"] ?? ca.key;
 
     const csrText = await readFlagFile(io, "csr", args.csr);
     let csr;
@@ -57,7 +56,7 @@ export const certsSignCommand = defineCommand({
     } catch (error) {
       throw mismatch(`${args.csr} is not a certificate signing request: ${(error as Error).message}`);
     }
-    const issuer = await loadIssuer(io.readText, { name: caBaseName(profile?.ca ?? "ca"), cert: caCertPath, key: caKeyPath }, io.crypto);
+    const issuer = await loadIssuer(io.readText, { name: ca.name, cert: caCertPath, key: caKeyPath }, io.crypto);
     const expect = profile?.kubeconfig || profile?.commonName !== undefined ? { commonName: profile?.commonName, organizations: profile?.organizations } : undefined;
     const cert = await signCsr(csr, issuer, {
       extKeyUsages: profile?.extKeyUsages ?? args.usage ?? [],
