@@ -119,8 +119,13 @@ function distance(a: string, b: string): number {
   return prev[b.length] ?? 0;
 }
 
-/** The closest of `names` to `typed`, when it is close enough to be a typo. */
+/**
+ * The closest of `names` to `typed`, when it is close enough to be a typo, or the one that is
+ * `typed` without a prefix (`--certificate-validity-period` → `--validity-period`).
+ */
 function closest(typed: string, names: readonly string[]): string | undefined {
+  const suffix = names.find((n) => n.length >= 6 && typed.endsWith(`-${n}`));
+  if (suffix) return suffix;
   let best: { name: string; d: number } | undefined;
   for (const name of names) {
     const d = distance(typed.toLowerCase(), name.toLowerCase());
