@@ -1,5 +1,10 @@
 #!/usr/bin/env node
 import { run } from "../src/cli/main.js";
 import { nodeIo } from "../src/io/node-io.js";
+import { installSignalCleanup } from "../src/io/temporaries.js";
 
+// First, so that its listener runs before any a command adds: SIGINT/SIGTERM remove kpki's
+// temporary files and end the process with 130/143, except while a command that stops gracefully
+// on these signals itself (approver run) is listening; see installSignalCleanup.
+installSignalCleanup();
 process.exitCode = await run(process.argv.slice(2), nodeIo());

@@ -1,29 +1,52 @@
-import { randomBytes } from "node:crypto";
 import { constants, existsSync, promises as fs, readdirSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { PkiError } from "../errors.js";
 import type { PkiStore } from "../kubeadm/store.js";
+import { checkInterrupted, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
 
-const reason = (error: unknown): string => {
-  const e = error as NodeJS.ErrnoException;
-  switch (e.code) {
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EISDIR":
-      return "is a directory";
-    case "ENOTDIR":
-      return "a parent is not a directory";
-    case "EROFS":
-      return "read-only file system";
-    case "ENOSPC":
-      return "no space left on device";
-    case "ELOOP":
-      return "too many levels of symbolic links";
-    default:
-      return e.message ?? String(error);
-  }
+// The errno codes kpki's users meet, said plainly; the code itself follows in parentheses so that
+// it can be searched for (strerror's wording, as coreutils prints it).
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  ENOENT: "no such file or directory",
+  ENOTDIR: "a parent is not a directory",
+  EISDIR: "is a directory",
+  EEXIST: "already exists",
+  ENOTEMPTY: "directory not empty",
+  ELOOP: "too many levels of symbolic links",
+  ENAMETOOLONG: "file name too long",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files in system",
+  EBUSY: "device or resource busy",
+  EXDEV: "not on the same file system",
+  EIO: "input/output error",
+  ETXTBSY: "text file busy",
+  EFBIG: "file too large",
 };
+
+/**
+ * What an I/O error means, in words, with its errno: `read-only file system (EROFS)`. The one
+ * helper for every file-system message kpki prints, so that each names the real errno.
+ */
+export function errnoText(error: unknown): string {
+  if (error instanceof PkiError) return error.message;
+  const e = error as NodeJS.ErrnoException;
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  if (code === undefined) return (e as Error | undefined)?.message ?? String(error);
+  const text = ERRNO_TEXT[code];
+  if (text !== undefined) return `${text} (${code})`;
+  // Node's message is "CODE: text, syscall 'path'"; keep the text.
+  const plain = /^[A-Z0-9]+: ([^,]+)/.exec(e.message ?? "")?.[1];
+  return `${plain ?? e.message ?? "error"} (${code})`;
+}
+
+/** One clear line for a failed file operation: `cannot write /x/ca.key: read-only file system (EROFS)`. */
+export const ioError = (what: string, error: unknown): PkiError =>
+  error instanceof PkiError ? error : new PkiError("io", `${what}: ${errnoText(error)}`, { cause: error });
 
 async function fsyncDir(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
@@ -38,33 +61,44 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes `data` to `path` atomically: a temporary file in the same directory,
+ * Writes `data` to `path` atomically: a temporary file in the same directory
+ * (`.NAME.kpki-<pid>-<random>.tmp`, registered so that SIGINT/SIGTERM removes it),
  * created with `mode`, flushed to disk, then renamed over `path`, and the
- * directory flushed. A crash leaves either the old file or the new one.
+ * directory flushed. A crash leaves either the old file or the new one; the
+ * next write into that folder removes a temporary whose process is gone.
+ * Errors name the path and the errno; the old file is left as it was.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
-  try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  } catch (error) {
-    throw new PkiError("io", `cannot create directory ${dir}: ${reason(error)}`, { cause: error });
-  }
-  const tmp = join(dir, `.${basename(path)}.kpki-${randomBytes(6).toString("hex")}.tmp`);
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    await handle.writeFile(data);
-    await handle.chmod(mode); // the umask may have narrowed or the mode argument been ignored
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.rename(tmp, path);
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new PkiError("io", `cannot write ${path}: ${reason(error)}`, { cause: error });
-  }
-  await fsyncDir(dir);
+  await tracked(async () => {
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    } catch (error) {
+      throw ioError(`cannot create directory ${dir}`, error);
+    }
+    removeStaleTemporaries(dir);
+    const tmp = temporaryName(dir, basename(path));
+    const release = registerTemporary(tmp);
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+      await handle.writeFile(data);
+      checkInterrupted();
+      await handle.chmod(mode); // the umask may have narrowed or the mode argument been ignored
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      checkInterrupted();
+      await fs.rename(tmp, path);
+      release();
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      release();
+      throw ioError(`cannot write ${path}`, error);
+    }
+    await fsyncDir(dir);
+  });
 }
 
 /** Reads a text file; undefined when it does not exist. */
@@ -76,7 +110,9 @@ export async function readFileIfExists(path: string): Promise<string | undefined
 /**
  * Throws unless a file can be created in `dir`, or, when `dir` does not exist yet, in the nearest
  * existing folder above it (where the missing folders would be made). A probe file is created and
- * removed; nothing else changes.
+ * removed; nothing else changes. The message names the errno: `cannot write in /x/pki: read-only
+ * file system (EROFS); nothing was changed`. Creating an empty file needs no free blocks, so a
+ * full disk (ENOSPC) usually shows only at the write itself.
  */
 export async function checkWritable(dir: string): Promise<void> {
   let at = dir === "" ? "." : dir;
@@ -87,19 +123,24 @@ export async function checkWritable(dir: string): Promise<void> {
       break;
     } catch (error) {
       if (error instanceof PkiError) throw error;
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new PkiError("io", `cannot write in ${dir}: ${reason(error)}; nothing was changed`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw new PkiError("io", `cannot write in ${dir}: ${errnoText(error)}; nothing was changed`, { cause: error });
       const up = dirname(at);
       if (up === at) break;
       at = up;
     }
   }
-  const probe = join(at, `.kpki-probe-${randomBytes(4).toString("hex")}`);
-  try {
-    await fs.writeFile(probe, "", { flag: "wx", mode: 0o600 });
-  } catch (error) {
-    throw new PkiError("io", `cannot write in ${dir}: ${reason(error)}; nothing was changed`, { cause: error });
-  }
-  await fs.rm(probe, { force: true });
+  const probe = temporaryName(at, "probe");
+  await tracked(async () => {
+    const release = registerTemporary(probe);
+    try {
+      await fs.writeFile(probe, "", { flag: "wx", mode: 0o600 });
+    } catch (error) {
+      throw new PkiError("io", `cannot write in ${dir}: ${errnoText(error)}; nothing was changed`, { cause: error });
+    } finally {
+      await fs.rm(probe, { force: true }).catch(() => undefined);
+      release();
+    }
+  });
 }
 
 /** The PkiStore on the local file system. */
@@ -129,7 +170,7 @@ export async function readBytesIfExists(path: string): Promise<Uint8Array<ArrayB
     return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new PkiError("io", `cannot read ${path}: ${reason(error)}`, { cause: error });
+    throw ioError(`cannot read ${path}`, error);
   }
 }
 

@@ -54,10 +54,11 @@ export function nodeIo(): CliIo {
       const port = import("./renew-port.js").then((m) => m.fsRenewPort(now));
       return {
         read: async (p) => (await port).read(p),
-        replacePair: async (k, c, kp, cp) => (await port).replacePair(k, c, kp, cp),
-        replaceFile: async (p, d) => (await port).replaceFile(p, d),
-        backup: async (d, f) => (await port).backup(d, f),
         checkWritable: async (d) => (await port).checkWritable(d),
+        backup: async (d, f) => (await port).backup(d, f),
+        stagePair: async (k, c, kp, cp) => (await port).stagePair(k, c, kp, cp),
+        stageFile: async (p, d) => (await port).stageFile(p, d),
+        uninterruptible: async (section) => (await port).uninterruptible(section),
       };
     },
   };

@@ -2,6 +2,9 @@ import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PkiError } from "../errors.js";
+import type { StagedChange } from "../renew/renew.js";
+import { ioError } from "./fs-store.js";
+import { checkInterrupted, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
 
 /**
  * Replacing a certificate and its key as one step. Two renames can never be
@@ -14,17 +17,26 @@ import { PkiError } from "../errors.js";
  *   pki/.kpki/apiserver/current -> 20261126T015300Z-1a2b3c   (swapped with one rename)
  *
  * The first replacement converts the two regular files into those links
- * through a generation that holds copies of the old pair, so at every moment
- * the two paths name the old pair or the new one, never one of each. Readers
- * (kube-apiserver, etcd, kubeadm, kpki) follow symlinks.
+ * through a generation that holds the old pair (hard links to the old files,
+ * so no space is needed and a roll-back puts the very same files back), so at
+ * every moment the two paths name the old pair or the new one, never one of each.
+ * Readers (kube-apiserver, etcd, kubeadm, kpki) follow symlinks.
+ *
+ * A replacement is staged first (stagePair): every byte of the new generation is
+ * written and flushed under temporary names, and every symlink the switch and a
+ * roll-back need is made ready, while the two paths still read the old pair. The
+ * switch and the roll-back are then renames only, which need no free space, so a
+ * full disk fails at staging, when nothing has changed yet.
  */
 
 const STORE = ".kpki";
+/** A generation folder's name: `<UTC stamp>-<6 hex>`; only such names are ever pruned. */
+const GENERATION = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
-async function fsyncPath(path: string, flags = constants.O_RDONLY): Promise<void> {
+async function fsyncPath(path: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(path, flags);
+    handle = await fs.open(path, constants.O_RDONLY);
     await handle.sync();
   } catch {
     // some file systems refuse fsync on directories; the renames are still atomic
@@ -33,7 +45,7 @@ async function fsyncPath(path: string, flags = constants.O_RDONLY): Promise<void
   }
 }
 
-async function writeSynced(path: string, data: string, mode: number): Promise<void> {
+async function writeSynced(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await handle.writeFile(data);
@@ -44,15 +56,8 @@ async function writeSynced(path: string, data: string, mode: number): Promise<vo
   }
 }
 
-/** Points `link` at `target` atomically: a temporary symlink renamed over it. */
-async function swapSymlink(link: string, target: string): Promise<void> {
-  const tmp = join(dirname(link), `.${basename(link)}.kpki-${randomBytes(6).toString("hex")}.tmp`);
-  await fs.symlink(target, tmp);
-  await fs.rename(tmp, link);
-  await fsyncPath(dirname(link));
-}
-
 const stamp = (now: Date): string => now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+const generationName = (now: Date): string => `${stamp(now)}-${randomBytes(3).toString("hex")}`;
 
 async function modeOf(path: string, fallback: number): Promise<number> {
   try {
@@ -62,68 +67,298 @@ async function modeOf(path: string, fallback: number): Promise<number> {
   }
 }
 
-/** Writes a new generation folder with the pair, flushed; returns its name. */
-async function writeGeneration(base: string, files: { name: string; data: string; mode: number }[], now: Date): Promise<string> {
-  const gen = `${stamp(now)}-${randomBytes(3).toString("hex")}`;
-  const dir = join(base, gen);
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  for (const f of files) await writeSynced(join(dir, f.name), f.data, f.mode);
-  await fsyncPath(dir);
-  await fsyncPath(base);
-  return gen;
+/**
+ * Gives `from` a second name `to` without copying it (a hard link; of the symlink itself when `from`
+ * is one and `copySymlink` is false), or, where a hard link is not possible (another file system, a
+ * link-protected file) or `from` is a symlink to be copied, a flushed copy of its content with its mode.
+ */
+async function keepOld(from: string, to: string, copySymlink: boolean): Promise<void> {
+  const st = await fs.lstat(from);
+  if (!(st.isSymbolicLink() && copySymlink)) {
+    try {
+      await fs.link(from, to);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw error;
+    }
+  }
+  await writeSynced(to, await fs.readFile(from), (await fs.stat(from)).mode & 0o777);
+}
+
+/** One step of a switch: a single rename or unlink, and how to undo it. */
+interface Step {
+  readonly run: () => Promise<void>;
+  readonly undo: () => Promise<void>;
 }
 
 /**
- * Replaces `keyPath` and `certPath` (same folder) with new contents so that an
- * interruption at any moment leaves the old pair or the new pair. The new files
- * keep the old files' modes. Generations older than the previous one are removed.
+ * The temporaries of one staged change: registered for SIGINT/SIGTERM, removed by `discard` or
+ * `commit`, or released when a switch step renames one to its real name.
  */
-export async function replacePair(keyPath: string, certPath: string, keyPem: string, certPem: string, now: Date): Promise<void> {
+class Temporaries {
+  private readonly live = new Map<string, () => void>();
+  add(path: string): string {
+    this.live.set(path, registerTemporary(path));
+    return path;
+  }
+  release(path: string): void {
+    this.live.get(path)?.();
+    this.live.delete(path);
+  }
+  async removeAll(): Promise<void> {
+    for (const path of [...this.live.keys()].reverse()) {
+      await fs.rm(path, { recursive: true, force: true });
+      this.release(path);
+    }
+  }
+}
+
+/**
+ * A change made of steps, each of which can be undone; see StagedChange. `created` are the folders
+ * staging made (outermost first), removed by `discard` when empty; `afterCommit` prunes.
+ */
+function change(what: string, steps: readonly Step[], temporaries: Temporaries, created: readonly string[], afterCommit: () => Promise<void>): StagedChange {
+  let done = 0;
+  return {
+    switch: () =>
+      tracked(async () => {
+        try {
+          for (; done < steps.length; done++) await steps[done]!.run();
+        } catch (error) {
+          throw ioError(`cannot switch ${what} to the new one`, error);
+        }
+      }),
+    rollBack: () =>
+      tracked(async () => {
+        try {
+          // In reverse, stopping at the first failure: every step boundary is a consistent state.
+          for (; done > 0; done--) await steps[done - 1]!.undo();
+        } catch (error) {
+          throw ioError(`cannot switch ${what} back`, error);
+        }
+      }),
+    discard: () =>
+      tracked(async () => {
+        if (done > 0) throw new PkiError("io", `${what} is switched; roll it back before discarding`);
+        try {
+          await temporaries.removeAll();
+          for (const dir of [...created].reverse()) await fs.rmdir(dir).catch(() => undefined);
+        } catch (error) {
+          throw ioError(`cannot remove what was staged for ${what}`, error);
+        }
+      }),
+    commit: () =>
+      tracked(async () => {
+        await temporaries.removeAll();
+        await afterCommit();
+      }),
+  };
+}
+
+/** mkdir that records the folder when it did not exist before. */
+async function mkdirRecorded(dir: string, created: string[]): Promise<void> {
+  try {
+    await fs.mkdir(dir, { mode: 0o755 });
+    created.push(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+}
+
+/**
+ * Stages the replacement of `keyPath` and `certPath` (same folder) with new contents, changing
+ * nothing any reader sees. The returned change's `switch` makes the new pair current (renames only;
+ * readers see the old pair or the new at every moment), `rollBack` puts the old pair back, also as
+ * the same regular files when the switch converted them to links, `discard` removes what was staged,
+ * and `commit` removes generations older than the previous one. The new files keep the old files' modes.
+ */
+export function stagePair(keyPath: string, certPath: string, keyPem: string, certPem: string, now: Date): Promise<StagedChange> {
   const dir = dirname(certPath);
-  if (dirname(keyPath) !== dir) throw new PkiError("invalid-input", `${keyPath} and ${certPath} must be in one folder`);
+  if (dirname(keyPath) !== dir) return Promise.reject(new PkiError("invalid-input", `${keyPath} and ${certPath} must be in one folder`));
   const keyName = basename(keyPath);
   const certName = basename(certPath);
   const stem = certName.replace(/\.crt$/, "");
-  const base = join(dir, STORE, stem);
+  const store = join(dir, STORE);
+  const base = join(store, stem);
   const current = join(base, "current");
   const linkTarget = (name: string): string => join(STORE, stem, "current", name);
-  try {
-    const keyMode = await modeOf(keyPath, 0o600);
-    const certMode = await modeOf(certPath, 0o644);
-    await fs.mkdir(base, { recursive: true, mode: 0o755 });
-    const linked = async (path: string, name: string): Promise<boolean> => {
-      try {
-        return (await fs.readlink(path)) === linkTarget(name);
-      } catch {
-        return false;
+  const tmps = new Temporaries();
+  const created: string[] = [];
+  return tracked(async () => {
+    try {
+      removeStaleTemporaries(dir);
+      const keyMode = await modeOf(keyPath, 0o600);
+      const certMode = await modeOf(certPath, 0o644);
+      await mkdirRecorded(store, created);
+      await mkdirRecorded(base, created);
+      removeStaleTemporaries(base);
+      const linked = async (path: string, name: string): Promise<boolean> => {
+        try {
+          return (await fs.readlink(path)) === linkTarget(name);
+        } catch {
+          return false;
+        }
+      };
+      const converted = (await linked(keyPath, keyName)) && (await linked(certPath, certName));
+      const oldCurrent = await fs.readlink(current).catch(() => undefined);
+      if (converted && oldCurrent === undefined) throw new PkiError("io", `${current} is missing`);
+      const symlinkTmp = async (where: string, name: string, target: string): Promise<string> => {
+        const tmp = tmps.add(temporaryName(where, name));
+        await fs.symlink(target, tmp);
+        return tmp;
+      };
+      /** Points `current` at what `tmpLink` names; undone through `restore` (a link made now) or by unlinking. */
+      const currentStep = async (tmpLink: string, before: string | undefined): Promise<Step> => {
+        const restore = before === undefined ? undefined : await symlinkTmp(base, "current", before);
+        return {
+          run: async () => {
+            await fs.rename(tmpLink, current);
+            tmps.release(tmpLink);
+            await fsyncPath(base);
+          },
+          undo: async () => {
+            if (restore === undefined) await fs.unlink(current);
+            else {
+              await fs.rename(restore, current);
+              tmps.release(restore);
+            }
+            await fsyncPath(base);
+          },
+        };
+      };
+      /**
+       * Renames a staged folder to its generation name; undone by renaming it back, so that it is
+       * a temporary again and `discard` removes it (with whatever hard links to the old files it
+       * still holds; once the conversion is undone those are back at their own names).
+       */
+      const generationStep = (tmpDir: string, gen: string): Step => ({
+        run: async () => {
+          await fs.rename(tmpDir, join(base, gen));
+          tmps.release(tmpDir);
+        },
+        undo: async () => {
+          tmps.add(tmpDir);
+          await fs.rename(join(base, gen), tmpDir);
+        },
+      });
+      const steps: Step[] = [];
+      let previous = oldCurrent;
+      if (!converted) {
+        // Conversion: a generation holding the old files, `current` at it, then each path swapped
+        // for a link that resolves to the same old content.
+        const gen0 = generationName(new Date(now.getTime() - 1000));
+        const gen0Tmp = tmps.add(temporaryName(base, gen0));
+        await fs.mkdir(gen0Tmp, { mode: 0o755 });
+        await keepOld(keyPath, join(gen0Tmp, keyName), true); // a link of the operator's own would not resolve from there
+        await keepOld(certPath, join(gen0Tmp, certName), true);
+        await fsyncPath(gen0Tmp);
+        steps.push(generationStep(gen0Tmp, gen0));
+        steps.push(await currentStep(await symlinkTmp(base, "current", gen0), oldCurrent));
+        for (const [path, name] of [[keyPath, keyName], [certPath, certName]] as const) {
+          const link = await symlinkTmp(dir, name, linkTarget(name));
+          steps.push({
+            run: async () => {
+              await fs.rename(link, path);
+              tmps.release(link);
+              await fsyncPath(dir);
+            },
+            // The old file itself (or its copy) goes back to its own name.
+            undo: async () => {
+              await fs.rename(join(base, gen0, name), path);
+              await fsyncPath(dir);
+            },
+          });
+        }
+        previous = gen0;
       }
-    };
-    if (!(await linked(keyPath, keyName)) || !(await linked(certPath, certName))) {
-      // Conversion: a generation with the old pair, `current` at it, then each path swapped for
-      // a link that resolves to the same old content.
-      const [oldKey, oldCert] = await Promise.all([fs.readFile(keyPath, "utf8"), fs.readFile(certPath, "utf8")]);
-      const gen0 = await writeGeneration(base, [
-        { name: keyName, data: oldKey, mode: keyMode },
-        { name: certName, data: oldCert, mode: certMode },
-      ], new Date(now.getTime() - 1000));
-      await swapSymlink(current, gen0);
-      await swapSymlink(keyPath, linkTarget(keyName));
-      await swapSymlink(certPath, linkTarget(certName));
+      checkInterrupted();
+      const gen = generationName(now);
+      const genTmp = tmps.add(temporaryName(base, gen));
+      await fs.mkdir(genTmp, { mode: 0o755 });
+      await writeSynced(join(genTmp, keyName), keyPem, keyMode);
+      await writeSynced(join(genTmp, certName), certPem, certMode);
+      await fsyncPath(genTmp);
+      steps.push(generationStep(genTmp, gen));
+      steps.push(await currentStep(await symlinkTmp(base, "current", gen), previous)); // the one step readers notice
+      await fsyncPath(base);
+      await fsyncPath(dir);
+      const prune = async (): Promise<void> => {
+        for (const old of await fs.readdir(base)) {
+          if (!GENERATION.test(old) || old === gen || old === previous) continue;
+          await fs.rm(join(base, old), { recursive: true, force: true });
+        }
+      };
+      return change(certPath, steps, tmps, created, prune);
+    } catch (error) {
+      await tmps.removeAll().catch(() => undefined);
+      for (const d of created.reverse()) await fs.rmdir(d).catch(() => undefined);
+      throw ioError(`cannot write the new ${certPath} and ${keyName}`, error);
     }
-    const gen = await writeGeneration(base, [
-      { name: keyName, data: keyPem, mode: keyMode },
-      { name: certName, data: certPem, mode: certMode },
-    ], now);
-    const previous = await fs.readlink(current).catch(() => undefined);
-    await swapSymlink(current, gen); // the one atomic step
-    for (const old of await fs.readdir(base)) {
-      if (old === "current" || old === gen || old === previous) continue;
-      await fs.rm(join(base, old), { recursive: true, force: true });
+  });
+}
+
+/**
+ * Stages the replacement of one file (a kubeconfig) with `data`, keeping its mode: the new content
+ * is written and flushed under a temporary name and the old file gets a second, temporary name (a
+ * hard link), so that the switch and the roll-back are one rename each.
+ */
+export function stageFile(path: string, data: string): Promise<StagedChange> {
+  const dir = dirname(path);
+  const name = basename(path);
+  const tmps = new Temporaries();
+  return tracked(async () => {
+    try {
+      removeStaleTemporaries(dir);
+      const mode = await modeOf(path, 0o600);
+      const fresh = tmps.add(temporaryName(dir, name));
+      await writeSynced(fresh, data, mode);
+      let old: string | undefined = tmps.add(temporaryName(dir, name));
+      try {
+        await keepOld(path, old, false);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        tmps.release(old);
+        old = undefined;
+      }
+      await fsyncPath(dir);
+      const step: Step = {
+        run: async () => {
+          await fs.rename(fresh, path);
+          tmps.release(fresh);
+          await fsyncPath(dir);
+        },
+        undo: async () => {
+          if (old === undefined) await fs.unlink(path);
+          else {
+            await fs.rename(old, path);
+            tmps.release(old);
+          }
+          await fsyncPath(dir);
+        },
+      };
+      return change(path, [step], tmps, [], async () => undefined);
+    } catch (error) {
+      await tmps.removeAll().catch(() => undefined);
+      throw ioError(`cannot write the new ${path}`, error);
     }
+  });
+}
+
+/**
+ * Replaces `keyPath` and `certPath` (same folder) with new contents so that an interruption at any
+ * moment leaves the old pair or the new pair: stage, switch (rolled back if it fails), commit.
+ */
+export async function replacePair(keyPath: string, certPath: string, keyPem: string, certPem: string, now: Date): Promise<void> {
+  const change = await stagePair(keyPath, certPath, keyPem, certPem, now);
+  try {
+    await change.switch();
   } catch (error) {
-    if (error instanceof PkiError) throw error;
-    throw new PkiError("io", `cannot replace ${certPath} and ${keyPath}: ${(error as Error).message}`, { cause: error });
+    await change.rollBack();
+    await change.discard();
+    throw error;
   }
+  await change.commit();
 }
 
 /** The folder name kpki's pair store uses; scans skip it (its files are the same certificates again). */

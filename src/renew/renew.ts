@@ -1,4 +1,4 @@
-import { invalidInput, mismatch } from "../errors.js";
+import { PkiError, invalidInput, isPkiError, mismatch } from "../errors.js";
 import { caEntry, type CaName } from "../kubeadm/catalogue.js";
 import { renewTargets, type RenewTarget } from "./targets.js";
 import { DEFAULTS, type ClusterConfig } from "../kubeadm/config.js";
@@ -13,17 +13,45 @@ import { generateKeyPair, parsePrivateKeyPem, privateKeyToPem } from "../pki/key
 // The catalogue of renewable certificates lives in ./targets.ts (cheap to load for --help and completion).
 export { renewTargets, type RenewTarget };
 
-/** The file writes renewal needs; src/io provides them on the file system. */
+/**
+ * A replacement written beside what it replaces and not yet visible to any reader: `switch` makes
+ * it current. src/io stages every byte first, so that switching and rolling back need no space.
+ */
+export interface StagedChange {
+  /** Makes the staged content current, in steps that each leave the old content or the new. */
+  readonly switch: () => Promise<void>;
+  /** Undoes what `switch` did, all of it or the part it got to: the old content is back. */
+  readonly rollBack: () => Promise<void>;
+  /** Removes what was staged (before `switch`, or after `rollBack`). */
+  readonly discard: () => Promise<void>;
+  /** Once every change of the run is switched: removes what only a roll-back needed. */
+  readonly commit: () => Promise<void>;
+}
+
+/** A finished backup copy. */
+export interface BackupCopy {
+  /** The copy stays (files are about to change). */
+  readonly keep: () => void;
+  /** Removes the copy (the run changed nothing). */
+  readonly remove: () => Promise<void>;
+}
+
+/** The file operations renewal needs; src/io provides them on the file system. */
 export interface RenewPort {
   readonly read: (path: string) => Promise<string | undefined>;
-  /** Replaces a key and its certificate so that readers see the old pair or the new, never a mix. */
-  readonly replacePair: (keyPath: string, certPath: string, keyPem: string, certPem: string) => Promise<void>;
-  /** Replaces one file atomically, keeping its mode. */
-  readonly replaceFile: (path: string, data: string) => Promise<void>;
-  /** Copies files into a new folder (refusing one that exists), keeping modes; each `to` is relative to it. */
-  readonly backup: (dir: string, files: readonly { from: string; to: string }[]) => Promise<void>;
   /** Throws (one clear line) unless new files can be created in `dir`. Run before any change. */
   readonly checkWritable: (dir: string) => Promise<void>;
+  /**
+   * Copies files into a new folder (refusing one that exists), keeping modes; each `to` is relative
+   * to it. Complete or not at all: a copy that cannot be completed is removed before this throws.
+   */
+  readonly backup: (dir: string, files: readonly { from: string; to: string }[]) => Promise<BackupCopy>;
+  /** Stages a new key and certificate; the switch replaces the pair so that readers see the old pair or the new, never a mix. */
+  readonly stagePair: (keyPath: string, certPath: string, keyPem: string, certPem: string) => Promise<StagedChange>;
+  /** Stages new content for one file; the switch replaces it atomically, keeping its mode. */
+  readonly stageFile: (path: string, data: string) => Promise<StagedChange>;
+  /** Runs `section` (the switches, and any roll-back) to its end before an interruption (SIGINT) is acted on. */
+  readonly uninterruptible: <T>(section: () => Promise<T>) => Promise<T>;
 }
 
 export interface RenewOptions {
@@ -62,6 +90,12 @@ const DONE =
  * key and serial; CN, O, DNS and IP SANs and ExtKeyUsage copied from the
  * current certificate; NotBefore now - 5m, NotAfter now + certificateValidityPeriod;
  * the key type from the config.
+ *
+ * All or nothing for the set asked for: every folder is checked writable, the
+ * backup is written (and removed if it cannot be completed), every new pair and
+ * kubeconfig is staged beside the old one (a failure removes what was staged and
+ * the backup: nothing changed), then each is switched; a failing switch rolls
+ * back every switched one. The error says what is left changed, if anything.
  */
 export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: RenewDeps): Promise<void> {
   const { crypto, now, log, port } = deps;
@@ -159,60 +193,121 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
   if (toRenew.length) dirs.add(dirOf(opts.backupDir.replace(/\/+$/, "")));
   for (const d of dirs) await port.checkWritable(d);
 
-  // ---- Back up everything that will be replaced, before the first change.
+  // ---- Back up everything that will be replaced, before the first change. A copy that cannot
+  // be completed is removed by the port; so is this one if the run ends changing nothing.
+  const unchanged = (error: unknown, extra = ""): Error =>
+    new PkiError(isPkiError(error) ? error.code : "io", `${(error as Error).message ?? String(error)}${extra}; nothing was changed`, { cause: error });
+  let backup: BackupCopy | undefined;
   if (toRenew.length) {
-    await port.backup(opts.backupDir, toRenew.flatMap((p) => pathsOf(p.target)));
-    log(`[renew] Backed up ${toRenew.flatMap((p) => pathsOf(p.target)).length} files to "${opts.backupDir}"`);
+    try {
+      backup = await port.backup(opts.backupDir, toRenew.flatMap((p) => pathsOf(p.target)));
+    } catch (error) {
+      throw unchanged(error);
+    }
   }
+  // Printed once everything is switched, in plan order.
+  const lines: string[] = toRenew.length ? [`[renew] Backed up ${toRenew.flatMap((p) => pathsOf(p.target)).length} files to "${opts.backupDir}"`] : [];
 
-  // ---- Renew, in kubeadm's order. New keys are generated concurrently up front.
+  // ---- Stage every renewal, in kubeadm's order: nothing any reader sees changes yet. New keys
+  // are generated concurrently up front.
+  const staged: { readonly target: RenewTarget; readonly change: StagedChange }[] = [];
+  const discardStaged = async (): Promise<string> => {
+    const left: string[] = [];
+    // Newest first: a folder the first staging created (.kpki) is empty only once the others are gone.
+    for (const s of [...staged].reverse()) await s.change.discard().catch((error: Error) => left.push(error.message));
+    await backup?.remove().catch((error: Error) => left.push(`cannot remove the backup "${opts.backupDir}": ${error.message}`));
+    return left.length ? ` (left behind: ${left.join("; ")})` : "";
+  };
   const keys = new Map(toRenew.map((p) => [p.target.name, generateKeyPair(cfg.encryptionAlgorithm, crypto)]));
   for (const k of keys.values()) k.catch(() => undefined);
-  for (const p of plan) {
-    const t = p.target;
-    if (p.action === "missing") {
-      log(`MISSING! ${t.longName}`);
-      continue;
+  try {
+    for (const p of plan) {
+      const t = p.target;
+      if (p.action === "missing") {
+        lines.push(`MISSING! ${t.longName}`);
+        continue;
+      }
+      if (p.action === "external") {
+        lines.push(`Detected external ${caEntry(t.ca).baseName}, ${t.longName} can't be renewed`);
+        continue;
+      }
+      if (p.action === "skip") {
+        lines.push(`[renew] ${t.name} skipped: ${residual(p.current)} (outside --expiring-within)`);
+        continue;
+      }
+      const issuer = (await issuerOf(t.ca)) as Issuer;
+      const key = await (keys.get(t.name) as Promise<Awaited<ReturnType<typeof generateKeyPair>>>);
+      const sans = dedupeAltNames({ dnsNames: p.current.dnsNames, ips: p.current.ips });
+      const cert = await createCertificate(
+        {
+          subject: p.current.organizations.length
+            ? { commonName: p.current.commonName, organizations: p.current.organizations }
+            : { commonName: p.current.commonName },
+          serial: randomSerial(crypto),
+          notBefore: new Date(now.getTime() - DEFAULTS.backdateMs),
+          notAfter: new Date(now.getTime() + cfg.certificateValidityMs),
+          isCa: false,
+          keyUsages: ["digitalSignature", "keyEncipherment"],
+          extKeyUsages: p.current.extKeyUsages,
+          dnsNames: sans.dnsNames,
+          ips: sans.ips,
+        },
+        key.publicKey,
+        issuer,
+        crypto,
+      );
+      const keyPem = await privateKeyToPem(key, crypto);
+      if (t.kind === "pki") {
+        staged.push({ target: t, change: await port.stagePair(joinPath(cfg.certificatesDir, `${t.file}.key`), joinPath(cfg.certificatesDir, `${t.file}.crt`), keyPem, cert.pem) });
+      } else {
+        const path = joinPath(cfg.kubeconfigDir, t.file);
+        staged.push({ target: t, change: await port.stageFile(path, await withRenewedClientCert(p.kubeconfigText ?? "", path, cert.pem, keyPem, issuer.certificate.pem)) });
+      }
+      lines.push(`${t.longName} renewed`);
     }
-    if (p.action === "external") {
-      log(`Detected external ${caEntry(t.ca).baseName}, ${t.longName} can't be renewed`);
-      continue;
-    }
-    if (p.action === "skip") {
-      log(`[renew] ${t.name} skipped: ${residual(p.current)} (outside --expiring-within)`);
-      continue;
-    }
-    const issuer = (await issuerOf(t.ca)) as Issuer;
-    const key = await (keys.get(t.name) as Promise<Awaited<ReturnType<typeof generateKeyPair>>>);
-    const sans = dedupeAltNames({ dnsNames: p.current.dnsNames, ips: p.current.ips });
-    const cert = await createCertificate(
-      {
-        subject: p.current.organizations.length
-          ? { commonName: p.current.commonName, organizations: p.current.organizations }
-          : { commonName: p.current.commonName },
-        serial: randomSerial(crypto),
-        notBefore: new Date(now.getTime() - DEFAULTS.backdateMs),
-        notAfter: new Date(now.getTime() + cfg.certificateValidityMs),
-        isCa: false,
-        keyUsages: ["digitalSignature", "keyEncipherment"],
-        extKeyUsages: p.current.extKeyUsages,
-        dnsNames: sans.dnsNames,
-        ips: sans.ips,
-      },
-      key.publicKey,
-      issuer,
-      crypto,
-    );
-    const keyPem = await privateKeyToPem(key, crypto);
-    if (t.kind === "pki") {
-      await port.replacePair(joinPath(cfg.certificatesDir, `${t.file}.key`), joinPath(cfg.certificatesDir, `${t.file}.crt`), keyPem, cert.pem);
-    } else {
-      const path = joinPath(cfg.kubeconfigDir, t.file);
-      await port.replaceFile(path, await withRenewedClientCert(p.kubeconfigText ?? "", path, cert.pem, keyPem, issuer.certificate.pem));
-    }
-    log(`${t.longName} renewed`);
+  } catch (error) {
+    throw unchanged(error, await discardStaged());
   }
-  if (opts.all) log(DONE);
+
+  // ---- Switch each one; if a switch fails, switch back every one already switched.
+  await port.uninterruptible(async () => {
+    backup?.keep();
+    const switched: (typeof staged)[number][] = [];
+    for (const s of staged) {
+      try {
+        await s.change.switch();
+        switched.push(s);
+        continue;
+      } catch (error) {
+        const stuck: string[] = [];
+        const why: string[] = [];
+        // The failing one first (the part of its switch that happened), then the others, newest first.
+        for (const r of [s, ...[...switched].reverse()]) {
+          try {
+            await r.change.rollBack();
+          } catch (rollBackError) {
+            stuck.push(r.target.name);
+            why.push((rollBackError as Error).message);
+          }
+        }
+        if (!stuck.length) {
+          const back = switched.length ? `; the ${switched.length} renewed before it (${switched.map((x) => x.target.name).join(", ")}) were switched back` : "";
+          throw unchanged(error, `${back}${await discardStaged()}`);
+        }
+        for (const x of [...staged].reverse()) if (!stuck.includes(x.target.name)) await x.change.discard().catch(() => undefined);
+        throw new PkiError(
+          "io",
+          `${(error as Error).message}; switching back failed (${why.join("; ")}); left changed: ${stuck.join(", ")}; ` +
+            `everything else was switched back; the previous files are in the backup "${opts.backupDir}"`,
+          { cause: error },
+        );
+      }
+    }
+    for (const l of lines) log(l);
+    if (opts.all) log(DONE);
+  });
+  // Old generations and the roll-back links are no longer needed; a failure here leaves only those.
+  for (const s of staged) await s.change.commit().catch(() => undefined);
 }
 
 /** A backup folder name beside the cert dir: `<certDir>-backup-YYYYMMDDTHHMMSSZ`. */

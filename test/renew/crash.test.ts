@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,33 +18,53 @@ const base = join(work, "base");
 execFileSync(process.execPath, [KPKI, "init", "--dir", base, "--encryption-algorithm", "ECDSA-P256"]);
 const args = (dir: string) => [KPKI, "certs", "renew", "all", "--dir", dir, "--encryption-algorithm", "ECDSA-P256", "--backup-dir", join(dir, "backup")];
 
-type Kill = { readonly from: "start" | "backup"; readonly afterMs: number } | undefined;
+type Kill = { readonly from: "start" | "backup" | "switch"; readonly afterMs: number } | undefined;
 
 /**
- * Runs renew all in `dir` and SIGKILLs it `afterMs` after it starts, or after its backup folder
- * appears (the replacements begin then), so that kills land in the write phase however loaded the
- * machine is. Resolves with how it ended and when the backup appeared.
+ * Runs renew all in `dir` and SIGKILLs it `afterMs` after it starts, after its backup folder
+ * appears (staging begins then), or after the first pair is switched (the apiserver's `current`
+ * link appears: the switches are under way), so that kills land in each write phase however
+ * loaded the machine is. Resolves with how it ended and when the backup and the first switch appeared.
  */
-function renewKilled(dir: string, kill: Kill): Promise<{ code: number | null; ms: number; backupAtMs: number | undefined }> {
+function renewKilled(dir: string, kill: Kill): Promise<{ code: number | null; ms: number; backupAtMs: number | undefined; switchAtMs: number | undefined }> {
   return new Promise((done) => {
     const t0 = performance.now();
     const backup = join(dir, "backup");
+    const firstSwitch = join(dir, "pki/.kpki/apiserver/current");
     let backupAtMs: number | undefined;
+    let switchAtMs: number | undefined;
     let timer: NodeJS.Timeout | undefined;
     const child = spawn(process.execPath, args(dir), { stdio: "ignore" });
     if (kill?.from === "start") timer = setTimeout(() => child.kill("SIGKILL"), kill.afterMs);
+    const exists = (path: string): boolean => {
+      try {
+        lstatSync(path);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const poll = setInterval(() => {
-      if (backupAtMs !== undefined || !existsSync(backup)) return;
-      backupAtMs = performance.now() - t0;
-      if (kill?.from === "backup") timer = setTimeout(() => child.kill("SIGKILL"), kill.afterMs);
+      if (backupAtMs === undefined && existsSync(backup)) {
+        backupAtMs = performance.now() - t0;
+        if (kill?.from === "backup") timer = setTimeout(() => child.kill("SIGKILL"), kill.afterMs);
+      }
+      if (switchAtMs === undefined && exists(firstSwitch)) {
+        switchAtMs = performance.now() - t0;
+        if (kill?.from === "switch") timer = setTimeout(() => child.kill("SIGKILL"), kill.afterMs);
+      }
     }, 1);
     child.on("exit", (code) => {
       clearInterval(poll);
       clearTimeout(timer);
-      done({ code, ms: performance.now() - t0, backupAtMs });
+      done({ code, ms: performance.now() - t0, backupAtMs, switchAtMs });
     });
   });
 }
+
+/** kpki's temporary names (`.NAME.kpki-<pid>-<random>.tmp`) anywhere under `dir`. */
+const temporaries = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => /(^|\/)\.[^/]*\.kpki-\d+-[0-9a-f]+\.tmp$/.test(f));
 
 const FILES = [
   ...[...CAS, ...LEAVES].flatMap((e) => [`pki/${e.baseName}.crt`, `pki/${e.baseName}.key`]),
@@ -81,39 +101,52 @@ async function check(dir: string): Promise<"untouched" | "partial" | "complete">
 
 describe("renew all survives SIGKILL at any moment", () => {
   it(`${RUNS} runs killed at moments spread over the whole run: every pair consistent, backups complete`, { timeout: 300_000 }, async () => {
-    // How long an uninterrupted run takes here: start-up to backup, and backup to exit (the replacements).
+    // How long an uninterrupted run takes here: start-up to backup, backup to the first switch (staging),
+    // and the first switch to exit (the switches).
     const startup: number[] = [];
-    const writes: number[] = [];
+    const staging: number[] = [];
+    const switching: number[] = [];
     for (let i = 0; i < 3; i++) {
       const d = join(work, `full-${i}`);
       cpSync(base, d, { recursive: true });
       const r = await renewKilled(d, undefined);
       expect(r.code).toBe(0);
       expect(await check(d)).toBe("complete");
+      expect(temporaries(d)).toEqual([]);
       startup.push(r.backupAtMs ?? r.ms);
-      writes.push(r.ms - (r.backupAtMs ?? r.ms));
+      staging.push((r.switchAtMs ?? r.ms) - (r.backupAtMs ?? r.ms));
+      switching.push(r.ms - (r.switchAtMs ?? r.ms));
     }
     const startSpan = Math.max(...startup);
-    const writeSpan = Math.max(...writes) * 1.2;
+    const stageSpan = Math.max(...staging) * 1.2;
+    const switchSpan = Math.max(...switching) * 1.2;
     const outcomes = { untouched: 0, partial: 0, complete: 0 };
     const run = async (i: number) => {
       const d = join(work, `run-${i}`);
       cpSync(base, d, { recursive: true });
-      // One kill in five during start-up, reading and the backup; the rest spread over the replacements.
-      await renewKilled(d, i % 5 === 0 ? { from: "start", afterMs: (i / RUNS) * startSpan } : { from: "backup", afterMs: (i / RUNS) * writeSpan });
+      // One kill in five during start-up, reading and the backup, two during staging, two during the switches.
+      const kill: Kill =
+        i % 5 === 0 ? { from: "start", afterMs: (i / RUNS) * startSpan }
+        : i % 5 < 3 ? { from: "backup", afterMs: (i / RUNS) * stageSpan }
+        : { from: "switch", afterMs: (i / RUNS) * switchSpan };
+      await renewKilled(d, kill);
       outcomes[await check(d)]++;
-      // A later run finishes what the killed one left, from the same consistent state.
-      if (i % 20 === 0) {
+      // A later run finishes what the killed one left, from the same consistent state, and removes
+      // the temporaries the killed one left (its PID is gone).
+      if (i % 20 === 0 || i % 20 === 3) {
         rmSync(join(d, "backup"), { recursive: true, force: true });
         expect((await renewKilled(d, undefined)).code).toBe(0);
         expect(existsSync(join(d, "pki/.kpki"))).toBe(true);
+        expect(temporaries(d)).toEqual([]);
       }
       rmSync(d, { recursive: true, force: true });
     };
     for (let i = 0; i < RUNS; i += 2) await Promise.all([run(i), run(i + 1)]);
-    console.log(`crash test: ${RUNS} kills, start-up ${startSpan.toFixed(0)} ms, replacements ${writeSpan.toFixed(0)} ms: ${JSON.stringify(outcomes)}`);
-    // The kills really landed before, during and after the replacements.
-    expect(outcomes.partial).toBeGreaterThanOrEqual(10);
+    console.log(
+      `crash test: ${RUNS} kills, start-up ${startSpan.toFixed(0)} ms, staging ${stageSpan.toFixed(0)} ms, switches ${switchSpan.toFixed(0)} ms: ${JSON.stringify(outcomes)}`,
+    );
+    // The kills really landed before, during and after the switches.
+    expect(outcomes.partial).toBeGreaterThanOrEqual(5);
     expect(outcomes.untouched).toBeGreaterThanOrEqual(1);
     expect(outcomes.untouched + outcomes.partial + outcomes.complete).toBe(RUNS);
   });

@@ -45,7 +45,7 @@ describe.skipIf(skip)("renew with a folder it cannot write", () => {
     const f = fakeIo();
     const code = await run(["certs", "renew", "all", "--dir", join(work, "cluster")], f.io);
     expect(code).toBe(1);
-    expect(f.stderr()).toBe(`error: cannot write in ${etcdDir}: permission denied; nothing was changed\n`);
+    expect(f.stderr()).toBe(`error: cannot write in ${etcdDir}: operation not permitted (EPERM); nothing was changed\n`);
     expect(files(join(work, "cluster"))).toEqual(before);
     expect(readdirSync(work).filter((n) => n.includes("backup"))).toEqual([]);
     expect(existsSync(join(work, "cluster/pki/.kpki"))).toBe(false);

@@ -3,7 +3,7 @@ import { parse } from "yaml";
 import { resolveClusterConfig, type ClusterConfig } from "../../src/kubeadm/config.js";
 import { allCertPhases, allKubeconfigPhases, runInit } from "../../src/kubeadm/init.js";
 import { readKubeconfig } from "../../src/kubeadm/kubeconfig.js";
-import { renewTargets, runRenew, type RenewPort } from "../../src/renew/renew.js";
+import { renewTargets, runRenew, type RenewPort, type StagedChange } from "../../src/renew/renew.js";
 import { isSignedBy, keyMatchesCertificate, ipStrings, parseCertificatePem } from "../../src/pki/cert.js";
 import { parsePrivateKeyPem } from "../../src/pki/keys.js";
 import { isPkiError } from "../../src/errors.js";
@@ -18,7 +18,10 @@ function config(extra: Record<string, unknown> = {}): ClusterConfig {
     { hostname: "cp-1", defaultAddress: "192.0.2.10" });
 }
 
-/** A memory PKI plus a RenewPort over the same map that records what it did. */
+/**
+ * A memory PKI plus a RenewPort over the same map that records what it did. `failSwitch` /
+ * `failStage` / `failRollBack` name a file whose switch, staging or roll-back throws.
+ */
 async function pki(cfg = config()) {
   const m = memoryStore();
   await runInit(cfg, { certs: allCertPhases(), kubeconfigs: allKubeconfigPhases() }, { crypto, store: m.store, now: T0, log: () => {}, warn: () => {} });
@@ -26,27 +29,60 @@ async function pki(cfg = config()) {
   const backups = new Map<string, string>();
   const ops: string[] = [];
   const readOnly = new Set<string>();
+  const faults = { failSwitch: "", failStage: "", failRollBack: "", failBackup: false };
+  const staged = (label: string, writes: readonly { path: string; data: string; mode: number }[]): StagedChange => {
+    const old = writes.map((w) => ({ path: w.path, before: files.get(w.path) }));
+    let switched = false;
+    return {
+      switch: async () => {
+        if (label === faults.failSwitch) throw new Error(`cannot switch ${label} to the new one: injected`);
+        ops.push(`switch ${label}`);
+        for (const w of writes) files.set(w.path, { data: w.data, mode: w.mode });
+        switched = true;
+      },
+      rollBack: async () => {
+        if (!switched) return;
+        if (label === faults.failRollBack) throw new Error(`cannot switch ${label} back: injected`);
+        ops.push(`roll back ${label}`);
+        for (const o of old) if (o.before) files.set(o.path, o.before);
+        switched = false;
+      },
+      discard: async () => void ops.push(`discard ${label}`),
+      commit: async () => void ops.push(`commit ${label}`),
+    };
+  };
   const port: RenewPort = {
     read: async (p) => files.get(p)?.data,
-    replacePair: async (k, c, key, cert) => {
-      ops.push(`pair ${c}`);
-      files.set(k, { data: key, mode: 0o600 });
-      files.set(c, { data: cert, mode: 0o644 });
+    stagePair: async (k, c, key, cert) => {
+      if (c === faults.failStage) throw new Error(`cannot write the new ${c} and its key: no space left on device (ENOSPC)`);
+      ops.push(`stage ${c}`);
+      return staged(c, [{ path: k, data: key, mode: 0o600 }, { path: c, data: cert, mode: 0o644 }]);
     },
-    replaceFile: async (p, d) => {
-      ops.push(`file ${p}`);
-      files.set(p, { data: d, mode: files.get(p)?.mode ?? 0o600 });
+    stageFile: async (p, d) => {
+      if (p === faults.failStage) throw new Error(`cannot write the new ${p}: no space left on device (ENOSPC)`);
+      ops.push(`stage ${p}`);
+      return staged(p, [{ path: p, data: d, mode: files.get(p)?.mode ?? 0o600 }]);
     },
     checkWritable: async (dir) => {
-      if (readOnly.has(dir)) throw new Error(`cannot write in ${dir}: permission denied; nothing was changed`);
+      if (readOnly.has(dir)) throw new Error(`cannot write in ${dir}: permission denied (EACCES); nothing was changed`);
     },
     backup: async (dir, list) => {
+      if (faults.failBackup) throw new Error(`cannot write the backup ${dir}: no space left on device (ENOSPC); the partial copy was removed`);
       ops.push(`backup ${dir}`);
       for (const f of list) backups.set(`${dir}/${f.to}`, files.get(f.from)!.data);
+      return {
+        keep: () => void ops.push("keep backup"),
+        remove: async () => {
+          ops.push("remove backup");
+          for (const f of list) backups.delete(`${dir}/${f.to}`);
+        },
+      };
     },
+    uninterruptible: (section) => section(),
   };
   const snapshot = new Map([...files].map(([k, v]) => [k, v.data]));
-  return { files, port, backups, ops, snapshot, readOnly };
+  const now = () => new Map([...files].map(([k, v]) => [k, v.data]));
+  return { files, port, backups, ops, snapshot, readOnly, faults, now };
 }
 
 async function renew(cfg: ClusterConfig, p: Awaited<ReturnType<typeof pki>>, opts: Partial<Parameters<typeof runRenew>[1]> = {}, now = LATER) {
@@ -96,7 +132,7 @@ describe("kpki certs renew (kubeadm-certs.md §4)", () => {
     expect(client.organizations).toEqual(["kubeadm:cluster-admins"]);
     // The CAs are never touched.
     expect(p.files.get("/k/pki/ca.crt")!.data).toBe(p.snapshot.get("/k/pki/ca.crt"));
-    expect(p.ops.filter((o) => o.startsWith("pair"))).toEqual(["pair /k/pki/apiserver.crt", "pair /k/pki/apiserver-kubelet-client.crt"]);
+    expect(p.ops.filter((o) => o.startsWith("switch"))).toEqual(["switch /k/pki/apiserver.crt", "switch /k/pki/apiserver-kubelet-client.crt"]);
   });
 
   it("the key type comes from the config, not the old key", async () => {
@@ -162,7 +198,7 @@ describe("kpki certs renew (kubeadm-certs.md §4)", () => {
     const p = await pki();
     p.readOnly.add("/k/pki/etcd");
     const error = await renew(config(), p).catch((e: unknown) => e);
-    expect((error as Error).message).toBe("cannot write in /k/pki/etcd: permission denied; nothing was changed");
+    expect((error as Error).message).toBe("cannot write in /k/pki/etcd: permission denied (EACCES); nothing was changed");
     expect(p.ops).toEqual([]);
   });
 
@@ -181,5 +217,79 @@ describe("kpki certs renew (kubeadm-certs.md §4)", () => {
     expect(isPkiError(error)).toBe(true);
     expect((error as Error).message).toMatch(message);
     expect(p.ops).toEqual([]);
+  });
+
+  it("writes in phases: backup, every renewal staged, then switched, then committed", async () => {
+    const p = await pki();
+    await renew(config(), p, { names: ["apiserver", "admin.conf"], all: false });
+    expect(p.ops).toEqual([
+      "backup /k/pki-backup",
+      "stage /k/admin.conf",
+      "stage /k/pki/apiserver.crt",
+      "keep backup",
+      "switch /k/admin.conf",
+      "switch /k/pki/apiserver.crt",
+      "commit /k/admin.conf",
+      "commit /k/pki/apiserver.crt",
+    ]);
+  });
+
+  it("a backup that cannot be completed: nothing staged, nothing changed, no line printed", async () => {
+    const p = await pki();
+    p.faults.failBackup = true;
+    const out: string[] = [];
+    const error = await runRenew(config(), { names: renewTargets(false).map((t) => t.name), all: true, dryRun: false, backupDir: "/k/pki-backup" },
+      { crypto, now: LATER, log: (l) => out.push(l), port: p.port }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("cannot write the backup /k/pki-backup: no space left on device (ENOSPC); the partial copy was removed; nothing was changed");
+    expect(p.ops).toEqual([]);
+    expect(out).toEqual([]);
+    expect(p.now()).toEqual(p.snapshot);
+  });
+
+  it("staging fails part-way (ENOSPC): what was staged is discarded, the backup removed, nothing changed", async () => {
+    const p = await pki();
+    p.faults.failStage = "/k/pki/etcd/peer.crt"; // the 7th in kubeadm's order
+    const error = await renew(config(), p).catch((e: unknown) => e);
+    expect(isPkiError(error)).toBe(true);
+    expect((error as Error).message).toBe("cannot write the new /k/pki/etcd/peer.crt and its key: no space left on device (ENOSPC); nothing was changed");
+    expect(p.ops.filter((o) => o.startsWith("stage"))).toHaveLength(6);
+    expect(p.ops.filter((o) => o.startsWith("discard"))).toHaveLength(6);
+    expect(p.ops.filter((o) => o.startsWith("switch"))).toEqual([]);
+    expect(p.ops.at(-1)).toBe("remove backup");
+    expect(p.backups.size).toBe(0);
+    expect(p.now()).toEqual(p.snapshot);
+  });
+
+  it("a switch fails part-way: every switched one is switched back, the backup removed, and the message says so", async () => {
+    const p = await pki();
+    p.faults.failSwitch = "/k/pki/etcd/server.crt"; // the 8th in kubeadm's order
+    const error = await renew(config(), p).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      "cannot switch /k/pki/etcd/server.crt to the new one: injected; the 7 renewed before it (admin.conf, apiserver, apiserver-etcd-client, " +
+        "apiserver-kubelet-client, controller-manager.conf, etcd-healthcheck-client, etcd-peer) were switched back; nothing was changed",
+    );
+    expect(p.ops.filter((o) => o.startsWith("switch"))).toHaveLength(7);
+    expect(p.ops.filter((o) => o.startsWith("roll back"))).toHaveLength(7);
+    expect(p.ops.filter((o) => o.startsWith("discard"))).toHaveLength(11);
+    expect(p.ops.filter((o) => o.startsWith("commit"))).toEqual([]);
+    expect(p.ops.at(-1)).toBe("remove backup");
+    expect(p.now()).toEqual(p.snapshot);
+  });
+
+  it("a roll-back that fails too: the message lists exactly what is left changed and the backup is kept", async () => {
+    const p = await pki();
+    p.faults.failSwitch = "/k/pki/etcd/server.crt";
+    p.faults.failRollBack = "/k/pki/apiserver.crt";
+    const out: string[] = [];
+    const error = await renew(config(), p).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      "cannot switch /k/pki/etcd/server.crt to the new one: injected; switching back failed (cannot switch /k/pki/apiserver.crt back: injected); " +
+        'left changed: apiserver; everything else was switched back; the previous files are in the backup "/k/pki-backup"',
+    );
+    expect(out).toEqual([]);
+    const changed = [...p.now()].filter(([k, v]) => p.snapshot.get(k) !== v).map(([k]) => k);
+    expect(changed.sort()).toEqual(["/k/pki/apiserver.crt", "/k/pki/apiserver.key"]);
+    expect(p.backups.get("/k/pki-backup/pki/apiserver.crt")).toBe(p.snapshot.get("/k/pki/apiserver.crt"));
+    expect(p.ops).not.toContain("remove backup");
   });
 });
