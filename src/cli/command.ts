@@ -42,8 +42,10 @@ export interface AnyCommand {
   readonly command: string;
   readonly describe: string;
   readonly subcommands?: readonly AnyCommand[];
-  /** Its flags' long names (for suggestions on a misspelt flag). */
+  /** Its flags' long names (for suggestions on a misspelt flag, and the README's command reference). */
   readonly optionNames: readonly string[];
+  /** The last paragraph of its --help, with the exit codes; absent for a group. */
+  readonly epilogue?: string;
   /** Builds the yargs module; `exit` receives the handler's exit code. */
   readonly toYargs: (io: CliIo, exit: (code: number) => void) => CommandModule;
 }
@@ -60,6 +62,7 @@ export function defineCommand<const O extends OptionSet, const P extends Positio
     describe: spec.describe,
     ...(spec.subcommands ? { subcommands: spec.subcommands } : {}),
     optionNames: Object.keys(spec.options),
+    epilogue: spec.epilogue,
     spec,
     toYargs: (io, exit) => ({
       command: spec.command,

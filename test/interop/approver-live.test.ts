@@ -20,6 +20,9 @@ import { createLocalAddress, type LocalAddress } from "../helpers/local-address.
 import { freePort, stopProcess, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
 import { crypto } from "../helpers/clock.js";
+import { run as runCli } from "../../src/cli/main.js";
+import type { StopSignal } from "../../src/cli/io.js";
+import { fakeIo } from "../helpers/fake-io.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -342,6 +345,36 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     const status = await waitDecided(name, 40_000);
     expect(status.conditions?.[0]?.type).toBe("Approved");
   }, 120_000);
+
+  it("approver run in-process, through the CLI's I/O port: flags are checked before it connects, it decides against the real API, and the port's stop signal ends it with exit 0", async () => {
+    const kc = join(dir, "approver.conf");
+    // Flag mistakes are usage errors, answered before anything connects or listens.
+    for (const [args, message] of [
+      [["--renew-deadline", "20s"], "--renew-deadline must be shorter than --lease-duration"],
+      [["--workers", "0"], "invalid --workers 0: expected a whole number of at least 1"],
+      [["--lease-duration", "15 s"], 'invalid --lease-duration "15 s": expected a positive duration such as 720h, 30d or 1y'],
+    ] as const) {
+      const f = fakeIo();
+      expect([await runCli(["approver", "run", "--kubeconfig", kc, ...args], f.io), f.stderr()]).toEqual([2, `error: ${message}\nRun 'kpki approver run --help' for usage.\n`]);
+    }
+    // A kubelet-serving CSR from a user who is not a node: every approver ignores it, so it is still pending when this one lists.
+    const name = `not-a-node-${Math.random().toString(36).slice(2, 8)}`;
+    const pem = (await createCsr({ subject: { commonName: "system:node:n1", organizations: ["system:nodes"] }, dnsNames: ["n1"], ips: [] }, await generateKeyPair("ECDSA-P256", crypto), crypto)).pem;
+    const created = await kubectl(["--kubeconfig", join(dir, "super-admin.conf"), "create", "-f", "-"], JSON.stringify({ apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest",
+      metadata: { name }, spec: { request: Buffer.from(pem).toString("base64"), signerName: "kubernetes.io/kubelet-serving", usages: ["digital signature", "server auth"] } }));
+    expect(created.code, created.stderr).toBe(0);
+    let stop: ((signal: StopSignal) => void) | undefined;
+    const f = fakeIo({ clock: () => new Date(), onStopSignal: (handler) => ((stop = handler), () => (stop = undefined)) });
+    const metrics = await freePort();
+    const exit = runCli(["approver", "run", "--kubeconfig", kc, "--dry-run", "--leader-elect=false", "--no-events", "--metrics-bind-address", `127.0.0.1:${metrics}`], f.io);
+    await waitFor("the in-process approver to judge the pending CSR", async () => f.stderr().includes(`"msg":"ignored","csr":"${name}"`), 20_000, 100);
+    expect(f.stderr()).toMatch(new RegExp(`"msg":"ignored","csr":"${name}","decision":"ignore","reason":"NotANode"`));
+    expect(stop).toBeDefined();
+    stop?.("SIGTERM");
+    expect(await exit).toBe(0);
+    expect(stop).toBeUndefined(); // it stopped listening for signals
+    expect(f.stderr()).toMatch(/"msg":"stopping: SIGTERM"/);
+  }, 60_000);
 
   it("SIGTERM: the leading replica stops its watches and exits 0 by itself (no open connection holds it)", async () => {
     const leader = replicas.get(await leaseHolder())!.child;

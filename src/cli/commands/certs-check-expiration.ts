@@ -73,9 +73,9 @@ export const certsCheckExpirationCommand = defineCommand({
   epilogue:
     "The detailed table (--kubeconfig, --env-kubeconfig, --kubelet, --scan, --verify) shows SUBJECT, ISSUER, CHAIN (ok, self-signed, " +
     "unknown issuer, bad signature), KEY (match, MISMATCH, unreadable, - when none beside it) and STATUS. " +
-    "Exit codes without --warn-within/--crit-within, kubeadm's: 0 (also when a certificate is expired or missing), " +
-    "1 when a file cannot be read or holds no valid certificate, 2 usage error. " +
-    "With them, the monitoring-plugin convention (Nagios, Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL (within --crit-within, " +
+    "Exit codes: without --warn-within/--crit-within, kubeadm's: 0 (also when a certificate is expired or missing), " +
+    "1 when a file cannot be read or holds no valid certificate, 2 usage error; " +
+    "with them, the monitoring-plugin convention (Nagios, Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL (within --crit-within, " +
     "expired, not yet valid, invalid), 3 UNKNOWN (usage error, a folder that does not exist, nothing found, a file that cannot be read).",
   run: async (args, io) => {
     const monitoring = args["warn-within"] !== undefined || args["crit-within"] !== undefined;
