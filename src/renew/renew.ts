@@ -1,14 +1,13 @@
 import { PkiError, invalidInput, isPkiError, mismatch } from "../errors.js";
 import { caEntry, type CaName } from "../kubeadm/catalogue.js";
 import { renewTargets, type RenewTarget } from "./targets.js";
-import { DEFAULTS, type ClusterConfig } from "../kubeadm/config.js";
-import { readKubeconfig } from "../kubeadm/kubeconfig.js";
+import type { ClusterConfig } from "../kubeadm/config.js";
+import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths, readCertificateAt, requireIssuer, type CaFiles, type CertificatePlace } from "../kubeadm/files.js";
 import { withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
-import { dedupeAltNames } from "../kubeadm/sans.js";
-import { joinPath } from "../kubeadm/store.js";
+import { leafSpec } from "../kubeadm/resolve.js";
 import { humanDuration, kubeadmDate } from "../expiry/human.js";
-import { createCertificate, keyMatchesCertificate, parseCertificatePem, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
-import { generateKeyPair, parsePrivateKeyPem, privateKeyToPem } from "../pki/keys.js";
+import { createCertificate, randomSerial, type ParsedCertificate } from "../pki/cert.js";
+import { generateKeyPair, privateKeyToPem } from "../pki/keys.js";
 
 // The catalogue of renewable certificates lives in ./targets.ts (cheap to load for --help and completion).
 export { renewTargets, type RenewTarget };
@@ -102,58 +101,34 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
   const targets = renewTargets(cfg.etcd.external);
   for (const n of opts.names) if (!targets.some((t) => t.name === n)) throw invalidInput(`unknown certificate "${n}"`);
   const chosen = targets.filter((t) => opts.names.includes(t.name));
+  const placeOf = (t: RenewTarget): CertificatePlace =>
+    t.kind === "pki" ? { kind: "pki", ...pkiPaths(cfg.certificatesDir, t.file) } : { kind: "kubeconfig", path: kubeconfigPaths(cfg.kubeconfigDir, t.file).file };
 
-  // CAs: certificate and key, or external (no key).
-  const issuers = new Map<CaName, Issuer | "external">();
-  const issuerOf = async (name: CaName): Promise<Issuer | "external"> => {
-    const known = issuers.get(name);
-    if (known) return known;
-    const entry = caEntry(name);
-    const crtPath = joinPath(cfg.certificatesDir, `${entry.baseName}.crt`);
-    const keyPath = joinPath(cfg.certificatesDir, `${entry.baseName}.key`);
-    const crt = await port.read(crtPath);
-    if (crt === undefined) throw mismatch(`couldn't load ${entry.baseName} certificate authority from ${crtPath}: no such file`);
-    let certificate: ParsedCertificate;
-    try {
-      certificate = parseCertificatePem(crt);
-    } catch (error) {
-      throw mismatch(`failure loading ${entry.baseName} certificate authority from ${crtPath}: ${(error as Error).message}`);
-    }
-    if (!certificate.isCa) throw mismatch(`${entry.baseName} certificate is not a certificate authority (${crtPath})`);
-    const keyText = await port.read(keyPath);
-    let result: Issuer | "external" = "external";
-    if (keyText !== undefined) {
-      const key = await parsePrivateKeyPem(keyText, crypto).catch((error: Error) => {
-        throw mismatch(`failure loading ${entry.baseName} certificate authority key from ${keyPath}: ${error.message}`);
-      });
-      if (!(await keyMatchesCertificate(certificate, key, crypto))) throw mismatch(`${keyPath} does not match ${crtPath}`);
-      result = { certificate, key };
-    }
-    issuers.set(name, result);
-    return result;
+  // CAs: certificate and key, or external (no key), checked as every command checks them.
+  const cas = new Map<CaName, CaFiles>();
+  const caOf = async (name: CaName): Promise<CaFiles> => {
+    const known = cas.get(name) ?? (await loadCaFiles(port.read, caLocation(cfg.certificatesDir, name), crypto));
+    if (!known.certificate) throw mismatch(`couldn't load ${known.location.name} certificate authority from ${known.location.cert}: no such file`);
+    cas.set(name, known);
+    return known;
   };
 
   // ---- Plan: read and check everything; change nothing.
   const plan: Planned[] = [];
   for (const target of chosen) {
-    const path = target.kind === "pki" ? joinPath(cfg.certificatesDir, `${target.file}.crt`) : joinPath(cfg.kubeconfigDir, target.file);
-    const text = await port.read(path);
-    if (text === undefined) {
-      plan.push({ target, action: "missing" });
-      continue;
-    }
-    let current: ParsedCertificate;
+    let stored;
     try {
-      if (target.kind === "pki") current = parseCertificatePem(text);
-      else {
-        const view = await readKubeconfig(text, path);
-        if (!view.clientCertData) throw new Error(`kubeConfig file ${path} does not have an embedded client certificate`);
-        current = parseCertificatePem(view.clientCertData);
-      }
+      stored = await readCertificateAt(port.read, placeOf(target));
     } catch (error) {
       throw mismatch(`${target.name} is not a valid certificate for this cluster: ${(error as Error).message}`);
     }
-    if ((await issuerOf(target.ca)) === "external") {
+    if (stored === undefined) {
+      plan.push({ target, action: "missing" });
+      continue;
+    }
+    const current = stored.certificate;
+    const text = stored.text;
+    if (isExternalCa(await caOf(target.ca))) {
       plan.push({ target, action: "external" });
       continue;
     }
@@ -165,13 +140,15 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
     plan.push(target.kind === "kubeconfig" ? { target, action: "renew", current, kubeconfigText: text } : { target, action: "renew", current });
   }
 
-  const pathsOf = (t: RenewTarget): { from: string; to: string }[] =>
-    t.kind === "pki"
+  const pathsOf = (t: RenewTarget): { from: string; to: string }[] => {
+    const place = placeOf(t);
+    return place.kind === "pki"
       ? [
-          { from: joinPath(cfg.certificatesDir, `${t.file}.crt`), to: `pki/${t.file}.crt` },
-          { from: joinPath(cfg.certificatesDir, `${t.file}.key`), to: `pki/${t.file}.key` },
+          { from: place.cert, to: `pki/${t.file}.crt` },
+          { from: place.key, to: `pki/${t.file}.key` },
         ]
-      : [{ from: joinPath(cfg.kubeconfigDir, t.file), to: t.file }];
+      : [{ from: place.path, to: t.file }];
+  };
   const toRenew = plan.filter((p): p is Extract<Planned, { action: "renew" }> => p.action === "renew");
   const residual = (c: ParsedCertificate): string => `expires ${kubeadmDate(c.notAfter)}, ${humanDuration(Math.trunc((c.notAfter.getTime() - now.getTime()) / 1000))} left`;
 
@@ -188,7 +165,6 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
   }
 
   // ---- Every folder that will be written must be writable, or nothing is changed at all.
-  const dirOf = (path: string): string => path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".";
   const dirs = new Set(toRenew.flatMap((p) => pathsOf(p.target).map((f) => dirOf(f.from))));
   if (toRenew.length) dirs.add(dirOf(opts.backupDir.replace(/\/+$/, "")));
   for (const d of dirs) await port.checkWritable(d);
@@ -235,33 +211,19 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
         lines.push(`[renew] ${t.name} skipped: ${residual(p.current)} (outside --expiring-within)`);
         continue;
       }
-      const issuer = (await issuerOf(t.ca)) as Issuer;
-      const key = await (keys.get(t.name) as Promise<Awaited<ReturnType<typeof generateKeyPair>>>);
-      const sans = dedupeAltNames({ dnsNames: p.current.dnsNames, ips: p.current.ips });
-      const cert = await createCertificate(
-        {
-          subject: p.current.organizations.length
-            ? { commonName: p.current.commonName, organizations: p.current.organizations }
-            : { commonName: p.current.commonName },
-          serial: randomSerial(crypto),
-          notBefore: new Date(now.getTime() - DEFAULTS.backdateMs),
-          notAfter: new Date(now.getTime() + cfg.certificateValidityMs),
-          isCa: false,
-          keyUsages: ["digitalSignature", "keyEncipherment"],
-          extKeyUsages: p.current.extKeyUsages,
-          dnsNames: sans.dnsNames,
-          ips: sans.ips,
-        },
-        key.publicKey,
-        issuer,
-        crypto,
-      );
+      const issuer = requireIssuer(await caOf(t.ca));
+      const key = await keys.get(t.name);
+      if (!key) throw new PkiError("io", `no key was generated for ${t.name}`);
+      // kubeadm's renewal keeps the identity and usages and takes a new key, serial and validity.
+      const { commonName, organizations, dnsNames, ips, extKeyUsages } = p.current;
+      const spec = leafSpec({ commonName, organizations, dnsNames, ips, extKeyUsages }, now, cfg.certificateValidityMs);
+      const cert = await createCertificate({ ...spec, serial: randomSerial(crypto) }, key.publicKey, issuer, crypto);
       const keyPem = await privateKeyToPem(key, crypto);
-      if (t.kind === "pki") {
-        staged.push({ target: t, change: await port.stagePair(joinPath(cfg.certificatesDir, `${t.file}.key`), joinPath(cfg.certificatesDir, `${t.file}.crt`), keyPem, cert.pem) });
+      const place = placeOf(t);
+      if (place.kind === "pki") {
+        staged.push({ target: t, change: await port.stagePair(place.key, place.cert, keyPem, cert.pem) });
       } else {
-        const path = joinPath(cfg.kubeconfigDir, t.file);
-        staged.push({ target: t, change: await port.stageFile(path, await withRenewedClientCert(p.kubeconfigText ?? "", path, cert.pem, keyPem, issuer.certificate.pem)) });
+        staged.push({ target: t, change: await port.stageFile(place.path, await withRenewedClientCert(p.kubeconfigText ?? "", place.path, cert.pem, keyPem, issuer.certificate.pem)) });
       }
       lines.push(`${t.longName} renewed`);
     }

@@ -92,7 +92,7 @@ async function renew(cfg: ClusterConfig, p: Awaited<ReturnType<typeof pki>>, opt
   return out;
 }
 
-describe("kpki certs renew (kubeadm-certs.md §4)", () => {
+describe("kpki certs renew (kubeadm certs renew, cmd/kubeadm/app/phases/certs/renewal)", () => {
   it("renew all prints kubeadm's lines in kubeadm's order, after one backup line", async () => {
     const p = await pki();
     const out = await renew(config(), p);
@@ -204,12 +204,12 @@ describe("kpki certs renew (kubeadm-certs.md §4)", () => {
 
   it.each([
     ["a corrupt certificate", (f: Map<string, { data: string; mode: number }>) => f.set("/k/pki/etcd/peer.crt", { data: "junk", mode: 0o644 }),
-      /^etcd-peer is not a valid certificate for this cluster: no CERTIFICATE block found$/],
+      /^etcd-peer is not a valid certificate for this cluster: failure loading certificate from \/k\/pki\/etcd\/peer\.crt: no CERTIFICATE block found$/],
     ["a kubeconfig without a current context", (f: Map<string, { data: string; mode: number }>) =>
       f.set("/k/scheduler.conf", { data: f.get("/k/scheduler.conf")!.data.replace(/current-context: .*\n/, ""), mode: 0o600 }),
       /^scheduler\.conf is not a valid certificate for this cluster: invalid kubeConfig file \/k\/scheduler\.conf: no current-context$/],
     ["a CA key that is not the CA's", (f: Map<string, { data: string; mode: number }>) => f.set("/k/pki/ca.key", { data: f.get("/k/pki/front-proxy-ca.key")!.data, mode: 0o600 }),
-      /^\/k\/pki\/ca\.key does not match \/k\/pki\/ca\.crt$/],
+      /^\/k\/pki\/ca\.key does not match \/k\/pki\/ca\.crt: the key is not the ca certificate authority.s$/],
   ])("%s: one clear error, no file changed, no backup", async (_what, breakIt, message) => {
     const p = await pki();
     breakIt(p.files);

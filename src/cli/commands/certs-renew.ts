@@ -28,7 +28,10 @@ export const certsRenewCommand = defineCommand({
     "Each renewed certificate gets a new key and serial; CN, O, SANs and usages are copied from the current one. " +
     "Kubeconfigs get the new client certificate and ca.crt as certificate-authority-data; nothing else in them changes. " +
     "A certificate and its key are swapped together through a symlink (X.crt -> .kpki/X/current/X.crt), so an " +
-    "interruption leaves the old pair or the new one. Exit codes: 0 done, 1 error (nothing changed), 2 usage error.",
+    "interruption leaves the old pair or the new one. All or nothing: the backup and every new pair are written first and " +
+    "switched only once all are written; a failed switch switches the others back. " +
+    "Exit codes: 0 done, 1 error (nothing changed, unless the message lists what is left changed), 2 usage error, " +
+    "130/143 SIGINT/SIGTERM (nothing changed, or everything renewed if the signal came during the switches).",
   run: async (args, io) => {
     const expiringWithinMs = optionalDurationFlag("expiring-within", args["expiring-within"], { min: 0 });
     // Node name and advertise address do not matter for renewal (SANs are copied); give placeholders
