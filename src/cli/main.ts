@@ -1,5 +1,6 @@
 import yargs from "yargs";
 import { isPkiError } from "../errors.js";
+import { closestName } from "../suggest.js";
 import type { AnyCommand } from "./command.js";
 import { defineGroup } from "./command.js";
 import { approverCheckCommand } from "./commands/approver-check.js";
@@ -108,30 +109,12 @@ function commandPath(args: readonly string[]): { path: string; options: readonly
   return { path: words.join(" "), options, usage };
 }
 
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
-}
-
 /**
- * The closest of `names` to `typed`, when it is close enough to be a typo, or the one that is
- * `typed` without a prefix (`--certificate-validity-period` → `--validity-period`).
+ * The closest of `names` to `typed`, when it is close enough to be a typo (src/suggest.ts), or the
+ * one that is `typed` without a prefix (`--certificate-validity-period` → `--validity-period`).
  */
 function closest(typed: string, names: readonly string[]): string | undefined {
-  const suffix = names.find((n) => n.length >= 6 && typed.endsWith(`-${n}`));
-  if (suffix) return suffix;
-  let best: { name: string; d: number } | undefined;
-  for (const name of names) {
-    const d = distance(typed.toLowerCase(), name.toLowerCase());
-    if (!best || d < best.d) best = { name, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) ? best.name : undefined;
+  return names.find((n) => n.length >= 6 && typed.endsWith(`-${n}`)) ?? closestName(typed, names);
 }
 
 const camel = (kebab: string): string => kebab.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());

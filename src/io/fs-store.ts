@@ -48,10 +48,11 @@ export function errnoText(error: unknown): string {
 export const ioError = (what: string, error: unknown): PkiError =>
   error instanceof PkiError ? error : new PkiError("io", `${what}: ${errnoText(error)}`, { cause: error });
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Flushes a file or a folder (a rename is durable once its folder is flushed); best effort. */
+export async function fsyncPath(path: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(dir, constants.O_RDONLY);
+    handle = await fs.open(path, constants.O_RDONLY);
     await handle.sync();
   } catch {
     // Some file systems refuse fsync on directories; the rename is still atomic.
@@ -97,7 +98,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
       release();
       throw ioError(`cannot write ${path}`, error);
     }
-    await fsyncDir(dir);
+    await fsyncPath(dir);
   });
 }
 

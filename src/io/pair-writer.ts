@@ -3,7 +3,7 @@ import { constants, promises as fs } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PkiError } from "../errors.js";
 import type { StagedChange } from "../renew/renew.js";
-import { ioError } from "./fs-store.js";
+import { fsyncPath, ioError } from "./fs-store.js";
 import { checkInterrupted, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
 
 /**
@@ -32,18 +32,6 @@ import { checkInterrupted, registerTemporary, removeStaleTemporaries, temporaryN
 const STORE = ".kpki";
 /** A generation folder's name: `<UTC stamp>-<6 hex>`; only such names are ever pruned. */
 const GENERATION = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
-
-async function fsyncPath(path: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(path, constants.O_RDONLY);
-    await handle.sync();
-  } catch {
-    // some file systems refuse fsync on directories; the renames are still atomic
-  } finally {
-    await handle?.close();
-  }
-}
 
 async function writeSynced(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
@@ -112,6 +100,28 @@ class Temporaries {
       this.release(path);
     }
   }
+}
+
+/**
+ * The step that renames `fresh` over `target` (flushing `dir`), undone by renaming `old` back over
+ * it, or by unlinking `target` when there was nothing before. Both are one rename: no space needed.
+ */
+function renameStep(tmps: Temporaries, fresh: string, target: string, old: string | undefined, dir: string): Step {
+  return {
+    run: async () => {
+      await fs.rename(fresh, target);
+      tmps.release(fresh);
+      await fsyncPath(dir);
+    },
+    undo: async () => {
+      if (old === undefined) await fs.unlink(target);
+      else {
+        await fs.rename(old, target);
+        tmps.release(old);
+      }
+      await fsyncPath(dir);
+    },
+  };
 }
 
 /**
@@ -211,21 +221,7 @@ export function stagePair(keyPath: string, certPath: string, keyPem: string, cer
       /** Points `current` at what `tmpLink` names; undone through `restore` (a link made now) or by unlinking. */
       const currentStep = async (tmpLink: string, before: string | undefined): Promise<Step> => {
         const restore = before === undefined ? undefined : await symlinkTmp(base, "current", before);
-        return {
-          run: async () => {
-            await fs.rename(tmpLink, current);
-            tmps.release(tmpLink);
-            await fsyncPath(base);
-          },
-          undo: async () => {
-            if (restore === undefined) await fs.unlink(current);
-            else {
-              await fs.rename(restore, current);
-              tmps.release(restore);
-            }
-            await fsyncPath(base);
-          },
-        };
+        return renameStep(tmps, tmpLink, current, restore, base);
       };
       /**
        * Renames a staged folder to its generation name; undone by renaming it back, so that it is
@@ -322,21 +318,7 @@ export function stageFile(path: string, data: string): Promise<StagedChange> {
         old = undefined;
       }
       await fsyncPath(dir);
-      const step: Step = {
-        run: async () => {
-          await fs.rename(fresh, path);
-          tmps.release(fresh);
-          await fsyncPath(dir);
-        },
-        undo: async () => {
-          if (old === undefined) await fs.unlink(path);
-          else {
-            await fs.rename(old, path);
-            tmps.release(old);
-          }
-          await fsyncPath(dir);
-        },
-      };
+      const step = renameStep(tmps, fresh, path, old, dir);
       return change(path, [step], tmps, [], async () => undefined);
     } catch (error) {
       await tmps.removeAll().catch(() => undefined);

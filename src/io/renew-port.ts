@@ -2,21 +2,9 @@ import { constants, promises as fs } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PkiError } from "../errors.js";
 import type { BackupCopy, RenewPort } from "../renew/renew.js";
-import { checkWritable, errnoText, ioError, readFileIfExists } from "./fs-store.js";
+import { checkWritable, errnoText, fsyncPath, ioError, readFileIfExists } from "./fs-store.js";
 import { stageFile, stagePair } from "./pair-writer.js";
 import { checkInterrupted, critically, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
-
-async function fsyncPath(path: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(path, constants.O_RDONLY);
-    await handle.sync();
-  } catch {
-    // some file systems refuse fsync on directories
-  } finally {
-    await handle?.close();
-  }
-}
 
 /** The nearest folder above `dir` (or `dir` itself) that exists, and the first missing one below it. */
 async function firstMissing(dir: string): Promise<string | undefined> {
