@@ -2,7 +2,7 @@ import { CAS, KUBECONFIGS, LEAVES } from "../kubeadm/catalogue.js";
 import { kubeconfigPaths, pkiPaths } from "../kubeadm/files.js";
 import type { Bytes } from "../pki/der.js";
 import { FAILING } from "./extended-report.js";
-import { checkRows, kubeletRows, rowsFromFile, rowsFromKubeconfig, type CheckedRow, type FoundRow, type RowStatus, type Thresholds } from "./inventory.js";
+import { checkRows, kubeletRows, residualStatus, rowsFromFile, rowsFromKubeconfig, type CheckedRow, type FoundRow, type RowStatus, type Thresholds } from "./inventory.js";
 import { kubeadmExpiration, type KubeadmLayout } from "./kubeadm-inventory.js";
 import type { CertificateExpirationInfo, ExpirationEntry } from "./kubeadm-report.js";
 
@@ -97,14 +97,8 @@ export async function checkExpiration(opts: CheckExpirationOptions, deps: CheckE
   const rows = await checkRows(unique, deps.now, thresholds, deps.crypto);
   const extended = opts.verify || opts.kubeletDir !== undefined || opts.kubeconfigs.length > 0 || opts.scanned.length > 0;
 
-  const statusOf = (e: ExpirationEntry): RowStatus | undefined => {
-    if (e.error) return "INVALID";
-    if (!e.expirationDate) return undefined;
-    if (e.residualTime < 0) return "EXPIRED";
-    if (thresholds.critMs !== undefined && e.residualTime * 1000 <= thresholds.critMs) return "CRITICAL";
-    if (thresholds.warnMs !== undefined && e.residualTime * 1000 <= thresholds.warnMs) return "WARNING";
-    return "OK";
-  };
+  const statusOf = (e: ExpirationEntry): RowStatus | undefined =>
+    e.error ? "INVALID" : e.expirationDate ? residualStatus(e.residualTime, thresholds) : undefined;
   const kubeadmEntries = opts.kubeadm ? [...info.certificates, ...info.certificateAuthorities] : [];
 
   // Whole-check problems: kubeadm's folders do not exist, or nothing at all was found.

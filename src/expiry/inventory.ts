@@ -261,14 +261,22 @@ export interface Thresholds {
 }
 
 
-/** Status from validity and thresholds (kubeadm's residual-time rule: whole seconds). */
-export function statusOf(notBefore: Date, notAfter: Date, now: Date, t: Thresholds): RowStatus {
-  if (notBefore.getTime() > now.getTime()) return "NOT YET VALID";
-  const residualMs = residualSeconds(notAfter, now) * 1000;
+/**
+ * The expiry status rule, for kubeadm's rows and the detailed ones alike: from the residual time in
+ * whole seconds (kubeadm's), against the thresholds.
+ */
+export function residualStatus(residualSeconds: number, t: Thresholds): "OK" | "WARNING" | "CRITICAL" | "EXPIRED" {
+  const residualMs = residualSeconds * 1000;
   if (residualMs < 0) return "EXPIRED";
   if (t.critMs !== undefined && residualMs <= t.critMs) return "CRITICAL";
   if (t.warnMs !== undefined && residualMs <= t.warnMs) return "WARNING";
   return "OK";
+}
+
+/** Status from validity and thresholds. */
+export function statusOf(notBefore: Date, notAfter: Date, now: Date, t: Thresholds): RowStatus {
+  if (notBefore.getTime() > now.getTime()) return "NOT YET VALID";
+  return residualStatus(residualSeconds(notAfter, now), t);
 }
 
 /**
