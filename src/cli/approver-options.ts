@@ -1,3 +1,4 @@
+import type { InferredOptionTypes } from "yargs";
 import { DEFAULT_POLICY, type PolicyConfig } from "../approver/policy.js";
 import { usageError } from "../errors.js";
 import { durationFlag, integerFlag } from "./options.js";
@@ -18,25 +19,16 @@ export const POLICY_OPTIONS = {
   "node-grace": { type: "string", default: "5m", describe: "How long a CSR waits (requeue) for its Node before it is denied" },
   "max-sans": { type: "number", default: DEFAULT_POLICY.maxSans, describe: "Most SANs a request may have" },
   "deny-non-node": { type: "boolean", default: false, describe: "Deny kubelet-serving CSRs from users who are not nodes (default: ignore them)" },
+} as const;
+
+/** Flood control: only `approver run` has the history of approvals it needs (offline there is none). */
+export const HISTORY_OPTIONS = {
   "max-approvals-per-node": { type: "number", default: DEFAULT_POLICY.maxApprovalsPerNode, describe: "Approvals per node within --approval-window; more are ignored (flood control)" },
   "approval-window": { type: "string", default: "10m", describe: "The window for --max-approvals-per-node" },
 } as const;
 
-export interface PolicyArgs {
-  readonly "cluster-domain": string;
-  readonly "service-cidr"?: string[] | undefined;
-  readonly "pod-cidr"?: string[] | undefined;
-  readonly "apiserver-address"?: string[] | undefined;
-  readonly "allowed-ip-ranges"?: string[] | undefined;
-  readonly "dns-suffix"?: string[] | undefined;
-  readonly "dns-regex"?: string | undefined;
-  readonly "max-expiration": string;
-  readonly "node-grace": string;
-  readonly "max-sans": number;
-  readonly "deny-non-node": boolean;
-  readonly "max-approvals-per-node": number;
-  readonly "approval-window": string;
-}
+/** The values of POLICY_OPTIONS, and of HISTORY_OPTIONS where the command has them. */
+export type PolicyArgs = InferredOptionTypes<typeof POLICY_OPTIONS> & Partial<InferredOptionTypes<typeof HISTORY_OPTIONS>>;
 
 /** Validates the flags once, at the boundary, into a PolicyConfig. */
 export function policyFromArgs(args: PolicyArgs): PolicyConfig {
@@ -70,7 +62,7 @@ export function policyFromArgs(args: PolicyArgs): PolicyConfig {
     maxSans: integerFlag("max-sans", args["max-sans"], 1),
     maxRequestBytes: DEFAULT_POLICY.maxRequestBytes,
     denyNonNodeRequestors: args["deny-non-node"],
-    maxApprovalsPerNode: integerFlag("max-approvals-per-node", args["max-approvals-per-node"], 1),
-    approvalWindowSeconds: seconds("approval-window", args["approval-window"]),
+    maxApprovalsPerNode: integerFlag("max-approvals-per-node", args["max-approvals-per-node"] ?? DEFAULT_POLICY.maxApprovalsPerNode, 1),
+    approvalWindowSeconds: seconds("approval-window", args["approval-window"] ?? HISTORY_OPTIONS["approval-window"].default),
   };
 }

@@ -2,7 +2,7 @@ import type { ApproverController } from "../../approver/controller.js";
 import type { ApproverApi } from "../../approver/ports.js";
 import { invalidInput, usageError } from "../../errors.js";
 import { defineCommand } from "../command.js";
-import { policyFromArgs, POLICY_OPTIONS } from "../approver-options.js";
+import { HISTORY_OPTIONS, policyFromArgs, POLICY_OPTIONS } from "../approver-options.js";
 import { durationFlag, integerFlag } from "../options.js";
 
 /** `kpki approver run`: the controller. Runs until SIGTERM/SIGINT (exit 0) or a failure (exit 1). */
@@ -11,6 +11,7 @@ export const approverRunCommand = defineCommand({
   describe: "Run the kubelet-serving CSR approver controller",
   options: {
     ...POLICY_OPTIONS,
+    ...HISTORY_OPTIONS,
     kubeconfig: { type: "string", describe: "Kubeconfig to use [default: $KUBECONFIG, ~/.kube/config, then in-cluster]" },
     "dry-run": { type: "boolean", default: false, describe: "Decide and log, but write no condition" },
     "leader-elect": { type: "boolean", default: true, describe: "Run only while holding a coordination.k8s.io/v1 Lease" },
