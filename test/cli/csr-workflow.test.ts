@@ -99,7 +99,7 @@ describe("certs sign", () => {
     const r1 = await kpki(["certs", "sign", "--csr", bad, "--profile", "apiserver", "--dir", ca, "--out", out]);
     expect([r1.code, r1.stderr]).toEqual([1, "error: the CSR's signature does not verify: refusing to sign it\n"]);
     const r2 = await kpki(["certs", "sign", "--csr", join(ca, "pki/ca.crt"), "--usage", "serverAuth", "--dir", ca]);
-    expect(r2.stderr).toMatch(/^error: .*ca\.crt is not a certificate signing request: no CERTIFICATE REQUEST block found\n$/);
+    expect(r2.stderr).toMatch(/^error: .*ca\.crt must hold exactly one CERTIFICATE REQUEST block \(found 0\)\n$/);
     const r3 = await kpki(["certs", "sign", "--csr", join(d, "pki/apiserver.csr"), "--profile", "front-proxy-client", "--dir", ca, "--out", out]);
     expect(r3.stderr).toBe('error: the CSR\'s CN is "kube-apiserver" but this profile issues CN "front-proxy-client"\n');
     expect(existsSync(out)).toBe(false);

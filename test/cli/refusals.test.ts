@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
 import { createCsr } from "../../src/pki/csr.js";
 import { generateKeyPair } from "../../src/pki/keys.js";
-import { buildCsr, fromPrivateKey } from "../helpers/csr-builder.js";
+import { buildCsr, dnsName, extension, extensionRequest, fromPrivateKey, OIDS, sanValue, testKey } from "../helpers/csr-builder.js";
+import { octetString } from "../../src/pki/der.js";
 import { fakeIo } from "../helpers/fake-io.js";
 import { crypto } from "../helpers/clock.js";
 
@@ -45,6 +46,18 @@ describe("refusals", () => {
     const out = join(work, "nosan.crt");
     const r = await kpki(["certs", "sign", "--csr", csr, "--profile", "apiserver", "--dir", dir, "--out", out]);
     expect([r.code, r.stderr]).toEqual([1, "error: the CSR asks for a serving certificate (serverAuth) but names no DNS name or IP: TLS clients check the SANs, not the CN\n"]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("certs sign refuses a request that is not canonical DER (the SAN-smuggling Extension), whatever a lenient parser makes of it", async () => {
+    const evil = sanValue(dnsName("kubernetes.default.svc"));
+    const own = sanValue(dnsName("web.example.com"));
+    const csr = join(work, "smuggled.csr");
+    writeFileSync(csr, buildCsr(testKey("ec"), { attributes: extensionRequest(extension(OIDS.san, octetString(evil), octetString(own))) }).pem);
+    const out = join(work, "smuggled.crt");
+    const r = await kpki(["certs", "sign", "--csr", csr, "--usage", "serverAuth", "--dir", dir, "--out", out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*smuggled\.csr is not the canonical encoding of a certificate signing request: .*unexpected OCTET STRING after the last element of an Extension.*\n$/);
     expect(existsSync(out)).toBe(false);
   });
 

@@ -5,14 +5,52 @@ import { withRenewedClientCert } from "../../kubeadm/kubeconfig-edit.js";
 import { readKubeconfig } from "../../kubeadm/kubeconfig.js";
 import { SIGN_PROFILES, signCsr } from "../../kubeadm/sign.js";
 import { MODES } from "../../kubeadm/store.js";
-import { parseCsrPem } from "../../pki/csr.js";
-import { bytesEqual } from "../../pki/der.js";
+import { parseCsrDer, type ParsedCsr } from "../../pki/csr.js";
+import { decodePem } from "../../pki/pem.js";
+import { bytesEqual, type Bytes } from "../../pki/der.js";
 import { EXT_KEY_USAGE_OIDS, type ExtKeyUsage } from "../../pki/extensions.js";
 import { parsePrivateKeyPem, spkiOf } from "../../pki/keys.js";
 import { defineCommand } from "../command.js";
 import { dirsFromArgs, durationFlag, readFlagFile } from "../options.js";
 
 const USAGES = Object.keys(EXT_KEY_USAGE_OIDS) as ExtKeyUsage[];
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameBytes = (a: readonly Bytes[], b: readonly Bytes[]): boolean => a.length === b.length && a.every((x, i) => bytesEqual(x, b[i] ?? new Uint8Array()));
+
+/**
+ * Reads a CSR file the one way: exactly one CERTIFICATE REQUEST block, whose DER must be the
+ * canonical encoding of PKCS#10 (the approver's strict reader: no trailing elements, no second
+ * extensionRequest value, minimal encodings), and whose names read the same through both of kpki's
+ * parsers. What kpki signs is then what anyone reading the request sees.
+ */
+async function readCsrOneWay(path: string, text: string, crypto: Crypto): Promise<ParsedCsr> {
+  let blocks;
+  try {
+    blocks = decodePem(text).filter((b) => b.label === "CERTIFICATE REQUEST" || b.label === "NEW CERTIFICATE REQUEST");
+  } catch (error) {
+    throw mismatch(`${path} is not a certificate signing request: ${(error as Error).message}`);
+  }
+  const [block] = blocks;
+  if (!block || blocks.length > 1) throw mismatch(`${path} must hold exactly one CERTIFICATE REQUEST block (found ${blocks.length})`);
+  const { readRequestDer } = await import("../../approver/request.js");
+  let strict;
+  try {
+    strict = readRequestDer(block.der);
+  } catch (error) {
+    throw mismatch(`${path} is not the canonical encoding of a certificate signing request: ${(error as Error).message}`);
+  }
+  let csr;
+  try {
+    csr = await parseCsrDer(block.der, crypto);
+  } catch (error) {
+    throw mismatch(`${path} is not a certificate signing request: ${(error as Error).message}`);
+  }
+  if (!sameList(strict.dnsNames, csr.dnsNames) || !sameBytes(strict.ips, csr.ips) || !sameList(strict.emailAddresses, csr.emailAddresses) || !sameList(strict.uris, csr.uris)) {
+    throw mismatch(`${path} reads two ways (its names differ between parsers); refusing to sign it`);
+  }
+  return csr;
+}
 
 /** `kpki certs sign`: sign a CSR with a CA, using a kubeadm profile or explicit usages. */
 export const certsSignCommand = defineCommand({
@@ -49,13 +87,7 @@ export const certsSignCommand = defineCommand({
     const caCertPath = args["ca-cert"] ?? ca.cert;
     const caKeyPath = args["ca-key"] ?? ca.key;
 
-    const csrText = await readFlagFile(io, "csr", args.csr);
-    let csr;
-    try {
-      csr = await parseCsrPem(csrText, io.crypto);
-    } catch (error) {
-      throw mismatch(`${args.csr} is not a certificate signing request: ${(error as Error).message}`);
-    }
+    const csr = await readCsrOneWay(args.csr, await readFlagFile(io, "csr", args.csr), io.crypto);
     const issuer = await loadIssuer(io.readText, { name: ca.name, cert: caCertPath, key: caKeyPath }, io.crypto);
     const expect = profile?.kubeconfig || profile?.commonName !== undefined ? { commonName: profile?.commonName, organizations: profile?.organizations } : undefined;
     const cert = await signCsr(csr, issuer, {
