@@ -42,6 +42,20 @@ describe("README", () => {
     for (const code of mentioned) expect(codes, `exit code ${code}`).toContain(code);
   });
 
+  it("every command's --help has an example, its exit codes, and exactly its own flags", async () => {
+    for (const leaf of leaves(COMMANDS, "kpki")) {
+      const words = leaf.line.split(" ").slice(1).filter((w) => !w.startsWith("<"));
+      const f = fakeIo();
+      expect(await run([...words, "--help"], f.io), leaf.line).toBe(0);
+      const help = f.stdout();
+      expect(help, leaf.line).toMatch(/\nExamples:\n[\s\S]*\bkpki /);
+      expect(help.replace(/\s+/g, " "), leaf.line).toContain(`Exit codes: ${leaf.exits}`);
+      const options = /\nOptions:\n([\s\S]*?)\n\n/.exec(help)?.[1] ?? "";
+      const listed = [...options.matchAll(/^ +(?:-\w, )?--([a-z0-9-]+)/gm)].map((m) => m[1]).filter((n) => n !== "help");
+      expect(listed.sort(), leaf.line).toEqual([...leaf.flags].sort());
+    }
+  });
+
   it("kpki version is package.json's", async () => {
     expect(VERSION).toBe((JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version);
     const f = fakeIo();
