@@ -5,18 +5,26 @@
 # archive and the npm registry only. Usage:  bash scripts/setup-testenv.sh
 #
 # What it does:
-#   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl, golang-go and
-#     iproute2 (the approver's live test makes a veth pair for a local address), and rsync, jq,
-#     make when kube-apiserver has to be built.
-#     `apt-get update` runs at most once, and only if something has to be installed.
+#   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl, golang-go,
+#     iproute2 (the live tests make veth pairs and a network namespace), containerd and runc (the
+#     kubelet test's container runtime), and rsync, jq, make when the Kubernetes binaries have to
+#     be built. `apt-get update` runs at most once, and only if something has to be installed.
+#     Package scripts may not start services during the install (a temporary policy-rc.d), and
+#     where systemctl exists the containerd unit is disabled (and stopped, if systemd runs): the
+#     tests start their own containerd, and none may run outside them.
 #   * kubectl: the one on PATH is used as is. Only if there is none, Debian's kubernetes-client
 #     (1.20.2) is unpacked with `apt-get download` + `dpkg -x` into $CACHE/kubectl and linked
-#     as $CACHE/bin/kubectl (it can't be apt-installed over google-cloud-cli's kubectl, P3).
-#   * kube-apiserver + kube-controller-manager v1.20.2: there is no binary package, so they are
-#     built offline from Debian's `kubernetes` source package with Debian's Go 1.19, after
-#     swapping the vendored reflect2 v1.0.1 for Debian's 1.0.2 (with v1.0.1 and Go >= 1.18
-#     kube-apiserver crashes on the first pretty-printed JSON response, §9.1).
-#     Cold run: about 7-9 minutes on 2 cores. Warm run: seconds.
+#     as $CACHE/bin/kubectl (apt cannot install it over another package's /usr/bin/kubectl, such
+#     as google-cloud-cli's).
+#   * kube-apiserver, kube-controller-manager, kube-scheduler and kubelet v1.20.2: there is no
+#     binary package, so they are built offline, in one `make WHAT=...`, from Debian's `kubernetes`
+#     source package with Debian's Go 1.19, after swapping the vendored reflect2 v1.0.1 for
+#     Debian's 1.0.2 (with v1.0.1 and Go >= 1.18 kube-apiserver crashes on the first
+#     pretty-printed JSON response: v1.0.1 calls reflect.mapiterinit with its pre-1.18
+#     signature, modern-go/reflect2 issue #24).
+#     Cold run: about 8-10 minutes on 2 cores (506 s measured, source package already downloaded).
+#     Warm run: about a second. A cache stamped by an earlier version of this script (for fewer
+#     binaries) is rebuilt once.
 #   * It exports nothing and starts no servers. It prints one line per tool at the end.
 #
 # WHERE THE TESTS FIND THE BINARIES (the path rule; tests must use the same rule):
@@ -29,8 +37,11 @@
 #
 #     $CACHE/bin/kube-apiserver             always (v1.20.2)
 #     $CACHE/bin/kube-controller-manager    always (v1.20.2)
+#     $CACHE/bin/kube-scheduler             always (v1.20.2)
+#     $CACHE/bin/kubelet                    always (v1.20.2)
 #     $CACHE/bin/kubectl                    only if no kubectl was on PATH; else use `kubectl` from PATH
-#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip: on PATH (/usr/bin, /usr/sbin)
+#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip, containerd, runc:
+#                                           on PATH (/usr/bin, /usr/sbin)
 #     easy-rsa: /usr/share/easy-rsa/easyrsa (not on PATH)
 #
 # Other files in $CACHE: logs/ (apt and build logs), aptsrc/ (private deb-src apt state and the
@@ -47,10 +58,13 @@ set -euo pipefail
 set -o errtrace
 
 readonly K8S_VERSION=v1.20.2
-# Recipe id written to the stamp files. Change it to force a rebuild/re-extraction.
-readonly RECIPE="kpki-testenv/1 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go"
+# The binaries built from the source package, in one `make WHAT=...` (they share Go's build cache).
+readonly KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+# Recipe id written to the stamp files. Change it to force a rebuild/re-extraction; it names the
+# binaries, so a cache stamped for fewer binaries is rebuilt.
+readonly RECIPE="kpki-testenv/2 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go bins=${KUBE_BINS[*]}"
 # golang-go is also a test peer: test/interop/go-x509.test.ts checks kpki against Go's crypto/x509 byte for byte.
-readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2)
+readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2 containerd runc)
 readonly BUILD_PKGS=(golang-go rsync jq make)
 readonly EASYRSA=/usr/share/easy-rsa/easyrsa
 
@@ -157,8 +171,8 @@ apt_install() {
     run_logged "$LOGS/apt.log" env DEBIAN_FRONTEND=noninteractive dpkg --configure -a
   fi
   apt_update_once
-  # etcd-server's postinst would start an etcd service; keep servers from starting, as Debian's
-  # container images do, unless the machine already has a policy of its own.
+  # etcd-server's and containerd's postinst would start their services; keep servers from
+  # starting, as Debian's container images do, unless the machine already has a policy of its own.
   if [ ! -e "$POLICY_RC" ]; then
     printf '#!/bin/sh\n# temporary, from kpki scripts/setup-testenv.sh\nexit 101\n' >"$POLICY_RC"
     chmod 0755 "$POLICY_RC"
@@ -179,8 +193,13 @@ kube_ok() {
 # ---------------------------------------------------------------------------------------------
 # 1. is a build needed?
 
+all_kube_ok() {
+  local n
+  for n in "${KUBE_BINS[@]}"; do kube_ok "$n" || return 1; done
+}
+
 NEED_BUILD=1
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ] && kube_ok kube-apiserver && kube_ok kube-controller-manager; then
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ] && all_kube_ok; then
   NEED_BUILD=0
 fi
 
@@ -197,8 +216,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 
+# No containerd may run outside the tests (they start their own, with a private socket and state).
+# Installing Debian's containerd enables its unit; policy-rc.d kept it from starting, but a machine
+# with its own policy may have started it. Only act where systemctl exists and the unit is installed.
+if command -v systemctl >/dev/null 2>&1 && [ -f /lib/systemd/system/containerd.service ]; then
+  if systemctl is-enabled --quiet containerd.service 2>/dev/null; then
+    log "disabling the containerd systemd unit (the tests start their own containerd)"
+    run_logged "$LOGS/apt.log" systemctl disable containerd.service
+  fi
+  if [ -d /run/systemd/system ] && systemctl is-active --quiet containerd.service 2>/dev/null; then
+    log "stopping the containerd systemd unit"
+    run_logged "$LOGS/apt.log" systemctl stop containerd.service
+  fi
+fi
+
 # ---------------------------------------------------------------------------------------------
-# 3. kubectl (P3: never apt-install kubernetes-client next to other packages, never over another kubectl)
+# 3. kubectl (never apt-install kubernetes-client over another package's /usr/bin/kubectl: dpkg
+#    refuses to overwrite it and leaves the other packages of that apt-get run unconfigured)
 
 if command -v kubectl >/dev/null 2>&1; then
   KUBECTL=$(command -v kubectl)
@@ -218,7 +252,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. kube-apiserver + kube-controller-manager from Debian's source package
+# 4. kube-apiserver, kube-controller-manager, kube-scheduler, kubelet from Debian's source package
 
 # write_src_list OUT_DIR: a deb-src list derived from the system's own Debian apt sources.
 write_src_list() {
@@ -270,7 +304,7 @@ prepare_tree() {
     die "unexpected layout in $orig (no single top-level dir with cmd/kube-apiserver)"
   mv "${tops[0]}" "$TREE" && rmdir "$BUILD/x"
 
-  # §9.1: vendored reflect2 v1.0.1 -> Debian's golang-github-modern-go-reflect2-dev 1.0.2
+  # vendored reflect2 v1.0.1 -> Debian's golang-github-modern-go-reflect2-dev 1.0.2 (see the header)
   log "replacing vendored reflect2 v1.0.1 with Debian's golang-github-modern-go-reflect2-dev (1.0.2)"
   local dl=$BUILD/reflect2-deb
   apt_download "$dl" golang-github-modern-go-reflect2-dev
@@ -302,7 +336,7 @@ build_kube() {
   local blog=$LOGS/build.log
   mkdir -p "$CACHE/home"
   : >"$blog"
-  log "building kube-apiserver and kube-controller-manager with $gover (about 7-9 minutes on 2 cores; log: $blog)..."
+  log "building ${KUBE_BINS[*]} with $gover (about 8-10 minutes on 2 cores; log: $blog)..."
   # heartbeat for CI systems that kill silent jobs; dies with this script. Its `sleep` must not
   # hold the lock (fd 9) or stdout: it outlives the killed subshell by up to a minute.
   local start=$SECONDS parent=$$
@@ -317,7 +351,7 @@ build_kube() {
     exec env -u GOROOT -u GOBIN -u GOOS -u GOARCH -u GOCACHE -u GOENV -u GOMODCACHE -u GOTOOLCHAIN \
       -u GO111MODULE -u KUBE_GIT_VERSION -u KUBE_GIT_VERSION_FILE -u KUBE_BUILD_PLATFORMS \
       PATH="$gobin:$PATH" GOPATH="$TREE/.go" CGO_ENABLED=0 GOPROXY=off GOFLAGS= HOME="$CACHE/home" \
-      make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+      make WHAT="${KUBE_BINS[*]/#/cmd/}"
   ) >>"$blog" 2>&1 || rc=$?
   kill "$HEARTBEAT_PID" 2>/dev/null || true
   wait "$HEARTBEAT_PID" 2>/dev/null || true
@@ -330,7 +364,7 @@ build_kube() {
   log "build finished in $((SECONDS - start)) s"
 
   local n f
-  for n in kube-apiserver kube-controller-manager; do
+  for n in "${KUBE_BINS[@]}"; do
     f=$TREE/_output/bin/$n
     [ -x "$f" ] || die "the build did not produce $f (log: $blog)"
     # the reflect2 1.0.2 code must be linked in (its file names are in the binary's line table)
@@ -361,7 +395,7 @@ fi
 
 first_line() { "$@" 2>&1 | sed -n '1p'; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH after installation"; }
-for c in etcd etcdctl openssl cfssl cfssljson curl; do need_cmd "$c"; done
+for c in etcd etcdctl openssl cfssl cfssljson curl containerd runc; do need_cmd "$c"; done
 [ -x "$EASYRSA" ] || die "$EASYRSA not found (package easy-rsa)"
 
 v_etcd=$(etcd --version 2>&1 | sed -n 's/^etcd Version: //p')
@@ -372,6 +406,10 @@ v_cfssl=$(cfssl version 2>&1 | sed -n 's/^Version: //p')
 v_easyrsa=$("$EASYRSA" --version 2>&1 | sed -n 's/^ *Version: *//p' | head -n 1)
 v_kas=$(first_line "$BIN/kube-apiserver" --version)
 v_kcm=$(first_line "$BIN/kube-controller-manager" --version)
+v_ksched=$(first_line "$BIN/kube-scheduler" --version)
+v_kubelet=$(first_line "$BIN/kubelet" --version)
+v_containerd=$(first_line containerd --version)
+v_runc=$(first_line runc --version)
 [ -n "$v_kubectl" ] || die "$KUBECTL does not run (kubectl version --client failed)"
 
 log "ready in $((SECONDS - T0)) s; cache: $CACHE"
@@ -383,4 +421,8 @@ printf '  %-24s %-48s %s\n' \
   cfssl "$(command -v cfssl)" "${v_cfssl:-?}" \
   easyrsa "$EASYRSA" "${v_easyrsa:-?}" \
   kube-apiserver "$BIN/kube-apiserver" "$v_kas" \
-  kube-controller-manager "$BIN/kube-controller-manager" "$v_kcm"
+  kube-controller-manager "$BIN/kube-controller-manager" "$v_kcm" \
+  kube-scheduler "$BIN/kube-scheduler" "$v_ksched" \
+  kubelet "$BIN/kubelet" "$v_kubelet" \
+  containerd "$(command -v containerd)" "$v_containerd" \
+  runc "$(command -v runc)" "$v_runc"
