@@ -3,7 +3,7 @@
  * cluster folder (kubeconfigs in `dir`, certificates in `dir/pki`), all on
  * 127.0.0.1 and ports picked free, stopped by PID. Used by the vitest global
  * setup (one shared control plane) and by tests that need their own (renewal
- * with restarts, an external-CA cluster).
+ * with restarts, an external-CA cluster, a real kubelet in a network namespace).
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
@@ -31,6 +31,24 @@ export interface ControlPlaneOptions {
    * 127.0.0.1 only.
    */
   readonly advertiseAddress?: string;
+  /**
+   * The address kube-apiserver listens on (and apiserverUrl names). Default 127.0.0.1. A kubelet in
+   * a network namespace reaches it on the host end of its veth pair.
+   */
+  readonly bindAddress?: string;
+  /**
+   * kube-apiserver verifies the serving certificate of every kubelet it calls against pki/ca.crt and
+   * dials the Node's InternalIP (no DNS lookup of its name). Default: off, as before.
+   */
+  readonly verifyKubelets?: boolean;
+  /** kube-controller-manager's --controllers. Default: csrsigning,csrcleaner. */
+  readonly controllers?: readonly string[];
+  /**
+   * kube-controller-manager's --experimental-cluster-signing-duration (the 1.20 name), e.g. "8m".
+   * The 1.20 signer backdates notBefore by 5 minutes (pkg/controller/certificates/signer), so a
+   * certificate is valid for this duration minus 5 minutes after it is issued. Default: kcm's (1 year).
+   */
+  readonly signingDuration?: string;
 }
 
 export interface ControlPlane {
@@ -45,6 +63,8 @@ export interface ControlPlane {
   stop(): Promise<void>;
   /** What runs now: each started process's name and PID (for CPU accounting in the bench). */
   running(): { name: string; pid: number }[];
+  /** Stops kube-apiserver alone (SIGTERM, by PID), waits `downMs`, starts it again and waits for /readyz. */
+  pauseApiserver(downMs: number): Promise<void>;
 }
 
 /** GET over mutual TLS with a client certificate and key from files. */
@@ -89,7 +109,8 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
     log: join(work, `etcd-m${i}.log`),
   }));
   const kcmPort = ports[3 * n] ?? 0;
-  const apiserverUrl = `https://127.0.0.1:${apiPort}`;
+  const bindAddress = opts.bindAddress ?? "127.0.0.1";
+  const apiserverUrl = `https://${bindAddress}:${apiPort}`;
   const apiserverLog = join(work, "kube-apiserver.log");
   const kcmLog = join(work, "kube-controller-manager.log");
   mkdirSync(join(work, "kcm-certs"), { recursive: true });
@@ -103,6 +124,53 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
 
   const stop = async (): Promise<void> => {
     while (pids.length) await stopProcess(pids.pop(), "SIGTERM", 5000);
+  };
+
+  // kube-apiserver with kubeadm's static-pod flags, every file from the cluster folder.
+  const startApiserver = async (): Promise<number | undefined> => {
+    const api = startProcess(bin.kubeApiserver, [
+      `--advertise-address=${opts.advertiseAddress ?? "127.0.0.1"}`, `--bind-address=${bindAddress}`, `--secure-port=${apiPort}`, "--insecure-port=0",
+      "--allow-privileged=true", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+      `--client-ca-file=${join(pki, "ca.crt")}`, "--enable-bootstrap-token-auth=true",
+      `--etcd-cafile=${join(pki, "etcd/ca.crt")}`, `--etcd-certfile=${join(pki, "apiserver-etcd-client.crt")}`,
+      `--etcd-keyfile=${join(pki, "apiserver-etcd-client.key")}`, `--etcd-servers=${members.map((m) => m.client).join(",")}`,
+      `--kubelet-client-certificate=${join(pki, "apiserver-kubelet-client.crt")}`, `--kubelet-client-key=${join(pki, "apiserver-kubelet-client.key")}`,
+      ...(opts.verifyKubelets ? [`--kubelet-certificate-authority=${join(pki, "ca.crt")}`, "--kubelet-preferred-address-types=InternalIP"] : []),
+      `--proxy-client-cert-file=${join(pki, "front-proxy-client.crt")}`, `--proxy-client-key-file=${join(pki, "front-proxy-client.key")}`,
+      "--requestheader-allowed-names=front-proxy-client", `--requestheader-client-ca-file=${join(pki, "front-proxy-ca.crt")}`,
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-username-headers=X-Remote-User",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${join(pki, "sa.pub")}`, `--service-account-signing-key-file=${join(pki, "sa.key")}`,
+      "--service-cluster-ip-range=10.96.0.0/12",
+      `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
+      `--endpoint-reconciler-type=${opts.advertiseAddress ? "lease" : "none"}`, `--cert-dir=${join(work, "apiserver-certs")}`, "--v=1",
+    ], apiserverLog);
+    const superAdmin = extractClient(dir, "super-admin.conf");
+    const exited = (): boolean => api.exitCode !== null || api.signalCode !== null;
+    await waitFor("kube-apiserver /readyz", async () => {
+      if (exited()) throw new Error(`kube-apiserver exited (${api.exitCode ?? api.signalCode}); see ${apiserverLog}`);
+      const res = await httpsGet(`${apiserverUrl}/readyz`, join(pki, "ca.crt"), superAdmin.cert, superAdmin.key);
+      return res.status === 200 && res.body === "ok";
+    }, 60_000, 250).catch(async (error: unknown) => {
+      await stopProcess(api.pid, "SIGTERM", 5000);
+      throw error;
+    });
+    return api.pid;
+  };
+
+  const pauseApiserver = async (downMs: number): Promise<void> => {
+    const i = pids.findIndex((pid) => names.get(pid) === "kube-apiserver");
+    if (i < 0) throw new Error("kube-apiserver is not running");
+    const old = pids[i];
+    await stopProcess(old, "SIGTERM", 5000);
+    if (old !== undefined) names.delete(old);
+    pids.splice(i, 1);
+    await new Promise((r) => setTimeout(r, downMs));
+    const pid = await startApiserver();
+    if (pid === undefined) throw new Error("kube-apiserver did not start");
+    pids.splice(i, 0, pid);
+    names.set(pid, "kube-apiserver");
   };
 
   const start = async (): Promise<void> => {
@@ -129,30 +197,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
           return res.ok && (await res.text()).includes('"true"');
         }, 30_000);
       }
-      // kube-apiserver with kubeadm's static-pod flags, every file from the cluster folder.
-      const api = startProcess(bin.kubeApiserver, [
-        `--advertise-address=${opts.advertiseAddress ?? "127.0.0.1"}`, "--bind-address=127.0.0.1", `--secure-port=${apiPort}`, "--insecure-port=0",
-        "--allow-privileged=true", "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
-        `--client-ca-file=${join(pki, "ca.crt")}`, "--enable-bootstrap-token-auth=true",
-        `--etcd-cafile=${join(pki, "etcd/ca.crt")}`, `--etcd-certfile=${join(pki, "apiserver-etcd-client.crt")}`,
-        `--etcd-keyfile=${join(pki, "apiserver-etcd-client.key")}`, `--etcd-servers=${members.map((m) => m.client).join(",")}`,
-        `--kubelet-client-certificate=${join(pki, "apiserver-kubelet-client.crt")}`, `--kubelet-client-key=${join(pki, "apiserver-kubelet-client.key")}`,
-        `--proxy-client-cert-file=${join(pki, "front-proxy-client.crt")}`, `--proxy-client-key-file=${join(pki, "front-proxy-client.key")}`,
-        "--requestheader-allowed-names=front-proxy-client", `--requestheader-client-ca-file=${join(pki, "front-proxy-ca.crt")}`,
-        "--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
-        "--requestheader-username-headers=X-Remote-User",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${join(pki, "sa.pub")}`, `--service-account-signing-key-file=${join(pki, "sa.key")}`,
-        "--service-cluster-ip-range=10.96.0.0/12",
-        `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
-        `--endpoint-reconciler-type=${opts.advertiseAddress ? "lease" : "none"}`, `--cert-dir=${join(work, "apiserver-certs")}`, "--v=1",
-      ], apiserverLog);
-      track(api.pid, "kube-apiserver");
-      const superAdmin = extractClient(dir, "super-admin.conf");
-      await waitFor("kube-apiserver /readyz", async () => {
-        const res = await httpsGet(`${apiserverUrl}/readyz`, join(pki, "ca.crt"), superAdmin.cert, superAdmin.key);
-        return res.status === 200 && res.body === "ok";
-      }, 60_000, 250);
+      track(await startApiserver(), "kube-apiserver");
       if (opts.controllerManager) {
         const logStart = (() => {
           try {
@@ -164,7 +209,8 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
         const kcm = startProcess(bin.kubeControllerManager, [
           `--kubeconfig=${join(dir, "controller-manager.conf")}`, "--use-service-account-credentials=true",
           "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, "--port=0", `--cert-dir=${join(work, "kcm-certs")}`,
-          "--leader-elect=false", "--controllers=csrsigning,csrcleaner",
+          "--leader-elect=false", `--controllers=${(opts.controllers ?? ["csrsigning", "csrcleaner"]).join(",")}`,
+          ...(opts.signingDuration ? [`--experimental-cluster-signing-duration=${opts.signingDuration}`] : []),
           `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
           `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
         ], kcmLog);
@@ -179,5 +225,5 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
   };
 
   return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog, start, stop,
-    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })) };
+    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })), pauseApiserver };
 }

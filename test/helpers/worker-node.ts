@@ -1,0 +1,347 @@
+/**
+ * A real worker node for the live tests: a network namespace with a veth pair to the host, and in it
+ * containerd (Debian's, CRI v1alpha2) and kubelet v1.20.2 (built by scripts/setup-testenv.sh), both
+ * started with `nsenter --net=` and everything they keep under the test's folder. Needs root, nsenter
+ * and ip.
+ *
+ * `ip netns exec` is not used: it remounts /sys in a new mount namespace, where /sys/fs/cgroup is
+ * empty and the kubelet cannot start; `nsenter --net=` changes the network namespace only.
+ *
+ * What the kubelet changes outside that folder, and stop() undoes (also on a failed start, and on
+ * process exit as a last resort):
+ *   - host sysctls set by pkg/kubelet/cm/container_manager_linux.go setupKernelTunables
+ *     (vm.overcommit_memory, vm.panic_on_oom, kernel.panic, kernel.panic_on_oops,
+ *     kernel.keys.root_maxkeys, kernel.keys.root_maxbytes): saved before, written back after;
+ *   - the bind mount of --root-dir onto itself (the kubelet makes its root dir rshared): unmounted;
+ *   - /var/lib/kubelet/device-plugins/kubelet.sock, a fixed path
+ *     (staging/src/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/constants.go), /var/log/pods and
+ *     /var/log/containers: removed if they did not exist before;
+ *   - the veth pair and the namespace (and /run/netns's mount if `ip netns add` made it).
+ */
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startProcess, stopProcess, waitFor } from "./procs.js";
+import { isCi } from "./testenv.js";
+
+/** The sysctls the 1.20 kubelet writes at start (pkg/kubelet/cm/container_manager_linux.go). */
+const KUBELET_SYSCTLS = ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"] as const;
+/** Host paths the kubelet creates whatever its --root-dir (deepest first, for removal). */
+const KUBELET_HOST_PATHS = ["/var/lib/kubelet/device-plugins/kubelet.sock", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/pods", "/var/log/containers"] as const;
+
+const sh = (cmd: string, args: readonly string[]): string => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+const errText = (error: unknown): string => ((error as { stderr?: string }).stderr || (error as Error).message).toString().trim();
+const mounted = (path: string): boolean => readFileSync("/proc/self/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === path);
+
+/**
+ * Why a worker node cannot run here (not root, no nsenter or ip), or undefined. Under CI=true a
+ * missing capability is an error, never a skip.
+ */
+export function workerNodeUnsupported(): string | undefined {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push("not root");
+  for (const tool of ["nsenter", "ip"]) {
+    try {
+      sh("sh", ["-c", `command -v ${tool}`]);
+    } catch {
+      problems.push(`no ${tool} on PATH`);
+    }
+  }
+  if (!problems.length) return undefined;
+  const reason = `a worker node needs root, nsenter and ip: ${problems.join(", ")}`;
+  if (isCi()) throw new Error(`CI=true but ${reason}`);
+  console.warn(`SKIP: ${reason}`);
+  return reason;
+}
+
+export interface NodeNetwork {
+  /** The namespace's name (under /run/netns). */
+  readonly namespace: string;
+  /** The host end of the veth pair: kube-apiserver binds here. */
+  readonly hostAddress: string;
+  /** The node's end, inside the namespace: the kubelet's --node-ip. */
+  readonly nodeAddress: string;
+  /** Deletes the veth pair and the namespace (idempotent, synchronous). */
+  remove(): void;
+}
+
+/** The /30 blocks (10.254.X.4k) that some address on this host already uses. */
+function usedBlocks(): Set<string> {
+  const used = new Set<string>();
+  for (const m of sh("ip", ["-o", "-4", "addr", "show"]).matchAll(/inet (10\.254\.(\d+)\.(\d+))\//g)) used.add(`${m[2]}.${Math.floor(Number(m[3]) / 4) * 4}`);
+  return used;
+}
+
+/**
+ * A network namespace with a veth pair to the host and a private /30 from 10.254.0.0/16 (host .1,
+ * node .2 of the block), with lo up inside. All traffic stays on this machine.
+ */
+export function createNodeNetwork(): NodeNetwork {
+  const id = randomBytes(3).toString("hex");
+  const namespace = `kpki-node-${id}`;
+  const [hostIf, nodeIf] = [`kpkh-${id}`, `kpkn-${id}`];
+  const used = usedBlocks();
+  let block = "";
+  for (let i = 0; i < 100 && (!block || used.has(block)); i++) {
+    const r = randomBytes(2);
+    block = `${r[0]!}.${(r[1]! % 64) * 4}`;
+  }
+  const [x, y] = block.split(".").map(Number) as [number, number];
+  const hostAddress = `10.254.${x}.${y + 1}`;
+  const nodeAddress = `10.254.${x}.${y + 2}`;
+  const netnsWasMounted = mounted("/run/netns");
+  const netnsDirExisted = existsSync("/run/netns");
+  let removed = false;
+  const remove = (): void => {
+    if (removed) return;
+    removed = true;
+    for (const args of [["link", "del", hostIf], ["netns", "del", namespace]]) {
+      try {
+        sh("ip", args);
+      } catch {
+        // already gone
+      }
+    }
+    // `ip netns add` mounts /run/netns the first time; undo that if no namespace is left.
+    try {
+      if (!netnsWasMounted && mounted("/run/netns") && sh("ip", ["netns", "list"]).trim() === "") sh("umount", ["/run/netns"]);
+      if (!netnsDirExisted && existsSync("/run/netns") && !mounted("/run/netns") && sh("ip", ["netns", "list"]).trim() === "") rmdirSync("/run/netns");
+    } catch {
+      // best effort: a namespace made by someone else keeps /run/netns
+    }
+  };
+  process.once("exit", remove);
+  try {
+    sh("ip", ["netns", "add", namespace]);
+    sh("ip", ["link", "add", hostIf, "type", "veth", "peer", "name", nodeIf]);
+    sh("ip", ["link", "set", nodeIf, "netns", namespace]);
+    sh("ip", ["addr", "add", `${hostAddress}/30`, "dev", hostIf]);
+    sh("ip", ["link", "set", hostIf, "up"]);
+    sh("ip", ["-n", namespace, "addr", "add", `${nodeAddress}/30`, "dev", nodeIf]);
+    sh("ip", ["-n", namespace, "link", "set", nodeIf, "up"]);
+    sh("ip", ["-n", namespace, "link", "set", "lo", "up"]);
+  } catch (error) {
+    remove();
+    throw new Error(`cannot create the node's network namespace and veth pair: ${errText(error)}`);
+  }
+  return { namespace, hostAddress, nodeAddress, remove };
+}
+
+export interface WorkerNodeOptions {
+  readonly network: NodeNetwork;
+  /** The Node's name (--hostname-override). */
+  readonly nodeName: string;
+  /** Everything of this node lives here: containerd's root/state/socket, the kubelet's root dir, logs. */
+  readonly work: string;
+  readonly kubelet: string;
+  readonly containerd: string;
+  /** The cluster CA: the kubelet accepts client certificates it issued (kube-apiserver's). */
+  readonly clientCaFile: string;
+  /** The bootstrap kubeconfig (a bootstrap token); the kubelet writes `${work}/etc/kubelet.conf`. */
+  readonly bootstrapKubeconfig: string;
+  /** The kubelet's -v. Default 2 (it logs its certificate rotation deadlines at 2). */
+  readonly verbosity?: number;
+}
+
+export interface WorkerNode {
+  readonly nodeName: string;
+  readonly nodeAddress: string;
+  /** The kubelet's --cert-dir (kubelet-client-current.pem, kubelet-server-current.pem). */
+  readonly pkiDir: string;
+  /** The kubelet's --kubeconfig, written by its TLS bootstrap. */
+  readonly kubeconfig: string;
+  readonly kubeletLog: string;
+  readonly containerdLog: string;
+  /** When the kubelet was started (ms since the epoch). */
+  readonly startedAt: number;
+  readonly kubeletPid: number | undefined;
+  /** Stops the kubelet and containerd by PID (SIGTERM, then SIGKILL) and undoes the host side effects. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function containerdConfig(dir: string): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "${dir}/containerd.sock"
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+[debug]
+  address = "${dir}/debug.sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${dir}/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.2"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${dir}/cni-bin"
+    conf_dir = "${dir}/cni-conf"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+`;
+}
+
+/**
+ * A bridge network config: enough for the runtime to report its network ready, so the Node turns
+ * Ready. No pod runs, so no CNI binary is ever called.
+ */
+const CNI_CONFLIST = JSON.stringify({
+  cniVersion: "0.4.0", name: "kpki-test",
+  plugins: [{ type: "bridge", bridge: "kpki-cni0", isGateway: true, ipMasq: false, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.0.0/24" }]] } }],
+}, null, 2);
+
+function kubeletConfig(o: { nodeAddress: string; clientCaFile: string; work: string }): string {
+  return `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: ${o.nodeAddress}
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: ${o.clientCaFile}}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failSwapOn: false
+serverTLSBootstrap: true
+rotateCertificates: true
+volumePluginDir: ${o.work}/kubelet-plugins
+clusterDomain: cluster.local
+clusterDNS: []
+`;
+}
+
+/** Host state the kubelet may change, captured before it starts. */
+interface HostSnapshot {
+  readonly sysctls: Map<string, string>;
+  readonly existed: Set<string>;
+}
+
+function snapshotHost(): HostSnapshot {
+  const sysctls = new Map<string, string>();
+  for (const s of KUBELET_SYSCTLS) {
+    try {
+      sysctls.set(s, readFileSync(`/proc/sys/${s}`, "utf8").trim());
+    } catch {
+      // not on this kernel: the kubelet cannot set it either
+    }
+  }
+  return { sysctls, existed: new Set(KUBELET_HOST_PATHS.filter((p) => existsSync(p))) };
+}
+
+/** Undoes what the kubelet changed on the host; returns what could not be undone. Synchronous. */
+function restoreHost(before: HostSnapshot, rootDir: string): string[] {
+  const problems: string[] = [];
+  for (const [s, value] of before.sysctls) {
+    try {
+      if (readFileSync(`/proc/sys/${s}`, "utf8").trim() !== value) writeFileSync(`/proc/sys/${s}`, value);
+    } catch (error) {
+      problems.push(`sysctl ${s.replaceAll("/", ".")}=${value}: ${(error as Error).message}`);
+    }
+  }
+  // The kubelet bind-mounts its root dir onto itself; unmount every layer (and anything below it).
+  for (let i = 0; i < 10; i++) {
+    const below = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "")
+      .filter((m) => m === rootDir || m.startsWith(`${rootDir}/`)).sort((a, b) => b.length - a.length);
+    if (!below.length) break;
+    for (const m of below) {
+      try {
+        sh("umount", [m]);
+      } catch {
+        try {
+          sh("umount", ["-l", m]);
+        } catch (error) {
+          problems.push(`umount ${m}: ${errText(error)}`);
+        }
+      }
+    }
+  }
+  for (const p of KUBELET_HOST_PATHS) {
+    if (before.existed.has(p) || !existsSync(p)) continue;
+    try {
+      rmSync(p, { recursive: true, force: true });
+    } catch (error) {
+      problems.push(`rm ${p}: ${(error as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Starts containerd, then the kubelet, in the network's namespace. Resolves once both run (the
+ * kubelet's TLS bootstrap and registration are the caller's to wait for).
+ */
+export async function startWorkerNode(o: WorkerNodeOptions): Promise<WorkerNode> {
+  const { network, work } = o;
+  const ctrDir = join(work, "containerd");
+  const rootDir = join(work, "kubelet-root");
+  const etcDir = join(work, "etc");
+  const pkiDir = join(rootDir, "pki");
+  for (const d of [ctrDir, join(ctrDir, "cni-conf"), join(ctrDir, "cni-bin"), rootDir, etcDir, join(work, "kubelet-plugins")]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(ctrDir, "config.toml"), containerdConfig(ctrDir));
+  writeFileSync(join(ctrDir, "cni-conf", "10-kpki-test.conflist"), CNI_CONFLIST);
+  const configFile = join(work, "kubelet-config.yaml");
+  writeFileSync(configFile, kubeletConfig({ nodeAddress: network.nodeAddress, clientCaFile: o.clientCaFile, work }));
+  const kubeconfig = join(etcDir, "kubelet.conf");
+  const containerdLog = join(work, "containerd.log");
+  const kubeletLog = join(work, "kubelet.log");
+  const nsenter = (cmd: string, args: string[], log: string): ChildProcess => startProcess("nsenter", [`--net=/run/netns/${network.namespace}`, cmd, ...args], log);
+
+  const before = snapshotHost();
+  const children: ChildProcess[] = [];
+  let stopped = false;
+  // Last resort if the test process ends without stop(): kill what we started, undo the rest.
+  const onExit = (): void => {
+    for (const c of children) {
+      try {
+        if (c.pid) process.kill(c.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    restoreHost(before, rootDir);
+  };
+  process.once("exit", onExit);
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    // The kubelet first (it talks to containerd), then containerd.
+    for (const c of [...children].reverse()) await stopProcess(c.pid, "SIGTERM", 10_000);
+    process.removeListener("exit", onExit);
+    const problems = restoreHost(before, rootDir);
+    if (problems.length) throw new Error(`the worker node's host side effects were not all undone: ${problems.join("; ")}`);
+  };
+
+  try {
+    const containerd = nsenter(o.containerd, ["--config", join(ctrDir, "config.toml")], containerdLog);
+    children.push(containerd);
+    await waitFor("containerd's socket", () => {
+      if (containerd.exitCode !== null || containerd.signalCode !== null) throw new Error(`containerd exited; see ${containerdLog}`);
+      return existsSync(join(ctrDir, "containerd.sock")) && readFileSync(containerdLog, "utf8").includes("containerd successfully booted");
+    }, 30_000, 100);
+    const startedAt = Date.now();
+    const kubelet = nsenter(o.kubelet, [
+      `--config=${configFile}`, `--bootstrap-kubeconfig=${o.bootstrapKubeconfig}`, `--kubeconfig=${kubeconfig}`,
+      `--root-dir=${rootDir}`, `--cert-dir=${pkiDir}`, `--hostname-override=${o.nodeName}`, `--node-ip=${network.nodeAddress}`,
+      "--container-runtime=remote", `--container-runtime-endpoint=unix://${join(ctrDir, "containerd.sock")}`, `--v=${o.verbosity ?? 2}`,
+    ], kubeletLog);
+    children.push(kubelet);
+    return { nodeName: o.nodeName, nodeAddress: network.nodeAddress, pkiDir, kubeconfig, kubeletLog, containerdLog, startedAt, kubeletPid: kubelet.pid, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
