@@ -222,12 +222,22 @@ export async function rowsFromKubeconfig(path: string, reader: BytesReader, stri
   return rows;
 }
 
-/** kubelet.conf and the kubelet's own certificates (not in kubeadm's report: the kubelet rotates them). */
+/**
+ * kubelet.conf and the kubelet's own certificates (not in kubeadm's report: the kubelet rotates
+ * them): its client certificate, and its serving certificate, which is kubelet-server-current.pem
+ * when it is issued through a CSR (serverTLSBootstrap) or the self-signed kubelet.crt otherwise; the
+ * kubelet writes kubelet.crt only without serverTLSBootstrap (cmd/kubelet/app/server.go InitializeTLS).
+ * Whichever of the two exists is reported; kubelet.crt is reported missing only when neither does.
+ */
 export async function kubeletRows(kubeconfigDir: string, kubeletDir: string, reader: BytesReader): Promise<FoundRow[]> {
+  const present = (rows: FoundRow[]): FoundRow[] => rows.filter((r) => !r.missing);
+  const served = present(await rowsFromFile(joinPath(kubeletDir, "kubelet-server-current.pem"), reader, true));
+  const selfSigned = await rowsFromFile(joinPath(kubeletDir, "kubelet.crt"), reader, true);
   return [
     ...(await rowsFromKubeconfig(joinPath(kubeconfigDir, "kubelet.conf"), reader)),
     ...(await rowsFromFile(joinPath(kubeletDir, "kubelet-client-current.pem"), reader, true)),
-    ...(await rowsFromFile(joinPath(kubeletDir, "kubelet.crt"), reader, true)),
+    ...served,
+    ...(served.length ? present(selfSigned) : selfSigned),
   ];
 }
 

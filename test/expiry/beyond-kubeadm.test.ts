@@ -39,7 +39,7 @@ describe("check-expiration beyond kubeadm", () => {
     expect(rows).toHaveLength(10 + 8);
   });
 
-  it("--kubelet: kubelet.conf, kubelet-client-current.pem (cert and key in one file) and kubelet.crt", async () => {
+  it("--kubelet: kubelet.conf, kubelet-client-current.pem (cert and key in one file), and kubelet-server-current.pem or kubelet.crt", async () => {
     const kubeletDir = join(work, "kubelet-pki");
     mkdirSync(kubeletDir);
     // kubelet.conf as kubelet-finalize leaves it: the client cert is a file path.
@@ -55,7 +55,13 @@ describe("check-expiration beyond kubeadm", () => {
     const names = rows.map((r) => r["name"]);
     expect(names).toContain(`${kubeletDirConf}/kubelet.conf user system:node:node1 (${kubeletDir}/kubelet-client-current.pem)`);
     expect(rows.find((r) => r["name"] === `${kubeletDir}/kubelet-client-current.pem`)).toMatchObject({ key: "match", chain: "ok", status: "OK" });
+    // Neither serving certificate exists: kubelet.crt (the self-signed default) is the one reported missing.
     expect(rows.find((r) => r["name"] === `${kubeletDir}/kubelet.crt`)).toMatchObject({ status: "MISSING" });
+    // With serverTLSBootstrap the kubelet writes kubelet-server-current.pem and no kubelet.crt: that is reported, nothing missing.
+    writeFileSync(join(kubeletDir, "kubelet-server-current.pem"), data("client-certificate-data") + data("client-key-data"));
+    const served = (await rowsOf(["--kubeconfig-dir", kubeletDirConf, "--kubelet", "--kubelet-dir", kubeletDir, "--scan", join(cluster, "pki/ca.crt")])).rows;
+    expect(served.find((r) => r["name"] === `${kubeletDir}/kubelet-server-current.pem`)).toMatchObject({ key: "match", chain: "ok", status: "OK" });
+    expect(served.filter((r) => r["status"] === "MISSING")).toEqual([]);
   });
 
   it("$KUBECONFIG with --env-kubeconfig: every file, every user and cluster", async () => {

@@ -49,6 +49,8 @@ let cp: ControlPlane | undefined;
 let node: WorkerNode | undefined;
 let approver: { child: ChildProcess; log: string } | undefined;
 let approverStarts = 0;
+/** When the approver was SIGKILLed, right after the first serving certificate (see the rotation test). */
+let approverKilledAt: number | undefined;
 let watch: CsrWatch | undefined;
 
 /** When this test first saw each CSR, its Approved condition and its certificate (ms since the epoch). */
@@ -291,6 +293,10 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
       return issued !== undefined;
     }, 60_000, 100);
     const issuedAt = Date.now();
+    // SIGKILL the approver now, while the kubelet's first rotation is still at least half a minute
+    // away, so that the rotation test below sees that CSR arrive with no approver running.
+    approverKilledAt = Date.now();
+    await stopProcess(approver!.child.pid, "SIGKILL", 0);
     // What a real 1.20 kubelet sends: three usages with an ECDSA P-256 key, SANs from the Node's addresses.
     expect(issued!.spec.usages).toEqual(["digital signature", "key encipherment", "server auth"]);
     expect([issued!.spec.username, issued!.spec.groups, issued!.spec.uid, issued!.spec.extra, issued!.spec.expirationSeconds])
@@ -340,18 +346,16 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
     expect(addresses).toEqual([{ type: "InternalIP", address: network!.nodeAddress }, { type: "Hostname", address: NODE }]);
   }, 180_000);
 
-  it("kpki certs check-expiration --kubelet (and --scan kubelet-server-current.pem) reads the real kubelet's pki folder: kubelet.conf's user, the client and serving certificates through their *-current.pem links, with openssl's dates and serials, chain ok and key match", async () => {
+  it("kpki certs check-expiration --kubelet reads the real kubelet's pki folder: kubelet.conf's user, the client and serving certificates through their *-current.pem links, with openssl's dates and serials, chain ok and key match", async () => {
     const pki = node!.pkiDir;
     const links = ["kubelet-client-current.pem", "kubelet-server-current.pem"].map((f) => join(pki, f));
-    // --kubelet reads kubelet-client-current.pem and kubelet.crt; with serverTLSBootstrap the kubelet
-    // writes no kubelet.crt (cmd/kubelet/app/server.go, InitializeTLS) but kubelet-server-*.pem and
-    // the kubelet-server-current.pem link, which --scan names here.
+    // With serverTLSBootstrap the kubelet writes no kubelet.crt (cmd/kubelet/app/server.go,
+    // InitializeTLS) but kubelet-server-*.pem and the kubelet-server-current.pem link, which --kubelet reads.
     type Row = { name: string; path: string; subject?: string; issuer?: string; serialNumber?: string; expirationDate?: string | null; status: string; chain: string; key: string };
     // The kubelet may rotate between two reads: retry until the files did not change around the run.
     for (let attempt = 1; ; attempt++) {
       const before = links.map((f) => realpathSync(f));
-      const r = await kpki("certs", "check-expiration", "--no-kubeadm", "--kubelet", "--kubelet-dir", pki, "--kubeconfig-dir", dirname(node!.kubeconfig),
-        "--scan", join(pki, "kubelet-server-current.pem"), "-o", "json");
+      const r = await kpki("certs", "check-expiration", "--no-kubeadm", "--kubelet", "--kubelet-dir", pki, "--kubeconfig-dir", dirname(node!.kubeconfig), "-o", "json");
       const after = links.map((f) => realpathSync(f));
       if (before.join() !== after.join() && attempt < 3) continue;
       const rows = (JSON.parse(r.stdout) as { additionalCertificates: Row[] }).additionalCertificates;
@@ -368,6 +372,8 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
       expect(fromConf).toMatchObject(expected(links[0]!));
       expect(client).toMatchObject(expected(links[0]!));
       expect(server).toMatchObject(expected(links[1]!));
+      expect(rows.filter((x) => x.status === "MISSING")).toEqual([]); // no kubelet.crt row: the kubelet has none, and needs none
+      expect(r.stderr).toBe("");
       // kubelet.conf's cluster CA is kpki's ca.crt, which the chain checks found the issuer in.
       expect(rows.find((x) => x.name.startsWith(`${node!.kubeconfig} cluster `))).toMatchObject({ subject: "CN=kubernetes", chain: "self-signed",
         serialNumber: readOpenssl(["x509", "-in", join(dir, "pki", "ca.crt"), "-noout", "-serial"]).trim().replace(/^serial=/, "").toLowerCase() });
@@ -381,15 +387,18 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
     const [first] = await servingCsrs();
     expect(first?.status?.certificate).toBeDefined();
 
-    // 1. SIGKILL the approver; the kubelet's first rotation CSR waits; a new approver process approves it.
-    const killedAt = Date.now();
-    await stopProcess(approver!.child.pid, "SIGKILL", 0);
+    // 1. The approver was SIGKILLed right after the first serving certificate was issued; the kubelet's
+    //    first rotation CSR arrives after that, waits, and a new approver process approves it.
+    const killedAt = approverKilledAt;
+    expect(killedAt).toBeDefined();
     let second: Csr | undefined;
     await waitFor("the kubelet's first serving rotation CSR", async () => {
       second = (await servingCsrs())[1];
       return second !== undefined;
     }, 4 * 60_000, 1000);
-    console.log(`rotation 1: serving CSR ${second!.metadata.name} created ${Date.parse(second!.metadata.creationTimestamp) - Date.parse(first!.metadata.creationTimestamp)} ms after the first (approver killed ${Date.now() - killedAt} ms ago)`);
+    console.log(`rotation 1: serving CSR ${second!.metadata.name} created ${Date.parse(second!.metadata.creationTimestamp) - Date.parse(first!.metadata.creationTimestamp)} ms after the first (approver killed ${Date.now() - (killedAt ?? 0)} ms ago)`);
+    // It came after the kill (the test's watch saw it), so no approver could have decided it yet.
+    expect(watch!.seen.get(second!.metadata.name)?.added).toBeGreaterThan(killedAt ?? Infinity);
     await new Promise((r) => setTimeout(r, 3000));
     expect((await servingCsrs()).find((c) => c.metadata.name === second!.metadata.name)?.status?.conditions).toBeUndefined();
     const restartedAt = Date.now();
