@@ -218,8 +218,11 @@ fi
 
 # No containerd may run outside the tests (they start their own, with a private socket and state).
 # Installing Debian's containerd enables its unit; policy-rc.d kept it from starting, but a machine
-# with its own policy may have started it. Only act where systemctl exists and the unit is installed.
-if command -v systemctl >/dev/null 2>&1 && [ -f /lib/systemd/system/containerd.service ]; then
+# with its own policy may have started it. Only when this run installed containerd (a containerd the
+# machine already had, say for Docker, is left alone), where systemctl exists and the unit is installed.
+INSTALLED_CONTAINERD=0
+for p in "${missing[@]}"; do if [ "$p" = containerd ]; then INSTALLED_CONTAINERD=1; fi; done
+if [ "$INSTALLED_CONTAINERD" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -f /lib/systemd/system/containerd.service ]; then
   if systemctl is-enabled --quiet containerd.service 2>/dev/null; then
     log "disabling the containerd systemd unit (the tests start their own containerd)"
     run_logged "$LOGS/apt.log" systemctl disable containerd.service
