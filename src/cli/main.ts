@@ -10,6 +10,7 @@ import { certsCheckExpirationCommand, UNKNOWN_EXIT, usesThresholds } from "./com
 import { certsGenerateCsrCommand } from "./commands/certs-generate-csr.js";
 import { certsRenewCommand } from "./commands/certs-renew.js";
 import { certsSignCommand } from "./commands/certs-sign.js";
+import { certsCreateCommand } from "./commands/certs-create.js";
 import { configCommand } from "./commands/config.js";
 import { initCommand } from "./commands/init.js";
 import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
@@ -31,7 +32,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   defineGroup({
     command: "certs",
     describe: "Certificates of kubeadm clusters: expiry report, renewal, CSRs, signing",
-    subcommands: [certsCheckExpirationCommand, certsRenewCommand, certsGenerateCsrCommand, certsSignCommand, certsCertificateKeyCommand],
+    subcommands: [certsCheckExpirationCommand, certsRenewCommand, certsGenerateCsrCommand, certsSignCommand, certsCreateCommand, certsCertificateKeyCommand],
   }),
   defineGroup({ command: "kubeconfig", describe: "Kubeconfig files for additional users", subcommands: [kubeconfigUserCommand] }),
   defineGroup({
