@@ -5,6 +5,7 @@ import type { RenewPort } from "../renew/renew.js";
 import type { SignatureVerifier } from "../pki/signature.js";
 import type { ApproverApi } from "../approver/ports.js";
 import type { ApproverTelemetry } from "../io/approver-http.js";
+import type { UserCsrApi } from "../kubeadm/kubeconfig-user.js";
 
 /** What `approver run` needs beyond files, loaded on first use (it pulls in the Kubernetes client and prom-client). */
 export interface ApproverRuntime {
@@ -34,6 +35,8 @@ export interface CliIo {
   /** Calls `handler` once on the first SIGINT or SIGTERM; returns a function that stops listening. */
   readonly onStopSignal: (handler: (signal: StopSignal) => void) => () => void;
   readonly approverRuntime: () => Promise<ApproverRuntime>;
+  /** `kubeconfig user --via-api`: the certificates API as the user of a kubeconfig ($KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
+  readonly userCsrApi: (kubeconfig: string | undefined) => Promise<UserCsrApi>;
   /** What `kpki version` reports of the runtime: Node's version and the platform (`linux/x64`). */
   readonly runtime: { readonly node: string; readonly platform: string };
   readonly store: PkiStore;

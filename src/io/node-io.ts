@@ -42,6 +42,7 @@ export function nodeIo(): CliIo {
       const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }] = await Promise.all([import("./approver-http.js"), import("./kube-api.js")]);
       return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry };
     },
+    userCsrApi: async (kubeconfig) => (await import("./kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     store: fsStore(),
     dryRunStore,
     host: hostFacts,

@@ -24,6 +24,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
       const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }] = await Promise.all([import("../../src/io/approver-http.js"), import("../../src/io/kube-api.js")]);
       return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry };
     },
+    userCsrApi: async (kubeconfig) => (await import("../../src/io/kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     runtime: { node: "v20.0.0", platform: "linux/x64" },
     store: fsStore(),
     dryRunStore,
