@@ -49,6 +49,8 @@ export interface CliIo {
   readonly scan: (paths: readonly string[]) => Promise<ScanEntry[]>;
   /** File operations for `certs renew` (pair swaps, backups). */
   readonly renewPort: (now: Date) => RenewPort;
+  /** The certificates a TLS server at host:port presents, leaf first, as DER, unverified (`kpki inspect HOST:PORT`; src/io/tls-peer.ts). */
+  readonly tlsPeerChain: (host: string, port: number) => Promise<Uint8Array<ArrayBuffer>[]>;
   /** A fresh `mayExist` look-up (cached directory listings) for one command run. */
   readonly existenceCache: () => (path: string) => boolean;
 }

@@ -13,6 +13,7 @@ import { certsSignCommand } from "./commands/certs-sign.js";
 import { certsCreateCommand } from "./commands/certs-create.js";
 import { configCommand } from "./commands/config.js";
 import { initCommand } from "./commands/init.js";
+import { inspectCommand } from "./commands/inspect.js";
 import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
 import { versionCommand } from "./commands/version.js";
 import type { CliIo } from "./io.js";
@@ -40,6 +41,7 @@ export const COMMANDS: readonly AnyCommand[] = [
     describe: "The kubelet-serving CSR approver: the controller (run) and its policy offline (check)",
     subcommands: [approverRunCommand, approverCheckCommand],
   }),
+  inspectCommand,
   configCommand,
   versionCommand,
 ];

@@ -50,6 +50,7 @@ export function nodeIo(): CliIo {
     readBytes: readBytesIfExists,
     scan: async (paths) => (await import("./scan.js")).scanPaths(paths),
     existenceCache: directoryListingCache,
+    tlsPeerChain: async (host, port) => (await import("./tls-peer.js")).tlsPeerChain(host, port),
     renewPort: (now) => {
       // The port's module loads on first use; it is only needed by certs renew.
       const port = import("./renew-port.js").then((m) => m.fsRenewPort(now));

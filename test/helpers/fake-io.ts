@@ -3,6 +3,7 @@ import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFil
 import { nodeSignatureVerifier } from "../../src/io/node-signature.js";
 import { fsRenewPort } from "../../src/io/renew-port.js";
 import { scanPaths } from "../../src/io/scan.js";
+import { tlsPeerChain } from "../../src/io/tls-peer.js";
 import type { PkiStore } from "../../src/kubeadm/store.js";
 import { T0, crypto } from "./clock.js";
 
@@ -33,6 +34,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     readBytes: readBytesIfExists,
     scan: scanPaths,
     existenceCache: directoryListingCache,
+    tlsPeerChain,
     renewPort: fsRenewPort,
     ...overrides,
   };
