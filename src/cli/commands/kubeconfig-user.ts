@@ -117,10 +117,15 @@ async function viaApi(io: CliIo, req: ViaApiRequest): Promise<number | undefined
     const created = await api.create(userCsrObject(name, csrPem, apiClientUsages(req.algorithm), req.expirationMs));
     const createdAt = io.clock();
     io.stderr(`CSR ${name} created (signer ${KUBE_APISERVER_CLIENT_SIGNER}${req.expirationMs !== undefined ? `, expirationSeconds ${Math.round(req.expirationMs / 1000)}` : ""})\n`);
-    const ending = waitForEnd(api, created, req.waitMs);
-    if (req.approve) await approve(io, api, created);
-    else io.stderr(`waiting up to ${formatGoDuration(req.waitMs)} for someone to approve it: kubectl certificate approve ${name}\n`);
-    const end = await ending;
+    const waiting = waitForEnd(api, created, req.waitMs);
+    try {
+      if (req.approve) await approve(io, api, created);
+      else io.stderr(`waiting up to ${formatGoDuration(req.waitMs)} for someone to approve it: kubectl certificate approve ${name}\n`);
+    } catch (error) {
+      waiting.cancel(); // the wait's timer and watch would otherwise hold the process until --wait passes
+      throw error;
+    }
+    const end = await waiting.end;
     const issuedAt = io.clock();
     if (end.kind === "deleted") throw new PkiError("api", `CSR ${name} was deleted before a certificate was issued`);
     if (end.kind === "timeout") {
@@ -186,9 +191,10 @@ type WaitEnd = Exclude<UserCsrState, { kind: "pending" | "approved" }> | { kind:
  * failed or deleted, or `waitMs` passes. A watch the server ends is resumed from the last
  * resourceVersion seen; one that fails is resumed after one GET (410 Gone included).
  */
-function waitForEnd(api: UserCsrApi, created: UserCsrObject, waitMs: number): Promise<WaitEnd> {
+function waitForEnd(api: UserCsrApi, created: UserCsrObject, waitMs: number): { end: Promise<WaitEnd>; cancel: () => void } {
   const name = created.metadata.name;
-  return new Promise<WaitEnd>((resolve, reject) => {
+  let cancel = (): void => undefined;
+  const end = new Promise<WaitEnd>((resolve, reject) => {
     let last: UserCsrState = userCsrState(created);
     let rv = created.metadata.resourceVersion ?? "";
     let watch: CsrWatch | undefined;
@@ -203,6 +209,7 @@ function waitForEnd(api: UserCsrApi, created: UserCsrObject, waitMs: number): Pr
       else resolve(end);
     };
     const timer = setTimeout(() => finish({ kind: "timeout", last }), waitMs);
+    cancel = () => finish(new Error("cancelled"));
     const see = (csr: UserCsrObject | undefined): void => {
       if (!csr) return finish({ kind: "deleted" });
       rv = csr.metadata.resourceVersion ?? rv;
@@ -230,4 +237,6 @@ function waitForEnd(api: UserCsrApi, created: UserCsrObject, waitMs: number): Pr
     };
     start();
   });
+  end.catch(() => undefined); // a cancelled wait's rejection has no reader
+  return { end, cancel };
 }
