@@ -6,6 +6,7 @@
 #
 # What it does:
 #   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl, golang-go,
+#     libnss3-tools (certutil, for the NSS databases of `kpki trust`),
 #     iproute2 (the live tests make veth pairs and a network namespace), containerd and runc (the
 #     kubelet test's container runtime), and rsync, jq, make when the Kubernetes binaries have to
 #     be built. `apt-get update` runs at most once, and only if something has to be installed.
@@ -40,7 +41,7 @@
 #     $CACHE/bin/kube-scheduler             always (v1.20.2)
 #     $CACHE/bin/kubelet                    always (v1.20.2)
 #     $CACHE/bin/kubectl                    only if no kubectl was on PATH; else use `kubectl` from PATH
-#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip, containerd, runc:
+#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip, containerd, runc, certutil:
 #                                           on PATH (/usr/bin, /usr/sbin)
 #     easy-rsa: /usr/share/easy-rsa/easyrsa (not on PATH)
 #
@@ -64,7 +65,7 @@ readonly KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubele
 # binaries, so a cache stamped for fewer binaries is rebuilt.
 readonly RECIPE="kpki-testenv/2 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go bins=${KUBE_BINS[*]}"
 # golang-go is also a test peer: test/interop/go-x509.test.ts checks kpki against Go's crypto/x509 byte for byte.
-readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2 containerd runc)
+readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2 containerd runc libnss3-tools)
 readonly BUILD_PKGS=(golang-go rsync jq make)
 readonly EASYRSA=/usr/share/easy-rsa/easyrsa
 

@@ -6,6 +6,7 @@ import type { SignatureVerifier } from "../pki/signature.js";
 import type { ApproverApi } from "../approver/ports.js";
 import type { ApproverTelemetry } from "../io/approver-http.js";
 import type { UserCsrApi } from "../kubeadm/kubeconfig-user.js";
+import type { TrustPort } from "../trust/apply.js";
 
 /** What `approver run` needs beyond files, loaded on first use (it pulls in the Kubernetes client and prom-client). */
 export interface ApproverRuntime {
@@ -53,4 +54,6 @@ export interface CliIo {
   readonly tlsPeerChain: (host: string, port: number) => Promise<Uint8Array<ArrayBuffer>[]>;
   /** A fresh `mayExist` look-up (cached directory listings) for one command run. */
   readonly existenceCache: () => (path: string) => boolean;
+  /** `kpki trust`: the host's trust stores (files, PATH, certutil/keytool/update-ca-certificates), loaded on first use (src/io/trust-store.ts). */
+  readonly trustStores: () => Promise<TrustPort>;
 }

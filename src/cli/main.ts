@@ -15,6 +15,7 @@ import { configCommand } from "./commands/config.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
+import { trustCommand } from "./commands/trust.js";
 import { versionCommand } from "./commands/version.js";
 import type { CliIo } from "./io.js";
 import { commandPath, explainUnknown, word } from "./usage.js";
@@ -42,6 +43,7 @@ export const COMMANDS: readonly AnyCommand[] = [
     subcommands: [approverRunCommand, approverCheckCommand],
   }),
   inspectCommand,
+  trustCommand,
   configCommand,
   versionCommand,
 ];

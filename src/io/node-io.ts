@@ -51,6 +51,7 @@ export function nodeIo(): CliIo {
     scan: async (paths) => (await import("./scan.js")).scanPaths(paths),
     existenceCache: directoryListingCache,
     tlsPeerChain: async (host, port) => (await import("./tls-peer.js")).tlsPeerChain(host, port),
+    trustStores: async () => (await import("./trust-store.js")).nodeTrustPort(),
     renewPort: (now) => {
       // The port's module loads on first use; it is only needed by certs renew.
       const port = import("./renew-port.js").then((m) => m.fsRenewPort(now));

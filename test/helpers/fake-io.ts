@@ -35,6 +35,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     scan: scanPaths,
     existenceCache: directoryListingCache,
     tlsPeerChain,
+    trustStores: async () => (await import("../../src/io/trust-store.js")).nodeTrustPort(),
     renewPort: fsRenewPort,
     ...overrides,
   };
