@@ -4,19 +4,12 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
+import { kubectl as runKubectl } from "../helpers/kubectl.js";
 
 const run = promisify(execFile);
 const cp = inject("controlPlane");
 
-async function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(cp.kubectl, ["--request-timeout=20s", ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
+const kubectl = (args: string[]) => runKubectl(args, undefined, cp.kubectl);
 
 const conf = (name: string): string => join(cp.dir, name);
 

@@ -23,6 +23,7 @@ import { crypto } from "../helpers/clock.js";
 import { run as runCli } from "../../src/cli/main.js";
 import type { StopSignal } from "../../src/cli/io.js";
 import { fakeIo } from "../helpers/fake-io.js";
+import { kubectl } from "../helpers/kubectl.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -37,13 +38,6 @@ const advertised: LocalAddress | { readonly skip: string } = skip ? { skip } : c
 const CONTROL_PLANE_ENDPOINT = "api.kpki.test";
 const replicas = new Map<string, { child: ChildProcess; metrics: number; log: string }>();
 
-async function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = execFile(findBinary("kubectl")!, ["--request-timeout=20s", ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 const admin = (...args: string[]) => kubectl(["--kubeconfig", join(dir, "super-admin.conf"), ...args]);
 const kpki = (...args: string[]) => run(process.execPath, [KPKI, ...args]);
 

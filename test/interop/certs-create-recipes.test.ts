@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { controlPlane, extractClient, type ControlPlane } from "../helpers/control-plane.js";
 import { freePort, startProcess, stopProcess, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
+import { opensslDocsRecipe, sh } from "../helpers/docs-recipes.js";
 
 const run = promisify(execFile);
 const KPKI = resolve(import.meta.dirname, "../../dist/bin/kpki.js");
@@ -36,8 +37,6 @@ const skipApiserver = missingBinaries("etcd", "kube-apiserver", "kube-controller
 const work = mkdtempSync(join(tmpdir(), "kpki-create-recipes-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const sh = (script: string, cwd: string, env: Record<string, string> = {}) =>
-  execFileSync("bash", ["-euo", "pipefail", "-c", script], { cwd, env: { ...process.env, ...env }, stdio: "pipe" });
 const kpki = (...args: string[]) => execFileSync(process.execPath, [KPKI, ...args], { stdio: "pipe", encoding: "utf8" });
 
 // The docs' inputs: MASTER_IP is the API server's address, MASTER_CLUSTER_IP the first address of
@@ -108,38 +107,7 @@ describe.skipIf(skipRecipes)("certs create equals the docs' easyrsa, openssl and
     const o = join(work, "openssl");
     mkdirSync(o);
     let madeAt = Math.floor(Date.now() / 1000) * 1000;
-    sh(`openssl genrsa -out ca.key 2048 2>/dev/null
-openssl req -x509 -new -nodes -key ca.key -subj "/CN=${MASTER_IP}" -days 10000 -out ca.crt
-openssl genrsa -out server.key 2048 2>/dev/null
-cat > csr.conf <<'EOF'
-[ req ]
-default_bits = 2048
-prompt = no
-default_md = sha256
-req_extensions = req_ext
-distinguished_name = dn
-
-[ dn ]
-O = kpki-test
-CN = ${MASTER_IP}
-
-[ req_ext ]
-subjectAltName = @alt_names
-
-[ alt_names ]
-${FIVE_NAMES.map((d, i) => `DNS.${i + 1} = ${d}`).join("\n")}
-IP.1 = ${MASTER_IP}
-IP.2 = ${MASTER_CLUSTER_IP}
-
-[ v3_ext ]
-authorityKeyIdentifier=keyid,issuer:always
-basicConstraints=CA:FALSE
-keyUsage=keyEncipherment,dataEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=@alt_names
-EOF
-openssl req -new -key server.key -out server.csr -config csr.conf
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 10000 -extensions v3_ext -extfile csr.conf -sha256 2>/dev/null`, o);
+    opensslDocsRecipe(o, { cn: MASTER_IP, org: "kpki-test", dnsNames: FIVE_NAMES, ips: [MASTER_IP, MASTER_CLUSTER_IP] });
     const openssl = fields(join(o, "server.crt"), madeAt);
     const ot = kpkiTwin(o, ["--ca-dir", o], ["--cn", MASTER_IP, "--org", "kpki-test", "--san", `${MASTER_IP},kubernetes.default.svc.cluster`, "--validity", "10000d"]);
     recipes.push({ tool: "openssl", docs: openssl, kpki: ot.fields, kpkiCommand: ot.command });

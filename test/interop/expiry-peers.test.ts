@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { missingBinaries } from "../helpers/testenv.js";
+import { opensslDocsRecipe, sh } from "../helpers/docs-recipes.js";
 
 const run = promisify(execFile);
 const EASYRSA = "/usr/share/easy-rsa/easyrsa";
@@ -19,8 +20,6 @@ const skip = missingBinaries("openssl", "cfssl", "cfssljson") ?? (() => {
 const work = mkdtempSync(join(tmpdir(), "kpki-peers-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const sh = (script: string, cwd: string, env: Record<string, string> = {}) =>
-  execFileSync("bash", ["-euo", "pipefail", "-c", script], { cwd, env: { ...process.env, ...env }, stdio: "pipe" });
 
 /** `openssl x509 -enddate` of one file, as a Date. */
 async function opensslEnd(file: string): Promise<string> {
@@ -42,35 +41,8 @@ describe.skipIf(skip)("expiry dates kpki reports equal openssl's for PKIs made b
     // openssl, as in the Kubernetes docs' "Certificates" page (openssl section)
     const o = join(work, "openssl");
     mkdirSync(o);
-    sh(`openssl genrsa -out ca.key 2048 2>/dev/null
-openssl req -x509 -new -nodes -key ca.key -subj "/CN=10.0.0.1" -days 10000 -out ca.crt
-openssl genrsa -out server.key 2048 2>/dev/null
-cat > csr.conf <<'EOF2'
-[ req ]
-default_bits = 2048
-prompt = no
-default_md = sha256
-req_extensions = req_ext
-distinguished_name = dn
-[ dn ]
-CN = 10.0.0.1
-[ req_ext ]
-subjectAltName = @alt_names
-[ alt_names ]
-DNS.1 = kubernetes
-DNS.2 = kubernetes.default
-IP.1 = 10.0.0.1
-[ v3_ext ]
-authorityKeyIdentifier=keyid,issuer:always
-basicConstraints=CA:FALSE
-keyUsage=keyEncipherment,dataEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=@alt_names
-EOF2
-openssl req -new -key server.key -out server.csr -config csr.conf
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 10000 -extensions v3_ext -extfile csr.conf -sha256 2>/dev/null
-rm -f server.csr ca.srl csr.conf
-# an expired certificate (openssl ca can backdate)
+    opensslDocsRecipe(o, { cn: "10.0.0.1", dnsNames: ["kubernetes", "kubernetes.default"], ips: ["10.0.0.1"] });
+    sh(`# an expired certificate (openssl ca can backdate)
 : > index.txt; echo 01 > serial
 cat > c.cnf <<'EOF2'
 [ca]

@@ -14,6 +14,7 @@ import { parseCertificatePem } from "../../src/pki/cert.js";
 import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { freePort, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
+import { kubectl } from "../helpers/kubectl.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -23,13 +24,6 @@ const work = mkdtempSync(join(tmpdir(), "kpki-via-api-"));
 const dir = join(work, "cluster");
 let cp: ControlPlane | undefined;
 
-async function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = execFile(findBinary("kubectl")!, ["--request-timeout=20s", ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 const admin = (...args: string[]) => kubectl(["--kubeconfig", join(dir, "super-admin.conf"), ...args]);
 
 interface Ran { code: number; stdout: string; stderr: string; ms: number }

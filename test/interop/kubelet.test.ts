@@ -25,6 +25,7 @@ import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { freePort, stopProcess, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
 import { createNodeNetwork, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
+import { kubectl } from "../helpers/kubectl.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -89,13 +90,6 @@ function watchCsrs(): CsrWatch {
   return { seen, stop: () => { stopped = true; child?.kill("SIGTERM"); } };
 }
 
-async function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = execFile(findBinary("kubectl")!, ["--request-timeout=20s", ...args], { timeout: 60_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
 const admin = (...args: string[]) => kubectl(["--kubeconfig", join(dir, "super-admin.conf"), ...args]);
 const kpki = (...args: string[]) => run(process.execPath, [KPKI, ...args], { maxBuffer: 16 << 20 });
 async function apply(obj: unknown): Promise<void> {

@@ -9,6 +9,7 @@ import { parseCertificatePem } from "../../src/pki/cert.js";
 import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { freePort } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
+import { kubectl } from "../helpers/kubectl.js";
 
 const run = promisify(execFile);
 const KPKI = resolve(import.meta.dirname, "../../dist/bin/kpki.js");
@@ -21,15 +22,6 @@ afterAll(async () => {
 });
 
 const kpki = (...args: string[]) => run(process.execPath, [KPKI, ...args]);
-async function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(findBinary("kubectl")!, ["--request-timeout=20s", ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
-  }
-}
 const bins = () => ({ etcd: findBinary("etcd")!, kubeApiserver: findBinary("kube-apiserver")!, kubeControllerManager: findBinary("kube-controller-manager")! });
 
 /** The serial of the certificate a TLS server presents. */
