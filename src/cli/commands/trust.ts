@@ -162,7 +162,7 @@ const statusCommand = defineCommand({
   run: (args, io) => trustRun("status", { certificate: args.certificate, store: args.store, output: args.output, dryRun: false }, io),
 });
 
-/** `kpki trust`: a CA in the host's trust stores (issue 16 point 3). */
+/** `kpki trust`: a CA in the host's trust stores. */
 export const trustCommand = defineGroup({
   command: "trust",
   describe: "Add a CA to the host's trust stores (system, NSS, Java), remove it, or say which hold it",
