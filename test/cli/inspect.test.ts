@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { run } from "../../src/cli/main.js";
 import type { InspectedCertificate, InspectedChain, InspectedRequest } from "../../src/expiry/inspect.js";
+import { octetString } from "../../src/pki/der.js";
+import { buildCsr, dnsName, extension, extensionRequest, OIDS, sanValue, testKey } from "../helpers/csr-builder.js";
 import { fakeIo } from "../helpers/fake-io.js";
 import { missingBinaries } from "../helpers/testenv.js";
 
@@ -366,5 +368,26 @@ describe.skipIf(skip)("kpki inspect", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^error: TLS connection to 127\\.0\\.0\\.1:${free} failed: .*ECONNREFUSED`));
     });
+  });
+});
+
+describe("kpki inspect on a request that is not canonical DER", () => {
+  it("the SAN-smuggling Extension (a second OCTET STRING): canonical false with the strict reader's reason, in JSON and in text", async () => {
+    // As test/cli/refusals.test.ts builds it for certs sign: extnValue, then a second OCTET STRING.
+    const evil = sanValue(dnsName("kubernetes.default.svc"));
+    const own = sanValue(dnsName("web.example.com"));
+    writeFileSync(at("smuggled.csr"), buildCsr(testKey("ec"), { attributes: extensionRequest(extension(OIDS.san, octetString(evil), octetString(own))) }).pem);
+    const r = await inspectJson([at("smuggled.csr")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.doc.type).toBe("csr");
+    const q = r.doc.request!;
+    expect(q.canonical).toBe(false);
+    expect(q.canonicalError).toMatch(/unexpected OCTET STRING after the last element of an Extension/);
+    // Its own signature is fine: only the encoding is refused.
+    expect(q.signatureValid).toBe(true);
+    const text = await kpki(["inspect", at("smuggled.csr")]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^ {2}Canonical: {6}no: .*unexpected OCTET STRING after the last element of an Extension.*$/m);
+    expect(text.stdout).toContain(`  Canonical:      no: ${q.canonicalError}\n`);
   });
 });
