@@ -5,7 +5,7 @@
  */
 import { bytesToHex } from "../pki/der.js";
 import type { ReadBack, StoreTarget, TrustHostFacts, TrustProbe, TrustStep } from "./plan.js";
-import { certificatesIn, describeStep, describeTarget, installSteps, readBack, uninstallSteps } from "./plan.js";
+import { certificatesIn, describeStep, describeTarget, installSteps, javaEntries, readBack, uninstallSteps } from "./plan.js";
 
 /** A command's result; `code` 127 when the program could not be started. */
 export interface RunResult {
@@ -56,17 +56,29 @@ export interface TrustRequest {
   readonly sha256: (der: Uint8Array<ArrayBuffer>) => Promise<string>;
 }
 
-async function holds(port: TrustPort, query: ReadBack, req: TrustRequest): Promise<boolean> {
+/** What the store holds: whether any of its certificates is the CA, and (Java) every alias whose certificate is. */
+interface Holding {
+  readonly held: boolean;
+  readonly aliases: readonly string[];
+}
+
+async function inspect(port: TrustPort, target: StoreTarget, query: ReadBack, req: TrustRequest): Promise<Holding> {
   let text: string | undefined;
   if (query.op === "read") text = await port.read(query.path);
   else {
-    // certutil -L -n and keytool -list -alias exit non-zero when the entry does not exist.
+    // certutil -L -n exits non-zero when the entry does not exist (keytool -list too, when the keystore cannot be read).
     const result = await port.run(query.argv);
     text = result.code === 0 ? result.stdout : undefined;
   }
-  if (text === undefined) return false;
-  for (const der of certificatesIn(text)) if ((await req.sha256(der)) === req.sha256Hex) return true;
-  return false;
+  if (text === undefined) return { held: false, aliases: [] };
+  const aliases: string[] = [];
+  if (target.kind === "java") {
+    for (const entry of javaEntries(text)) if ((await req.sha256(entry.der)) === req.sha256Hex) aliases.push(entry.alias);
+    if (aliases.length) return { held: true, aliases };
+  }
+  // Every certificate counts, also one whose alias the listing did not name.
+  for (const der of certificatesIn(text)) if ((await req.sha256(der)) === req.sha256Hex) return { held: true, aliases };
+  return { held: false, aliases };
 }
 
 async function runSteps(port: TrustPort, steps: readonly TrustStep[]): Promise<string | null> {
@@ -92,7 +104,8 @@ async function runSteps(port: TrustPort, steps: readonly TrustStep[]): Promise<s
 export async function applyToStore(port: TrustPort, target: StoreTarget, req: TrustRequest): Promise<StoreOutcome> {
   const query = readBack(target, req.name);
   const base = { store: target.kind, location: describeTarget(target), readBack: describeStep(query) };
-  const before = await holds(port, query, req);
+  const found = await inspect(port, target, query, req);
+  const before = found.held;
   if (req.operation === "status") return { ...base, status: before ? "present" : "absent", held: before, steps: [], ok: before, error: null };
 
   const installing = req.operation === "install";
@@ -102,12 +115,12 @@ export async function applyToStore(port: TrustPort, target: StoreTarget, req: Tr
   const done = installing ? before && (target.kind !== "system" || fileThere) : !before && !fileThere;
   if (done) return { ...base, status: installing ? "already-present" : "already-absent", held: before, steps: [], ok: true, error: null };
 
-  const steps = installing ? installSteps(target, req.name, req.pem, req.certFile) : uninstallSteps(target, req.name);
+  const steps = installing ? installSteps(target, req.name, req.pem, req.certFile) : uninstallSteps(target, req.name, found.aliases);
   const lines = steps.map(describeStep);
   if (req.dryRun) return { ...base, status: installing ? "would-install" : "would-remove", held: before, steps: lines, ok: true, error: null };
 
   const stepError = await runSteps(port, steps);
-  const after = await holds(port, query, req);
+  const after = (await inspect(port, target, query, req)).held;
   const ok = installing ? after : !after;
   let error: string | null = null;
   if (!ok) {

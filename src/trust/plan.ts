@@ -225,19 +225,31 @@ export function installSteps(t: StoreTarget, name: string, pem: string, certFile
   }
 }
 
-/** The steps that remove the entry `name` (and nothing else). */
-export function uninstallSteps(t: StoreTarget, name: string): TrustStep[] {
+/**
+ * The steps that remove the CA. System and NSS: the entry `name` (and nothing else). Java: every
+ * alias in `javaAliases` (those whose certificate has the CA's SHA-256, read from the keystore
+ * listing, see javaEntries), so that copies made by others go too, such as Debian's
+ * ca-certificates-java hook importing each system anchor as `debian:<file>.pem`; `name` when the
+ * listing named none.
+ */
+export function uninstallSteps(t: StoreTarget, name: string, javaAliases: readonly string[] = []): TrustStep[] {
   switch (t.kind) {
     case "system":
       return [{ op: "remove", path: t.file }, { op: "run", argv: t.refresh }];
     case "nss":
       return [{ op: "run", argv: [t.certutil, "-D", "-d", t.database, "-n", name] }];
-    case "java":
-      return [{ op: "run", argv: [t.keytool, "-delete", "-noprompt", ...keystoreArgs(t), ...STOREPASS, "-alias", name] }];
+    case "java": {
+      const aliases = javaAliases.length ? [...new Set(javaAliases)] : [name];
+      return aliases.map((alias) => ({ op: "run", argv: [t.keytool, "-delete", "-noprompt", ...keystoreArgs(t), ...STOREPASS, "-alias", alias] }));
+    }
   }
 }
 
-/** How to see whether the store holds the CA: the bundle TLS clients read, or the entry named `name` as PEM. */
+/**
+ * How to see whether the store holds the CA: the bundle TLS clients read, the NSS entry named
+ * `name` as PEM, or every entry of the Java keystore as PEM (whatever alias holds the CA, Java
+ * trusts it). keytool's labels are localized; `-J-Duser.language=en` keeps "Alias name:" parsable.
+ */
 export function readBack(t: StoreTarget, name: string): ReadBack {
   switch (t.kind) {
     case "system":
@@ -245,8 +257,25 @@ export function readBack(t: StoreTarget, name: string): ReadBack {
     case "nss":
       return { op: "run", argv: [t.certutil, "-L", "-d", t.database, "-n", name, "-a"] };
     case "java":
-      return { op: "run", argv: [t.keytool, "-list", "-rfc", ...keystoreArgs(t), ...STOREPASS, "-alias", name] };
+      return { op: "run", argv: [t.keytool, "-J-Duser.language=en", "-list", "-rfc", ...keystoreArgs(t), ...STOREPASS] };
   }
+}
+
+/** One entry of a `keytool -list -rfc` listing: its alias and the DER of its (first) certificate. */
+export interface KeystoreEntry {
+  readonly alias: string;
+  readonly der: Uint8Array<ArrayBuffer>;
+}
+
+/** The entries of a `keytool -list -rfc` listing (English labels); an entry without a readable certificate is left out. */
+export function javaEntries(text: string): KeystoreEntry[] {
+  const starts = [...text.matchAll(/^Alias name: (.*)$/gm)];
+  return starts.flatMap((m, i) => {
+    const end = starts[i + 1]?.index ?? text.length;
+    const [der] = certificatesIn(text.slice(m.index, end));
+    const alias = (m[1] ?? "").trim();
+    return der && alias ? [{ alias, der }] : [];
+  });
 }
 
 /** The DER of every CERTIFICATE block in `text` (a bundle, certutil -a or keytool -rfc output); broken blocks count as none. */

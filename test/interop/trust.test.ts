@@ -9,7 +9,8 @@
  *
  * NSS: a private database in a temporary HOME (`certutil -N --empty-password`), read back with
  * certutil -L. Java: a private JAVA_HOME (the real keytool linked in, a copy of the system cacerts),
- * read back with keytool -list -rfc. Java is optional ("where present"), so without keytool its
+ * read back with keytool -list -rfc; a second copy of the CA under `debian:x.pem` (what Debian's
+ * ca-certificates-java hook adds) is removed by uninstall too. Java is optional ("where present"), so without keytool its
  * test is skipped with a printed reason, under CI=true too.
  */
 import { execFile, execFileSync } from "node:child_process";
@@ -186,7 +187,7 @@ const keytool = findBinary("keytool");
 if (!keytool) console.warn("SKIP: Java's cacerts test: no keytool on PATH (Java is optional for kpki trust)");
 
 describe.skipIf(!keytool)("Java cacerts (keytool), in a private JAVA_HOME", () => {
-  it("install imports the CA under its alias; uninstall deletes it", async () => {
+  it("install imports the CA under its alias; uninstall deletes every alias holding it (also debian:x.pem)", async () => {
     const jdk = join(work, "jdk");
     mkdirSync(join(jdk, "bin"), { recursive: true });
     mkdirSync(join(jdk, "lib", "security"), { recursive: true });
@@ -203,9 +204,29 @@ describe.skipIf(!keytool)("Java cacerts (keytool), in a private JAVA_HOME", () =
     const pem = (await list(name)).stdout;
     expect(sha256(new X509Certificate(pem.slice(pem.indexOf("-----BEGIN"))).raw)).toBe(caSha);
 
+    // A second copy under another alias, as Debian's ca-certificates-java hook makes of each system anchor.
+    await exec(join(jdk, "bin", "keytool"), ["-importcert", "-noprompt", "-keystore", cacerts, "-storepass", "changeit", "-alias", "debian:x.pem", "-file", caFile], { env, encoding: "utf8" });
+    const copy = (await list("debian:x.pem")).stdout;
+    expect(sha256(new X509Certificate(copy.slice(copy.indexOf("-----BEGIN"))).raw)).toBe(caSha);
+
+    const dry = await kpki(["trust", "uninstall", caFile, "--store", "java", "--dry-run", "-o", "json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    const steps = (JSON.parse(dry.stdout) as { stores: { steps: string[] }[] }).stores[0]?.steps ?? [];
+    // Aliases as the listing names them (a JKS keystore lowercases them).
+    expect(steps.map((s) => s.slice(s.lastIndexOf(" -alias ") + 8).toLowerCase()).sort()).toEqual(["debian:x.pem", name.toLowerCase()].sort());
+    expect(steps.every((s) => s.startsWith(`${join(jdk, "bin", "keytool")} -delete -noprompt -keystore ${cacerts} -storepass changeit -alias `))).toBe(true);
+
     const removed = await kpki(["trust", "uninstall", caFile, "--store", "java"], env);
     expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain(`java ${cacerts}: removed`);
     // keytool prints its errors on stdout.
     await expect(list(name)).rejects.toMatchObject({ stdout: expect.stringMatching(/Alias <.*> does not exist/) });
+    await expect(list("debian:x.pem")).rejects.toMatchObject({ stdout: expect.stringMatching(/Alias <.*> does not exist/) });
+    // No entry of the keystore holds the CA any more.
+    const all = (await exec(join(jdk, "bin", "keytool"), ["-list", "-rfc", "-keystore", cacerts, "-storepass", "changeit"], { env, encoding: "utf8" })).stdout;
+    const pems = all.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    expect(pems.length).toBeGreaterThan(0);
+    expect(pems.map((p) => sha256(new X509Certificate(p).raw))).not.toContain(caSha);
+    expect((await kpki(["trust", "status", caFile, "--store", "java"], env)).code).toBe(1);
   });
 });

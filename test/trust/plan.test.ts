@@ -7,7 +7,7 @@ import { createCertificate, randomSerial } from "../../src/pki/cert.js";
 import { generateKeyPair } from "../../src/pki/keys.js";
 import { applyToStore, sha256With, type RunResult, type TrustPort } from "../../src/trust/apply.js";
 import {
-  certificatesIn, checkTrustable, describeStep, entryName, installSteps, readBack, selectStores, trustProbe, uninstallSteps,
+  certificatesIn, checkTrustable, describeStep, entryName, installSteps, javaEntries, readBack, selectStores, trustProbe, uninstallSteps,
   type StoreTarget, type TrustHostFacts,
 } from "../../src/trust/plan.js";
 import { fakeIo } from "../helpers/fake-io.js";
@@ -142,7 +142,12 @@ describe("default selection, steps and names", () => {
     expect(uninstallSteps(nss, NAME).map(describeStep)).toEqual([`/usr/bin/certutil -D -d sql:${HOME}/.pki/nssdb -n ${NAME}`]);
     expect(describeStep(readBack(nss, NAME))).toBe(`/usr/bin/certutil -L -d sql:${HOME}/.pki/nssdb -n ${NAME} -a`);
     expect(uninstallSteps(java, NAME).map(describeStep)).toEqual([`/usr/bin/keytool -delete -noprompt -cacerts -storepass changeit -alias ${NAME}`]);
-    expect(describeStep(readBack(java, NAME))).toBe(`/usr/bin/keytool -list -rfc -cacerts -storepass changeit -alias ${NAME}`);
+    expect(uninstallSteps(java, NAME, [NAME, "debian:x.pem"]).map(describeStep)).toEqual([
+      `/usr/bin/keytool -delete -noprompt -cacerts -storepass changeit -alias ${NAME}`,
+      "/usr/bin/keytool -delete -noprompt -cacerts -storepass changeit -alias debian:x.pem",
+    ]);
+    // The whole keystore, not only kpki's alias: Java trusts the CA under whatever alias holds it.
+    expect(describeStep(readBack(java, NAME))).toBe("/usr/bin/keytool -J-Duser.language=en -list -rfc -cacerts -storepass changeit");
   });
 
   it("entry names come from the CN and the fingerprint, reduced to safe characters", () => {
@@ -248,5 +253,67 @@ describe("apply: read back by SHA-256", () => {
     const { port } = memoryPort();
     const out = await applyToStore(port, target, { operation: "install", name: NAME, sha256Hex: await sha256(ca.der), pem: ca.pem, certFile: "ca.crt", dryRun: false, sha256 });
     expect(out).toMatchObject({ status: "failed", ok: false });
+  });
+});
+
+/** A port over an in-memory Java keystore answering keytool -importcert, -delete and -list -rfc (the whole listing). */
+function keystorePort(entries: Map<string, string>) {
+  const calls: string[] = [];
+  const listing = (): string =>
+    `Keystore type: JKS\nKeystore provider: SUN\n\nYour keystore contains ${entries.size} entries\n\n` +
+    [...entries].map(([alias, pem]) => `Alias name: ${alias}\nCreation date: Jun 24, 2025\nEntry type: trustedCertEntry\n\n${pem.trim()}\n\n\n` +
+      "*******************************************\n*******************************************\n\n\n").join("");
+  const port: TrustPort = {
+    facts: async () => host([]),
+    read: async () => undefined,
+    write: async () => undefined,
+    remove: async () => undefined,
+    run: async (argv): Promise<RunResult> => {
+      calls.push(argv.join(" "));
+      const alias = argv[argv.indexOf("-alias") + 1] ?? "";
+      if (argv.includes("-importcert")) return entries.set(alias, PEM), { code: 0, stdout: "Certificate was added to keystore\n", stderr: "" };
+      if (argv.includes("-delete")) return entries.delete(alias) ? { code: 0, stdout: "", stderr: "" } : { code: 1, stdout: `keytool error: java.lang.Exception: Alias <${alias}> does not exist\n`, stderr: "" };
+      return { code: 0, stdout: listing(), stderr: "" };
+    },
+  };
+  return { port, calls, listing };
+}
+
+describe("apply: Java keystore, judged over every entry", () => {
+  const target: StoreTarget = { kind: "java", keytool: "keytool", keystore: "/jdk/lib/security/cacerts" };
+  const del = (alias: string) => `keytool -delete -noprompt -keystore /jdk/lib/security/cacerts -storepass changeit -alias ${alias}`;
+
+  it("uninstall removes every alias with the CA's fingerprint (kpki's and debian:<name>.pem), and only those", async () => {
+    const [ca, other] = [await makeCert(true), await makeCert(true, "Other CA")];
+    PEM = ca.pem;
+    const sha256 = sha256With(crypto);
+    const req = { name: NAME, sha256Hex: await sha256(ca.der), pem: ca.pem, certFile: "ca.crt", dryRun: false, sha256 };
+    const entries = new Map([["debian:other.pem", other.pem], [NAME, ca.pem], ["debian:x.pem", ca.pem]]);
+    const { port, calls, listing } = keystorePort(entries);
+    expect(javaEntries(listing()).map((e) => e.alias)).toEqual(["debian:other.pem", NAME, "debian:x.pem"]);
+
+    expect(await applyToStore(port, target, { ...req, operation: "status" })).toMatchObject({ status: "present", held: true });
+    expect(await applyToStore(port, target, { ...req, operation: "uninstall", dryRun: true })).toMatchObject({
+      status: "would-remove", held: true, steps: [del(NAME), del("debian:x.pem")],
+    });
+    expect(entries.size).toBe(3);
+    expect(await applyToStore(port, target, { ...req, operation: "uninstall" })).toMatchObject({ status: "removed", held: false, ok: true, error: null });
+    expect([...entries.keys()]).toEqual(["debian:other.pem"]);
+    expect(calls.filter((c) => c.includes(" -delete "))).toEqual([del(NAME), del("debian:x.pem")]);
+    expect(await applyToStore(port, target, { ...req, operation: "status" })).toMatchObject({ status: "absent", held: false });
+    expect(await applyToStore(port, target, { ...req, operation: "uninstall" })).toMatchObject({ status: "already-absent", steps: [] });
+  });
+
+  it("the CA only under another alias (Debian's hook) is present; install leaves it; uninstall removes that alias", async () => {
+    const ca = await makeCert(true);
+    PEM = ca.pem;
+    const sha256 = sha256With(crypto);
+    const req = { name: NAME, sha256Hex: await sha256(ca.der), pem: ca.pem, certFile: "ca.crt", dryRun: false, sha256 };
+    const entries = new Map([["debian:x.pem", ca.pem]]);
+    const { port } = keystorePort(entries);
+    expect(await applyToStore(port, target, { ...req, operation: "install" })).toMatchObject({ status: "already-present", held: true, steps: [] });
+    expect(await applyToStore(port, target, { ...req, operation: "uninstall" })).toMatchObject({ status: "removed", steps: [del("debian:x.pem")] });
+    expect(entries.size).toBe(0);
+    expect(await applyToStore(port, target, { ...req, operation: "install" })).toMatchObject({ status: "installed", held: true, steps: [`keytool -importcert -noprompt -keystore /jdk/lib/security/cacerts -storepass changeit -alias ${NAME} -file ca.crt`] });
   });
 });
