@@ -65,6 +65,10 @@ export interface ControlPlane {
   running(): { name: string; pid: number }[];
   /** Stops kube-apiserver alone (SIGTERM, by PID), waits `downMs`, starts it again and waits for /readyz. */
   pauseApiserver(downMs: number): Promise<void>;
+  /** Stops kube-controller-manager alone (SIGTERM, by PID); the rest keeps running. */
+  stopControllerManager(): Promise<void>;
+  /** Starts kube-controller-manager again (as start() does) and waits for its signer's caches. */
+  startControllerManager(): Promise<void>;
 }
 
 /** GET over mutual TLS with a client certificate and key from files. */
@@ -173,6 +177,43 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
     names.set(pid, "kube-apiserver");
   };
 
+  // kube-controller-manager, waiting until its kubelet-serving signer's caches are synced.
+  const startKcm = async (): Promise<void> => {
+    const logStart = (() => {
+      try {
+        return readFileSync(kcmLog, "utf8").length;
+      } catch {
+        return 0;
+      }
+    })();
+    const kcm = startProcess(bin.kubeControllerManager, [
+      `--kubeconfig=${join(dir, "controller-manager.conf")}`, "--use-service-account-credentials=true",
+      "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, "--port=0", `--cert-dir=${join(work, "kcm-certs")}`,
+      "--leader-elect=false", `--controllers=${(opts.controllers ?? ["csrsigning", "csrcleaner"]).join(",")}`,
+      ...(opts.signingDuration ? [`--experimental-cluster-signing-duration=${opts.signingDuration}`] : []),
+      `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
+      `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
+    ], kcmLog);
+    track(kcm.pid, "kube-controller-manager");
+    await waitFor("kube-controller-manager caches", () =>
+      readFileSync(kcmLog, "utf8").slice(logStart).includes("Caches are synced for certificate-csrsigning-kubelet-serving"), 60_000, 100);
+  };
+
+  const stopControllerManager = async (): Promise<void> => {
+    const i = pids.findIndex((pid) => names.get(pid) === "kube-controller-manager");
+    if (i < 0) throw new Error("kube-controller-manager is not running");
+    const pid = pids[i];
+    await stopProcess(pid, "SIGTERM", 5000);
+    if (pid !== undefined) names.delete(pid);
+    pids.splice(i, 1);
+  };
+
+  const startControllerManager = async (): Promise<void> => {
+    if (!opts.controllerManager) throw new Error("this control plane runs without kube-controller-manager");
+    if (pids.some((pid) => names.get(pid) === "kube-controller-manager")) throw new Error("kube-controller-manager is already running");
+    await startKcm();
+  };
+
   const start = async (): Promise<void> => {
     try {
       const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
@@ -198,26 +239,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
         }, 30_000);
       }
       track(await startApiserver(), "kube-apiserver");
-      if (opts.controllerManager) {
-        const logStart = (() => {
-          try {
-            return readFileSync(kcmLog, "utf8").length;
-          } catch {
-            return 0;
-          }
-        })();
-        const kcm = startProcess(bin.kubeControllerManager, [
-          `--kubeconfig=${join(dir, "controller-manager.conf")}`, "--use-service-account-credentials=true",
-          "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, "--port=0", `--cert-dir=${join(work, "kcm-certs")}`,
-          "--leader-elect=false", `--controllers=${(opts.controllers ?? ["csrsigning", "csrcleaner"]).join(",")}`,
-          ...(opts.signingDuration ? [`--experimental-cluster-signing-duration=${opts.signingDuration}`] : []),
-          `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
-          `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
-        ], kcmLog);
-        track(kcm.pid, "kube-controller-manager");
-        await waitFor("kube-controller-manager caches", () =>
-          readFileSync(kcmLog, "utf8").slice(logStart).includes("Caches are synced for certificate-csrsigning-kubelet-serving"), 60_000, 100);
-      }
+      if (opts.controllerManager) await startKcm();
     } catch (error) {
       await stop();
       throw error;
@@ -225,5 +247,5 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
   };
 
   return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog, start, stop,
-    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })), pauseApiserver };
+    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })), pauseApiserver, stopControllerManager, startControllerManager };
 }

@@ -165,4 +165,37 @@ describe.skipIf(skip)("kpki kubeconfig user --via-api against a real kube-apiser
     expect(await csrCount()).toBe(before);
     expect(() => statSync(join(work, "dave.conf"))).toThrow();
   });
+
+  it("approved but never issued (kube-controller-manager stopped): exit 7 at --wait, naming kcm's signing flags; the CSR was Approved with no certificate", async () => {
+    const before = await csrCount();
+    await cp!.stopControllerManager();
+    try {
+      let seen: { status?: { conditions?: { type: string; status: string }[]; certificate?: string } } = {};
+      const r = await kpki(["kubeconfig", "user", "--via-api", "--client-name", "erin", "--approve", "--wait", "4s", "--out", join(work, "erin.conf"), "--kubeconfig", join(dir, "super-admin.conf")], async () => {
+        // Read back while kpki waits (it deletes the CSR at --wait): the API server recorded the approval, nobody signed.
+        const name = await csrOf("erin");
+        await waitFor(`${name} Approved`, async () => {
+          const g = await admin("get", "csr", name, "-o", "json");
+          if (g.code !== 0) return false;
+          seen = JSON.parse(g.stdout) as typeof seen;
+          return (seen.status?.conditions ?? []).some((c) => c.type === "Approved" && c.status === "True");
+        }, 3000, 50);
+      });
+      console.log(`--via-api approved, not issued: --wait 4s, the command took ${r.ms} ms`);
+      expect(r.code, r.stderr).toBe(7);
+      expect(r.stderr).toContain("approved");
+      expect(r.stderr).toMatch(/error: no certificate for CSR kpki-erin-[0-9a-f]{8} within --wait 4s: it was approved but not issued: kube-controller-manager's signer for kubernetes\.io\/kube-apiserver-client is probably not running/);
+      expect(r.stderr).toContain("--cluster-signing-cert-file/--cluster-signing-key-file");
+      expect(r.stderr).toContain("--cluster-signing-kube-apiserver-client-cert-file/-key-file");
+      expect(r.stderr).toContain("; the CSR was deleted");
+      expect((seen.status?.conditions ?? []).map((c) => c.type)).toEqual(["Approved"]);
+      expect(seen.status?.certificate ?? "").toBe("");
+      expect(r.ms).toBeGreaterThanOrEqual(4000);
+      expect(r.ms).toBeLessThan(15_000);
+      expect(await csrCount()).toBe(before);
+      expect(() => statSync(join(work, "erin.conf"))).toThrow();
+    } finally {
+      await cp!.startControllerManager();
+    }
+  }, 90_000);
 });
