@@ -327,21 +327,5 @@ export function stageFile(path: string, data: string): Promise<StagedChange> {
   });
 }
 
-/**
- * Replaces `keyPath` and `certPath` (same folder) with new contents so that an interruption at any
- * moment leaves the old pair or the new pair: stage, switch (rolled back if it fails), commit.
- */
-export async function replacePair(keyPath: string, certPath: string, keyPem: string, certPem: string, now: Date): Promise<void> {
-  const change = await stagePair(keyPath, certPath, keyPem, certPem, now);
-  try {
-    await change.switch();
-  } catch (error) {
-    await change.rollBack();
-    await change.discard();
-    throw error;
-  }
-  await change.commit();
-}
-
 /** The folder name kpki's pair store uses; scans skip it (its files are the same certificates again). */
 export const PAIR_STORE_DIR = STORE;
