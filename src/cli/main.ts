@@ -134,7 +134,9 @@ function failure(error: unknown, io: CliIo): number {
  * Runs kpki with `args` and returns the exit code. The one place that turns
  * errors into messages: one line on stderr, no stack trace (KPKI_DEBUG=1 adds it).
  */
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
+export async function run(given: readonly string[], io: CliIo): Promise<number> {
+  // `kpki --version` alone, as most CLIs accept it: the line of `kpki version -o short`.
+  const args = given.length === 1 && given[0] === "--version" ? ["version", "-o", "short"] : given;
   // yargs picks the completion template from $SHELL; `kpki completion fish` names the shell instead.
   const [first, second] = args;
   // yargs' completion command prints its script even when asked for help.
