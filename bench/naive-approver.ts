@@ -1,6 +1,7 @@
 /**
  * The bench's baseline: an approver that checks nothing. It watches kubelet-serving CSRs and
- * approves each new one through /approval at once, 16 at a time, over one keep-alive connection
+ * approves each new one through /approval at once, 16 at a time (a failed write is retried after a
+ * fresh read, as any controller would), over one keep-alive connection
  * pool, with Node's https and JSON and nothing else. What it reaches on a machine is the floor that
  * the API server, etcd and the machine's cores allow; `kpki approver run` is measured against it.
  * Never deploy this: it approves anything.
@@ -33,15 +34,37 @@ function drain(): void {
       res.resume();
       res.on("end", () => {
         active--;
+        if ((res.statusCode ?? 0) >= 300) retry(csr.metadata.name);
         drain();
       });
     });
     req.on("error", () => {
       active--;
+      retry(csr.metadata.name);
       drain();
     });
     req.end(body);
   }
+}
+
+/** A write that failed (a conflict, the API server busy): read the CSR again and approve it if it is still pending. */
+function retry(name: string): void {
+  setTimeout(() => {
+    const get = request({ ...base, path: `${PATH}/${name}` }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => {
+        if (res.statusCode !== 200) return retry(name);
+        const csr = JSON.parse(text) as Csr;
+        if (csr.status?.conditions?.length) return;
+        queue.push(csr);
+        drain();
+      });
+    });
+    get.on("error", () => retry(name));
+    get.end();
+  }, 100);
 }
 
 const watch = request({ ...base, path: `${PATH}?watch=1&fieldSelector=${encodeURIComponent("spec.signerName=kubernetes.io/kubelet-serving")}` }, (res) => {

@@ -2,7 +2,7 @@ import type { SignatureVerifier } from "../pki/signature.js";
 import { factsFromCluster, NO_FACTS, readClusterConfiguration, withClusterFacts, type ClusterFacts } from "./discovery.js";
 import { ApprovalLedger, type Reservation } from "./history.js";
 import { assessCsr, BAD_SIGNATURE, checkSignature, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig, type RequestCache } from "./policy.js";
-import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type WatchEventType, type WatchHandle } from "./ports.js";
+import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type ApproverEvents, type WatchEventType, type WatchHandle } from "./ports.js";
 import type { StrictRequest } from "./request.js";
 
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
@@ -34,8 +34,13 @@ export interface ControllerOptions {
   readonly requeueMaxMs?: number;
   /** How many CSRs are reconciled at once (default 16). */
   readonly workers?: number;
-  /** Record an Event per decision (default true). */
-  readonly events?: boolean;
+  /**
+   * Which decisions get an Event (default "denials"): a Warning Event names why a node's CSR was
+   * denied where `kubectl get events` shows it; an approval is already told by the CSR's Approved
+   * condition (reason and message), as kube-controller-manager's own approver leaves it, and an
+   * Event for each would be one more API write per CSR.
+   */
+  readonly events?: ApproverEvents;
   /** Timers, injectable for tests. */
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
   readonly clearTimer?: (t: unknown) => void;
@@ -408,7 +413,8 @@ export class ApproverController {
       this.obs.decision(d, csr, latency);
       this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
       // The Event is best effort; it is sent when no decision is waiting (see drain).
-      if (this.opts.events !== false) {
+      const events = this.opts.events ?? "denials";
+      if (events === "all" || (events === "denials" && d.decision === "deny")) {
         const [decided, at, approved, text] = [csr, this.opts.now(), d.decision === "approve", `${d.reason}: ${d.message}`];
         this.events.push(() => this.api
           .createEvent(decided, approved ? "Normal" : "Warning", approved ? "CSRApproved" : "CSRDenied", text, at)

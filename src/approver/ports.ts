@@ -53,3 +53,7 @@ export interface ApproverApi {
   /** Creates or replaces (with the lease's resourceVersion); throws ApiStatusError(409) when someone else wrote it first. */
   writeLease(namespace: string, name: string, lease: Lease, create: boolean): Promise<void>;
 }
+
+/** Which decisions `approver run` records as Events (`--events`). */
+export const APPROVER_EVENTS = ["denials", "all", "none"] as const;
+export type ApproverEvents = (typeof APPROVER_EVENTS)[number];

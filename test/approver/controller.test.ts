@@ -113,7 +113,7 @@ describe("ApproverController", () => {
   it("retries a 409 with a fresh read and writes against the new resourceVersion", async () => {
     const f = fakeApi([await csr("a", "5")]);
     f.conflicts(2);
-    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: "all" });
     await ctl.start();
     await waitFor("the approval", () => f.writes.length === 1, 5000, 10);
     expect(f.writes).toEqual([{ name: "a", type: "Approved", rv: "7" }]);
@@ -171,7 +171,7 @@ describe("ApproverController", () => {
   it("sends Events only when no decision is waiting: a burst's approvals are all written first", async () => {
     const names = ["e1", "e2", "e3", "e4", "e5", "e6"];
     const f = fakeApi(await Promise.all(names.map((n) => csr(n))));
-    const ctl = new ApproverController(f.api, quietObserver(), { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 10 }, dryRun: false, verify, now: () => NOW, workers: 1 });
+    const ctl = new ApproverController(f.api, quietObserver(), { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 10 }, dryRun: false, verify, now: () => NOW, workers: 1, events: "all" });
     await ctl.start();
     await waitFor("the Events", () => f.events.length === names.length, 5000, 10);
     expect(f.order).toEqual([...names.map((n) => `write ${n}`), ...names.map((n) => `event ${n}`)]);
@@ -183,7 +183,7 @@ describe("ApproverController", () => {
     const g = gate();
     const f = fakeApi(await Promise.all(names.map((n) => csr(n))), { writeGate: g.opened });
     const obs = quietObserver();
-    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 16, events: false });
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 16, events: "none" });
     await ctl.start();
     // Every CSR decided while the first approvals are still being written.
     await waitFor("all 50 decisions", () => obs.decisions.length + f.pendingWrites() === 50, 10_000, 5);
@@ -200,7 +200,7 @@ describe("ApproverController", () => {
     const g = gate();
     const f = fakeApi([await csr("k-n1", "1", { node: "n1", key }), await csr("k-n2", "1", { node: "n2", key })], { nodes: [node, node2], writeGate: g.opened });
     const obs = quietObserver();
-    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 16, events: false });
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 16, events: "none" });
     await ctl.start();
     await waitFor("both decided", () => f.pendingWrites() === 2, 10_000, 5);
     g.open();
@@ -209,10 +209,23 @@ describe("ApproverController", () => {
     ctl.stop();
   });
 
+  it("by default only a denial gets an Event (a Warning); an approval is told by its condition alone", async () => {
+    const key = await generateKeyPair("ECDSA-P256", crypto);
+    const f = fakeApi([await csr("d-n1", "1", { node: "n1", key }), await csr("d-n2", "1", { node: "n2", key })], { nodes: [node, node2] });
+    const obs = quietObserver();
+    const ctl = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, workers: 1 });
+    await ctl.start();
+    await waitFor("both written", () => f.writes.length === 2, 10_000, 5);
+    await waitFor("the denial's Event", () => f.events.length === 1, 5000, 5);
+    const denied = [...obs.byCsr].find(([, d]) => d === "deny:KeyReused")?.[0];
+    expect(f.events).toEqual([`${denied} CSRDenied`]);
+    ctl.stop();
+  });
+
   it("restart: a new controller rebuilds the history from the cluster's approved CSRs, so it refuses a key the previous one approved and keeps the budget", async () => {
     const key = await generateKeyPair("ECDSA-P256", crypto);
     const f = fakeApi([await csr("first", "1", { node: "n1", key })], { nodes: [node, node2] });
-    const before = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: false });
+    const before = new ApproverController(f.api, quietObserver(), { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: "none" });
     await before.start();
     await waitFor("the approval", () => f.writes.length === 1, 5000, 5);
     before.stop();
@@ -224,7 +237,7 @@ describe("ApproverController", () => {
     f.store.set("stolen", await csr("stolen", "1", { node: "n2", key }));
     f.store.set("fourth", await csr("fourth"));
     const obs = quietObserver();
-    const after = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: false });
+    const after = new ApproverController(f.api, obs, { policy: DEFAULT_POLICY, dryRun: false, verify, now: () => NOW, events: "none" });
     await after.start();
     await waitFor("both decisions", () => obs.byCsr.size === 2, 5000, 5);
     expect(obs.byCsr.get("stolen")).toBe("deny:KeyReused");
@@ -283,7 +296,7 @@ describe("ApproverController", () => {
     const g = gate();
     const f = fakeApi([await csr("first")], { writeGate: g.opened, echoWrites: true });
     const obs = quietObserver();
-    const ctl = new ApproverController(f.api, obs, { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 2 }, dryRun: false, verify, now: () => NOW, events: false });
+    const ctl = new ApproverController(f.api, obs, { policy: { ...DEFAULT_POLICY, maxApprovalsPerNode: 2 }, dryRun: false, verify, now: () => NOW, events: "none" });
     await ctl.start();
     await waitFor("the first write", () => f.pendingWrites() === 1, 5000, 5);
     g.open();

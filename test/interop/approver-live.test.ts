@@ -360,7 +360,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     let stop: ((signal: StopSignal) => void) | undefined;
     const f = fakeIo({ clock: () => new Date(), onStopSignal: (handler) => ((stop = handler), () => (stop = undefined)) });
     const metrics = await freePort();
-    const exit = runCli(["approver", "run", "--kubeconfig", kc, "--dry-run", "--leader-elect=false", "--no-events", "--metrics-bind-address", `127.0.0.1:${metrics}`], f.io);
+    const exit = runCli(["approver", "run", "--kubeconfig", kc, "--dry-run", "--leader-elect=false", "--events", "none", "--metrics-bind-address", `127.0.0.1:${metrics}`], f.io);
     await waitFor("the in-process approver to judge the pending CSR", async () => f.stderr().includes(`"msg":"ignored","csr":"${name}"`), 20_000, 100);
     expect(f.stderr()).toMatch(new RegExp(`"msg":"ignored","csr":"${name}","decision":"ignore","reason":"NotANode"`));
     expect(stop).toBeDefined();
