@@ -8,8 +8,10 @@
 #   * apt-installs openssl, etcd-server, etcd-client, golang-cfssl, easy-rsa, curl, golang-go,
 #     libnss3-tools (certutil, for the NSS databases of `kpki trust`),
 #     iproute2 (the live tests make veth pairs and a network namespace), containerd and runc (the
-#     kubelet test's container runtime), and rsync, jq, make when the Kubernetes binaries have to
-#     be built. `apt-get update` runs at most once, and only if something has to be installed.
+#     kubelet test's container runtime), containernetworking-plugins (the CNI binaries the node's
+#     containerd is given), iptables (kube-proxy's, inside the node's network namespace), buildah
+#     and podman (the approver image is built and run with them), and rsync, jq, make when the
+#     Kubernetes binaries have to be built, gcc and libc6-dev when the pause image has to be. `apt-get update` runs at most once, and only if something has to be installed.
 #     Package scripts may not start services during the install (a temporary policy-rc.d), and
 #     where systemctl exists the containerd unit is disabled (and stopped, if systemd runs): the
 #     tests start their own containerd, and none may run outside them.
@@ -17,15 +19,19 @@
 #     (1.20.2) is unpacked with `apt-get download` + `dpkg -x` into $CACHE/kubectl and linked
 #     as $CACHE/bin/kubectl (apt cannot install it over another package's /usr/bin/kubectl, such
 #     as google-cloud-cli's).
-#   * kube-apiserver, kube-controller-manager, kube-scheduler and kubelet v1.20.2: there is no
-#     binary package, so they are built offline, in one `make WHAT=...`, from Debian's `kubernetes`
+#   * kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy v1.20.2: there
+#     is no binary package, so they are built offline, in one `make WHAT=...`, from Debian's `kubernetes`
 #     source package with Debian's Go 1.19, after swapping the vendored reflect2 v1.0.1 for
 #     Debian's 1.0.2 (with v1.0.1 and Go >= 1.18 kube-apiserver crashes on the first
 #     pretty-printed JSON response: v1.0.1 calls reflect.mapiterinit with its pre-1.18
 #     signature, modern-go/reflect2 issue #24).
 #     Cold run: about 8-10 minutes on 2 cores (506 s measured, source package already downloaded).
-#     Warm run: about a second. A cache stamped by an earlier version of this script (for fewer
-#     binaries) is rebuilt once.
+#     Warm run: about a second. The stamp names the binaries built; a cache stamped for fewer of
+#     them (by an earlier version of this script) gets only the missing ones built.
+#   * The pause image (the pod sandbox's one process) for the node's containerd: build/pause/linux/
+#     pause.c from the same source package, compiled statically with gcc as build/pause/Makefile
+#     does, in a FROM scratch image built with buildah (private vfs storage, removed after) and
+#     saved as an OCI archive. Nothing is pulled. A few seconds.
 #   * It exports nothing and starts no servers. It prints one line per tool at the end.
 #
 # WHERE THE TESTS FIND THE BINARIES (the path rule; tests must use the same rule):
@@ -40,8 +46,14 @@
 #     $CACHE/bin/kube-controller-manager    always (v1.20.2)
 #     $CACHE/bin/kube-scheduler             always (v1.20.2)
 #     $CACHE/bin/kubelet                    always (v1.20.2)
+#     $CACHE/bin/kube-proxy                 always (v1.20.2)
+#     $CACHE/images/pause.oci.tar           always: the OCI archive of the pause image, whose name
+#                                           (localhost/kpki-pause:TAG, TAG from the source's
+#                                           build/pause/Makefile) is in $CACHE/images/pause.name
+#     CNI plugins (bridge, host-local, ...): /usr/lib/cni (Debian's containernetworking-plugins)
 #     $CACHE/bin/kubectl                    only if no kubectl was on PATH; else use `kubectl` from PATH
-#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip, containerd, runc, certutil:
+#     etcd, etcdctl, openssl, cfssl, cfssljson, curl, go, ip, containerd, runc, certutil, iptables,
+#     buildah, podman:
 #                                           on PATH (/usr/bin, /usr/sbin)
 #     easy-rsa: /usr/share/easy-rsa/easyrsa (not on PATH)
 #
@@ -60,13 +72,18 @@ set -o errtrace
 
 readonly K8S_VERSION=v1.20.2
 # The binaries built from the source package, in one `make WHAT=...` (they share Go's build cache).
-readonly KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
-# Recipe id written to the stamp files. Change it to force a rebuild/re-extraction; it names the
-# binaries, so a cache stamped for fewer binaries is rebuilt.
-readonly RECIPE="kpki-testenv/2 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go bins=${KUBE_BINS[*]}"
+readonly KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+# Recipe id written to the stamp file, followed by " bins=" and the binaries built with it. Change
+# it to force a rebuild/re-extraction of everything; a binary missing from the stamp is built alone.
+readonly RECIPE="kpki-testenv/2 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go"
 # golang-go is also a test peer: test/interop/go-x509.test.ts checks kpki against Go's crypto/x509 byte for byte.
-readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2 containerd runc libnss3-tools)
+readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2 containerd runc libnss3-tools
+  containernetworking-plugins iptables buildah podman)
 readonly BUILD_PKGS=(golang-go rsync jq make)
+readonly PAUSE_PKGS=(gcc libc6-dev)
+# Recipe id of the pause image, in its stamp file; change it to rebuild the image.
+readonly PAUSE_RECIPE="kpki-testenv/pause/1 gcc -Os -static"
+
 readonly EASYRSA=/usr/share/easy-rsa/easyrsa
 
 T0=$SECONDS
@@ -97,6 +114,8 @@ readonly CACHE
 readonly BIN=$CACHE/bin LOGS=$CACHE/logs APTSRC=$CACHE/aptsrc BUILD=$CACHE/build
 readonly TREE=$BUILD/kubernetes
 readonly STAMP=$BIN/.kube-build.stamp
+readonly IMAGES=$CACHE/images
+readonly PAUSE_ARCHIVE=$IMAGES/pause.oci.tar PAUSE_NAME_FILE=$IMAGES/pause.name PAUSE_STAMP=$IMAGES/.pause.stamp
 
 mkdir -p "$BIN" "$LOGS" || die "cannot create $BIN (is the cache directory writable?)"
 
@@ -194,14 +213,26 @@ kube_ok() {
 # ---------------------------------------------------------------------------------------------
 # 1. is a build needed?
 
-all_kube_ok() {
-  local n
-  for n in "${KUBE_BINS[@]}"; do kube_ok "$n" || return 1; done
-}
+# The binaries to build: those the stamp does not name under this recipe, or that do not run.
+STAMPED=()
+if [ -f "$STAMP" ]; then
+  stamp=$(cat "$STAMP")
+  case $stamp in
+    "$RECIPE bins="*) read -r -a STAMPED <<<"${stamp#"$RECIPE bins="}" ;;
+  esac
+fi
+TO_BUILD=()
+for n in "${KUBE_BINS[@]}"; do
+  ok=0
+  for s in "${STAMPED[@]}"; do if [ "$s" = "$n" ] && kube_ok "$n"; then ok=1; fi; done
+  if [ "$ok" = 0 ]; then TO_BUILD+=("$n"); fi
+done
+NEED_BUILD=0
+if [ "${#TO_BUILD[@]}" -gt 0 ]; then NEED_BUILD=1; fi
 
-NEED_BUILD=1
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$RECIPE" ] && all_kube_ok; then
-  NEED_BUILD=0
+NEED_PAUSE=1
+if [ -s "$PAUSE_ARCHIVE" ] && [ -s "$PAUSE_NAME_FILE" ] && [ -f "$PAUSE_STAMP" ] && [ "$(cat "$PAUSE_STAMP")" = "$PAUSE_RECIPE" ]; then
+  NEED_PAUSE=0
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +240,7 @@ fi
 
 want=("${APT_PKGS[@]}")
 if [ "$NEED_BUILD" = 1 ]; then want+=("${BUILD_PKGS[@]}"); fi
+if [ "$NEED_PAUSE" = 1 ]; then want+=("${PAUSE_PKGS[@]}"); fi
 missing=()
 for p in "${want[@]}"; do
   is_installed "$p" || missing+=("$p")
@@ -340,7 +372,7 @@ build_kube() {
   local blog=$LOGS/build.log
   mkdir -p "$CACHE/home"
   : >"$blog"
-  log "building ${KUBE_BINS[*]} with $gover (about 8-10 minutes on 2 cores; log: $blog)..."
+  log "building ${TO_BUILD[*]} with $gover (about 8-10 minutes on 2 cores for all five; log: $blog)..."
   # heartbeat for CI systems that kill silent jobs; dies with this script. Its `sleep` must not
   # hold the lock (fd 9) or stdout: it outlives the killed subshell by up to a minute.
   local start=$SECONDS parent=$$
@@ -355,7 +387,7 @@ build_kube() {
     exec env -u GOROOT -u GOBIN -u GOOS -u GOARCH -u GOCACHE -u GOENV -u GOMODCACHE -u GOTOOLCHAIN \
       -u GO111MODULE -u KUBE_GIT_VERSION -u KUBE_GIT_VERSION_FILE -u KUBE_BUILD_PLATFORMS \
       PATH="$gobin:$PATH" GOPATH="$TREE/.go" CGO_ENABLED=0 GOPROXY=off GOFLAGS= HOME="$CACHE/home" \
-      make WHAT="${KUBE_BINS[*]/#/cmd/}"
+      make WHAT="${TO_BUILD[*]/#/cmd/}"
   ) >>"$blog" 2>&1 || rc=$?
   kill "$HEARTBEAT_PID" 2>/dev/null || true
   wait "$HEARTBEAT_PID" 2>/dev/null || true
@@ -368,7 +400,7 @@ build_kube() {
   log "build finished in $((SECONDS - start)) s"
 
   local n f
-  for n in "${KUBE_BINS[@]}"; do
+  for n in "${TO_BUILD[@]}"; do
     f=$TREE/_output/bin/$n
     [ -x "$f" ] || die "the build did not produce $f (log: $blog)"
     # the reflect2 1.0.2 code must be linked in (its file names are in the binary's line table)
@@ -377,11 +409,11 @@ build_kube() {
     cp "$f" "$BIN/.$n.tmp" && chmod 0755 "$BIN/.$n.tmp" && mv -f "$BIN/.$n.tmp" "$BIN/$n"
     kube_ok "$n" || die "$BIN/$n --version does not print 'Kubernetes $K8S_VERSION' (got: $("$BIN/$n" --version 2>&1 | head -n 1))"
   done
-  printf '%s\n' "$RECIPE" >"$STAMP"
+  # every binary of KUBE_BINS now runs: those stamped before and those just built
+  printf '%s bins=%s\n' "$RECIPE" "${KUBE_BINS[*]}" >"$STAMP"
 }
 
 if [ "$NEED_BUILD" = 1 ]; then
-  rm -f "$STAMP"
   fetch_source
   prepare_tree
   build_kube
@@ -395,11 +427,60 @@ if [ "$NEED_BUILD" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 5. check everything and print one line per tool
+# 5. the pause image, from the same source package
+
+# A root buildah keeps its blob-info cache in /var/lib/containers/cache whatever its --root
+# (containers/image pkg/blobinfocache/default.go); remove what this step created there.
+build_pause() {
+  fetch_source
+  local orig work tag name
+  orig=$(compgen -G "$APTSRC/dl/kubernetes_*.orig.tar.*" | head -n 1)
+  work=$(mktemp -d "$CACHE/pause-build.XXXXXX")
+  local had_varlib=0
+  if [ -e /var/lib/containers ]; then had_varlib=1; fi
+  tar -xf "$orig" -C "$work" --wildcards --no-anchored 'build/pause/linux/pause.c' 'build/pause/Makefile' ||
+    die "cannot extract build/pause from $orig"
+  local src
+  src=$(compgen -G "$work/*/build/pause" | head -n 1)
+  [ -f "$src/linux/pause.c" ] || die "no build/pause/linux/pause.c in $orig"
+  # build/pause/Makefile: TAG = 3.4; CFLAGS = -Os -Wall -Werror -static -DVERSION=v$(TAG)-$(REV)
+  tag=$(sed -n 's/^TAG *= *\([0-9.]*\)$/\1/p' "$src/Makefile" | head -n 1)
+  [ -n "$tag" ] || die "no TAG = ... line in $src/Makefile"
+  name=localhost/kpki-pause:$tag
+  mkdir -p "$work/ctx" "$work/tmp" "$IMAGES"
+  run_logged "$LOGS/pause.log" gcc -Os -Wall -Werror -static -DVERSION="v$tag-kpki" -o "$work/ctx/pause" "$src/linux/pause.c"
+  # as build/pause/Dockerfile, on scratch
+  printf 'FROM scratch\nADD pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$work/ctx/Containerfile"
+  # containers.conf(5): buildah's network config (its lock file) under $work too, not in /etc/cni/net.d
+  mkdir -p "$work/cni"
+  printf '[network]\nnetwork_config_dir = "%s"\n' "$work/cni" >"$work/containers.conf"
+  local b=(env TMPDIR="$work/tmp" CONTAINERS_CONF="$work/containers.conf" buildah --root "$work/root" --runroot "$work/run" --storage-driver vfs)
+  run_logged "$LOGS/pause.log" "${b[@]}" bud --pull=false -f "$work/ctx/Containerfile" -t "$name" "$work/ctx"
+  rm -f "$PAUSE_ARCHIVE.tmp"
+  run_logged "$LOGS/pause.log" "${b[@]}" push "$name" "oci-archive:$PAUSE_ARCHIVE.tmp:$name"
+  run_logged "$LOGS/pause.log" "${b[@]}" rmi --all
+  mv -f "$PAUSE_ARCHIVE.tmp" "$PAUSE_ARCHIVE"
+  printf '%s\n' "$name" >"$PAUSE_NAME_FILE"
+  printf '%s\n' "$PAUSE_RECIPE" >"$PAUSE_STAMP"
+  chmod -R u+w "$work" 2>/dev/null || true
+  rm -rf "$work"
+  if [ "$had_varlib" = 0 ]; then rm -rf /var/lib/containers; fi
+  log "built $name ($(stat -c %s "$PAUSE_ARCHIVE") bytes: $PAUSE_ARCHIVE)"
+}
+
+if [ "$NEED_PAUSE" = 1 ]; then
+  rm -f "$PAUSE_STAMP"
+  build_pause
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 6. check everything and print one line per tool
 
 first_line() { "$@" 2>&1 | sed -n '1p'; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH after installation"; }
-for c in etcd etcdctl openssl cfssl cfssljson curl containerd runc; do need_cmd "$c"; done
+for c in etcd etcdctl openssl cfssl cfssljson curl containerd runc iptables buildah podman; do need_cmd "$c"; done
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] ||
+  die "the CNI plugins are not in /usr/lib/cni (package containernetworking-plugins)"
 [ -x "$EASYRSA" ] || die "$EASYRSA not found (package easy-rsa)"
 
 v_etcd=$(etcd --version 2>&1 | sed -n 's/^etcd Version: //p')
@@ -412,6 +493,10 @@ v_kas=$(first_line "$BIN/kube-apiserver" --version)
 v_kcm=$(first_line "$BIN/kube-controller-manager" --version)
 v_ksched=$(first_line "$BIN/kube-scheduler" --version)
 v_kubelet=$(first_line "$BIN/kubelet" --version)
+v_kproxy=$(first_line "$BIN/kube-proxy" --version)
+v_iptables=$(first_line iptables --version)
+v_buildah=$(first_line buildah --version)
+v_podman=$(first_line podman --version)
 v_containerd=$(first_line containerd --version)
 v_runc=$(first_line runc --version)
 [ -n "$v_kubectl" ] || die "$KUBECTL does not run (kubectl version --client failed)"
@@ -428,5 +513,11 @@ printf '  %-24s %-48s %s\n' \
   kube-controller-manager "$BIN/kube-controller-manager" "$v_kcm" \
   kube-scheduler "$BIN/kube-scheduler" "$v_ksched" \
   kubelet "$BIN/kubelet" "$v_kubelet" \
+  kube-proxy "$BIN/kube-proxy" "$v_kproxy" \
+  pause-image "$PAUSE_ARCHIVE" "$(cat "$PAUSE_NAME_FILE")" \
+  cni-plugins /usr/lib/cni "$(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo '?')" \
+  iptables "$(command -v iptables)" "$v_iptables" \
+  buildah "$(command -v buildah)" "$v_buildah" \
+  podman "$(command -v podman)" "$v_podman" \
   containerd "$(command -v containerd)" "$v_containerd" \
   runc "$(command -v runc)" "$v_runc"
