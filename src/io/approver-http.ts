@@ -34,8 +34,19 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
   const leader = new Gauge({ name: "kpki_approver_leader", help: "1 while this replica holds the lease.", registers: [registry] });
   let ready = false;
 
-  const log = (level: string, msg: string, fields: Record<string, unknown> = {}): void =>
-    write(`${JSON.stringify({ ts: now().toISOString(), level, msg, ...fields })}\n`);
+  // The lines of one turn of the event loop go out in one write: a burst's decisions are one
+  // system call per turn, not one per line (stderr is written synchronously to files and pipes).
+  let lines: string[] = [];
+  const flush = (): void => {
+    if (!lines.length) return;
+    const text = lines.join("");
+    lines = [];
+    write(text);
+  };
+  const log = (level: string, msg: string, fields: Record<string, unknown> = {}): void => {
+    if (!lines.length) setImmediate(flush);
+    lines.push(`${JSON.stringify({ ts: now().toISOString(), level, msg, ...fields })}\n`);
+  };
 
   const observer: ApproverObserver = {
     decision: (d: Decision, _csr: ApiCsr, seconds: number | undefined) => {
@@ -73,6 +84,8 @@ export function approverTelemetry(write: (line: string) => void, now: () => Date
 
   return {
     observer, log, serve, registry,
+    /** Writes the log lines not yet written (they go out at the end of the event loop's turn). */
+    flush,
     setLeader: (on: boolean) => leader.set(on ? 1 : 0),
     /** Where the CSR gauges come from (the running controller; zeros while there is none). */
     countsFrom: (source: () => CsrCounts) => void (counts = source),

@@ -77,6 +77,7 @@ export const approverRunCommand = defineCommand({
         controller?.stop();
         server.close();
         telemetry.log(code ? "error" : "info", `stopping: ${why}`, { identity });
+        telemetry.flush();
         resolve(code);
       };
       const stopListening = io.onStopSignal((signal) => finish(0, signal));
