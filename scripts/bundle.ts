@@ -103,11 +103,126 @@ export default function stringWidth(input, options) {
   };
 }
 
-/** esbuild options shared by the npm bundle and the single executable's main script. */
-export function cliBuildOptions(outfile: string): esbuild.BuildOptions {
+/**
+ * yargs' platform shim (lib/platform-shims/esm.mjs of yargs 18) imports node:assert when it is
+ * loaded, for two checks it runs on every parse. Loading node:assert sets up AssertionError's
+ * colours, which opens process.stderr (about 10 ms in a CPU profile of `kpki version`). This
+ * plugin replaces that import line with two functions that make the same test (assert's
+ * strictEqual and notStrictEqual compare with Object.is) and call node:assert only when it fails,
+ * so that assert throws the error it always threw.
+ */
+function lazyAssertPlugin(): esbuild.Plugin {
+  const IMPORT = "import { notStrictEqual, strictEqual } from 'assert'\n";
+  const LAZY = [
+    "const notStrictEqual = (actual, expected, message) => { if (Object.is(actual, expected)) require('node:assert').notStrictEqual(actual, expected, message); };",
+    "const strictEqual = (actual, expected, message) => { if (!Object.is(actual, expected)) require('node:assert').strictEqual(actual, expected, message); };",
+    "",
+  ].join("\n");
+  return {
+    name: "kpki-lazy-assert",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        if (!source.includes(IMPORT)) throw new Error(`${args.path}: the line this build replaces is gone (${JSON.stringify(IMPORT)}); check the new yargs`);
+        return { contents: source.replace(IMPORT, LAZY), loader: "js" };
+      });
+    },
+  };
+}
+
+/**
+ * yargs' factory calls `.version()` on every new instance (build/lib/yargs-factory.js of yargs
+ * 18), which guesses the application's version by walking up from the folder above its
+ * node_modules to the first package.json and reading it. kpki then calls `.version(false)`, which
+ * drops that guess, so it never shows. In a bundle the walk starts from the current folder instead
+ * (there is no node_modules in the bundle's path): a package.json of the user's would be read and
+ * dropped, and with none the failed search builds an AssertionError. This plugin makes the guess
+ * "unknown" (what yargs answers when it finds no package.json) without searching.
+ */
+function noVersionGuessPlugin(): esbuild.Plugin {
+  const GUESS = "        const obj = this[kPkgUp]();\n        return obj.version || 'unknown';\n";
+  return {
+    name: "kpki-no-version-guess",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/ }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        if (source.split(GUESS).length !== 2) throw new Error(`${args.path}: the lines this build replaces are gone (${JSON.stringify(GUESS)}); check the new yargs`);
+        return { contents: source.replace(GUESS, "        return 'unknown';\n"), loader: "js" };
+      });
+    },
+  };
+}
+
+/** The packages only the approver and `kubeconfig user --via-api` use: bundled apart, loaded on first use. */
+export const VENDOR_PACKAGES = { "@kubernetes/client-node": "k8s", "prom-client": "promClient" } as const;
+/** The vendor bundle's file name, next to the main bundle (and the single executable's asset name). */
+export const VENDOR_FILE = "kpki-vendor.cjs";
+
+/**
+ * @kubernetes/client-node and prom-client are 2.4 MiB of the 3.7 MiB of JavaScript, and esbuild
+ * keeps most of client-node even where kpki uses little of it (its modules are not marked free of
+ * side effects). kpki reaches them only through `import()` (src/io/node-io.ts,
+ * src/cli/commands/approver-run.ts), so most runs never evaluate them, but V8 would still read and
+ * parse them on every start. This plugin bundles them apart, in kpki-vendor.cjs, and gives the
+ * main bundle a module that loads it on first use: from the file next to the bundle, or, in the
+ * single executable, from its asset of the same name (node:sea getAsset, Node >= 20.12).
+ */
+function vendorPlugin(): esbuild.Plugin {
+  const NS = "kpki-vendor";
+  const names = Object.keys(VENDOR_PACKAGES).map((n) => n.replace(/[/\\^$*+?.()|[\]{}-]/g, "\\$&"));
+  return {
+    name: NS,
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^(${names.join("|")})$`) }, (args) => ({ path: args.path, namespace: NS }));
+      build.onResolve({ filter: /^kpki-vendor-loader$/ }, () => ({ path: "loader", namespace: NS }));
+      build.onLoad({ filter: /.*/, namespace: NS }, (args) => {
+        if (args.path !== "loader") {
+          const key = VENDOR_PACKAGES[args.path as keyof typeof VENDOR_PACKAGES];
+          return { contents: `module.exports = require("kpki-vendor-loader")()[${JSON.stringify(key)}];\n`, loader: "js", resolveDir: ROOT };
+        }
+        const contents = `
+let vendor;
+module.exports = function vendorModules() {
+  if (vendor !== undefined) return vendor;
+  const sea = require("node:sea");
+  if (sea.isSea()) {
+    const { Script } = require("node:vm");
+    const source = sea.getAsset(${JSON.stringify(VENDOR_FILE)}, "utf8");
+    const wrapper = new Script(${JSON.stringify(WRAP_HEAD)} + source + ${JSON.stringify(WRAP_TAIL)}, { filename: ${JSON.stringify(VENDOR_FILE)} }).runInThisContext();
+    // The executable's require loads builtins only, and warns for anything else; the vendor code
+    // asks for optional packages (bufferutil, utf-8-validate, supports-color, encoding) inside
+    // try/catch: answer as Node does when they are not installed.
+    const { isBuiltin } = require("node:module");
+    const vendorRequire = (id) => {
+      if (isBuiltin(id)) return require(id);
+      throw Object.assign(new Error("Cannot find module '" + id + "'"), { code: "MODULE_NOT_FOUND" });
+    };
+    const module = { exports: {} };
+    wrapper(module.exports, vendorRequire, module, __filename, __dirname);
+    vendor = module.exports;
+  } else {
+    vendor = require(require("node:path").join(__dirname, ${JSON.stringify(VENDOR_FILE)}));
+  }
+  return vendor;
+};
+`;
+        return { contents, loader: "js", resolveDir: ROOT };
+      });
+    },
+  };
+}
+
+/**
+ * esbuild options shared by the main bundle and the vendor bundle (`entry`: bin/kpki.ts, or a
+ * module re-exporting VENDOR_PACKAGES), for both the npm package and the single executable.
+ */
+export function cliBuildOptions(outfile: string, entry: "main" | "vendor" = "main"): esbuild.BuildOptions {
+  const vendorEntry = Object.entries(VENDOR_PACKAGES).map(([pkg, key]) => `export * as ${key} from ${JSON.stringify(pkg)};`).join("\n");
   return {
     absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, "bin", "kpki.ts")],
+    ...(entry === "main"
+      ? { entryPoints: [join(ROOT, "bin", "kpki.ts")] }
+      : { stdin: { contents: vendorEntry, resolveDir: ROOT, sourcefile: "kpki-vendor.js", loader: "js" } }),
     outfile,
     bundle: true,
     platform: "node",
@@ -117,7 +232,9 @@ export function cliBuildOptions(outfile: string): esbuild.BuildOptions {
     // their `name` (error names, stack traces with KPKI_DEBUG=1).
     minifyWhitespace: true,
     minifySyntax: true,
-    charset: "utf8",
+    // esbuild escapes non-ASCII characters in strings and identifiers (not in regular expression
+    // literals); the loader decodes an all-ASCII file as latin1, cheaper than UTF-8.
+    charset: "ascii",
     legalComments: "none",
     sourcemap: false,
     logLevel: "warning",
@@ -126,16 +243,12 @@ export function cliBuildOptions(outfile: string): esbuild.BuildOptions {
     // bundle's own URL (in a single executable, __filename is the executable).
     define: { "import.meta.url": "__kpki_import_meta_url" },
     banner: { js: '"use strict";var __kpki_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-    plugins: [yargsLocalesPlugin(), lazyStringWidthPlugin()],
-    metafile: true,
+    plugins: entry === "main" ? [yargsLocalesPlugin(), lazyStringWidthPlugin(), lazyAssertPlugin(), noVersionGuessPlugin(), vendorPlugin()] : [],
   };
 }
 
-/** Bundles the CLI to `outfile` and appends the build id line; returns the id. */
-export async function bundleCli(outfile: string): Promise<{ id: string; bytes: number }> {
-  mkdirSync(dirname(outfile), { recursive: true });
-  const result = await esbuild.build(cliBuildOptions(outfile));
-  if (result.errors.length) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join("; ")}`);
+/** One esbuild output made ready for the loader: no "#!" line, the build id line at the end. */
+function finish(outfile: string): { id: string; bytes: number } {
   // esbuild keeps bin/kpki.ts's "#!" line; V8 accepts one only at the very start of a script,
   // and the loader and the single executable compile the bundle inside a function wrapper.
   const body = readFileSync(outfile, "utf8").replace(/^#![^\n]*\n/, "");
@@ -145,27 +258,49 @@ export async function bundleCli(outfile: string): Promise<{ id: string; bytes: n
   return { id, bytes: Buffer.byteLength(text) };
 }
 
+/** What bundleCli wrote. */
+export interface Bundle {
+  readonly main: string;
+  readonly vendor: string;
+  readonly id: string;
+  readonly bytes: number;
+  readonly vendorBytes: number;
+}
+
+/** Bundles the CLI to `outfile`, and the vendor packages to kpki-vendor.cjs beside it. */
+export async function bundleCli(outfile: string): Promise<Bundle> {
+  mkdirSync(dirname(outfile), { recursive: true });
+  const vendor = join(dirname(outfile), VENDOR_FILE);
+  for (const [out, entry] of [[outfile, "main"], [vendor, "vendor"]] as const) {
+    const result = await esbuild.build(cliBuildOptions(out, entry));
+    if (result.errors.length) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join("; ")}`);
+  }
+  const { id, bytes } = finish(outfile);
+  return { main: outfile, vendor, id, bytes, vendorBytes: finish(vendor).bytes };
+}
+
 /**
  * The trainer: a child Node process that compiles the wrapped bundle, runs it as the loader
  * would, with `argv`, and writes `script.createCachedData()` once the command has finished, so
  * the cache holds the functions that command compiled. Same Node binary and flags as the run
  * that will read it (V8 rejects a cache made with other flags; the loader then compiles as usual).
+ * It runs from a file: V8 rejected, on Node 20.20.2, every cache made under `node -e`.
  */
 const TRAINER = `
 const { readFileSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { dirname } = require("node:path");
 const { Script } = require("node:vm");
-const [file, cacheFile, id, ...argv] = process.argv.slice(1);
+const [file, cacheFile, id, ...argv] = process.argv.slice(2);
 const wrapped = ${JSON.stringify(WRAP_HEAD)} + readFileSync(file, "utf8") + ${JSON.stringify(WRAP_TAIL)};
 const script = new Script(wrapped, { filename: file });
 process.argv = [process.execPath, file, ...argv];
-const module = { exports: {}, filename: file, id: ".", loaded: false };
+const main = { exports: {}, filename: file, id: ".", loaded: false };
 process.on("exit", () => {
   const data = script.createCachedData();
   writeFileSync(cacheFile, Buffer.concat([Buffer.from(id, "ascii"), data]));
 });
-script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
+script.runInThisContext()(main.exports, createRequire(file), main, file, dirname(file));
 `;
 
 /** Command lines the code cache is trained on, `{dir}` being a fresh temporary folder. */
@@ -182,9 +317,11 @@ export function trainCodeCache(bundle: string, id: string): number {
   rmSync(cacheFile, { force: true });
   const work = mkdtempSync(join(tmpdir(), "kpki-cache-"));
   try {
+    const trainer = join(work, "trainer.cjs");
+    writeFileSync(trainer, TRAINER);
     for (const run of TRAINING_RUNS) {
       const argv = run.map((a) => a.replace("{dir}", join(work, "pki")));
-      execFileSync(process.execPath, ["-e", TRAINER, bundle, cacheFile, id, ...argv], { stdio: ["ignore", "ignore", "inherit"], cwd: work, env: { ...process.env, NODE_OPTIONS: "" } });
+      execFileSync(process.execPath, [trainer, bundle, cacheFile, id, ...argv], { stdio: ["ignore", "ignore", "inherit"], cwd: work, env: { ...process.env, NODE_OPTIONS: "" } });
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -223,11 +360,13 @@ const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
 export async function buildNodeBundle(): Promise<void> {
   const bin = join(ROOT, "dist", "bin");
   const bundle = join(bin, "kpki.cjs");
-  const { id, bytes } = await bundleCli(bundle);
+  const { id, bytes, vendorBytes } = await bundleCli(bundle);
   const cacheBytes = trainCodeCache(bundle, id);
   await buildLoader(join(bin, "kpki.js"));
   const rel = (p: string): string => relative(ROOT, p);
-  console.log(`built ${rel(join(bin, "kpki.js"))} (loader) + ${rel(bundle)} (${kib(bytes)}) + ${basename(bundle)}.cache (${kib(cacheBytes)}), build id ${id.slice(0, 12)}`);
+  console.log(
+    `built ${rel(join(bin, "kpki.js"))} (loader) + ${rel(bundle)} (${kib(bytes)}) + ${basename(bundle)}.cache (${kib(cacheBytes)}) + ${VENDOR_FILE} (${kib(vendorBytes)}), build id ${id.slice(0, 12)}`,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await buildNodeBundle();
