@@ -49,6 +49,12 @@ export interface ControlPlaneOptions {
    * certificate is valid for this duration minus 5 minutes after it is issued. Default: kcm's (1 year).
    */
   readonly signingDuration?: string;
+  /**
+   * kube-controller-manager signs service account tokens with pki/sa.key
+   * (--service-account-private-key-file), which its serviceaccount-token controller needs to put a
+   * token and ca.crt in each service account's Secret for pods. Default: off, as before.
+   */
+  readonly serviceAccountTokens?: boolean;
 }
 
 export interface ControlPlane {
@@ -191,6 +197,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
       "--bind-address=127.0.0.1", `--secure-port=${kcmPort}`, "--port=0", `--cert-dir=${join(work, "kcm-certs")}`,
       "--leader-elect=false", `--controllers=${(opts.controllers ?? ["csrsigning", "csrcleaner"]).join(",")}`,
       ...(opts.signingDuration ? [`--experimental-cluster-signing-duration=${opts.signingDuration}`] : []),
+      ...(opts.serviceAccountTokens ? [`--service-account-private-key-file=${join(pki, "sa.key")}`] : []),
       `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
       `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
     ], kcmLog);

@@ -16,19 +16,40 @@
  *   - /var/lib/kubelet/device-plugins/kubelet.sock, a fixed path
  *     (staging/src/k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1/constants.go), /var/log/pods and
  *     /var/log/containers: removed if they did not exist before;
- *   - the veth pair and the namespace (and /run/netns's mount if `ip netns add` made it).
+ *   - the veth pair and the namespace (and /run/netns's mount if `ip netns add` made it);
+ *   - when pods ran: every container still in containerd's k8s.io namespace is killed and removed
+ *     (through ctr, before containerd stops, so that no shim or container outlives the node), the
+ *     mounts containerd left under the node's folder are unmounted, the cgroups runc made under
+ *     /sys/fs/cgroup/CONTROLLER/k8s.io (containerd's default cgroups path /NAMESPACE/ID, since the
+ *     kubelet passes no cgroup parent with cgroupsPerQOS false) are removed, and so are containerd's
+ *     shim sockets under /run/containerd/s (a fixed path: runtime/v2/shim/util_unix.go), if these
+ *     did not exist before. runc's state goes under the node's folder (the runc options' Root).
+ *
+ * One worker node runs at a time on a machine: startWorkerNode() takes an exclusive lock (flock(1)
+ * on a file in the testenv cache) that stop() releases, and that the kernel releases if the test
+ * process dies. Two kubelets would share /var/lib/kubelet/device-plugins/kubelet.sock and overwrite
+ * each other's saved sysctls.
  */
-import { execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { startProcess, stopProcess, waitFor } from "./procs.js";
-import { isCi } from "./testenv.js";
+import { isCi, testenvDir } from "./testenv.js";
 
 /** The sysctls the 1.20 kubelet writes at start (pkg/kubelet/cm/container_manager_linux.go). */
 const KUBELET_SYSCTLS = ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"] as const;
-/** Host paths the kubelet creates whatever its --root-dir (deepest first, for removal). */
-const KUBELET_HOST_PATHS = ["/var/lib/kubelet/device-plugins/kubelet.sock", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/pods", "/var/log/containers"] as const;
+/**
+ * Host paths the kubelet and containerd create whatever their configured folders (deepest first, for
+ * removal): the kubelet's device-plugin socket and pod logs, containerd's shim sockets, and the
+ * lock file iptables takes (-w) for the kubelet's rules in the node's namespace (and kube-proxy's).
+ */
+const KUBELET_HOST_PATHS = ["/var/lib/kubelet/device-plugins/kubelet.sock", "/var/lib/kubelet/device-plugins", "/var/lib/kubelet", "/var/log/pods", "/var/log/containers",
+  "/run/containerd/s", "/run/containerd", "/run/xtables.lock"] as const;
+/** The cgroup v1 hierarchies and the unified one, where runc makes containerd's /k8s.io/ID cgroups. */
+const CGROUP_ROOT = "/sys/fs/cgroup";
+/** A sandbox image name that names no registry (containerd reads `localhost/...` as the host localhost). */
+export const DEFAULT_SANDBOX_IMAGE = "localhost/kpki-pause:3.4";
 
 const sh = (cmd: string, args: readonly string[]): string => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
 const errText = (error: unknown): string => ((error as { stderr?: string }).stderr || (error as Error).message).toString().trim();
@@ -142,6 +163,15 @@ export interface WorkerNodeOptions {
   readonly bootstrapKubeconfig: string;
   /** The kubelet's -v. Default 2 (it logs its certificate rotation deadlines at 2). */
   readonly verbosity?: number;
+  /**
+   * containerd's sandbox_image (the pod sandbox's image, which must be in its k8s.io namespace for a
+   * pod to start: nothing can be pulled here). Default DEFAULT_SANDBOX_IMAGE.
+   */
+  readonly sandboxImage?: string;
+  /** containerd's CNI bin_dir. Default: an empty folder (enough while no pod without hostNetwork runs). */
+  readonly cniBinDir?: string;
+  /** Image archives (OCI or docker) imported into containerd's k8s.io namespace with `ctr images import` before the kubelet starts. */
+  readonly imageArchives?: readonly string[];
 }
 
 export interface WorkerNode {
@@ -156,11 +186,16 @@ export interface WorkerNode {
   /** When the kubelet was started (ms since the epoch). */
   readonly startedAt: number;
   readonly kubeletPid: number | undefined;
-  /** Stops the kubelet and containerd by PID (SIGTERM, then SIGKILL) and undoes the host side effects. Idempotent. */
+  /** containerd's socket (for `ctr -a`). */
+  readonly containerdSocket: string;
+  /**
+   * Stops the kubelet, removes every container left in containerd's k8s.io namespace, stops
+   * containerd by PID (SIGTERM, then SIGKILL) and undoes the host side effects. Idempotent.
+   */
   stop(): Promise<void>;
 }
 
-function containerdConfig(dir: string): string {
+function containerdConfig(dir: string, sandboxImage: string, cniBinDir: string): string {
   return `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -174,11 +209,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.internal.v1.opt"]
   path = "${dir}/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.2"
+  sandbox_image = "${sandboxImage}"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # The kubelet asks for oom_score_adj -998 (sandboxes) and -997 (critical pods); lowering it needs
+  # CAP_SYS_RESOURCE, which root lacks in some sandboxes (runc then fails: "can't get final child's
+  # PID from pipe"). This clamps the request at containerd's own value, as for rootless containerd.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${dir}/cni-bin"
+    bin_dir = "${cniBinDir}"
     conf_dir = "${dir}/cni-conf"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -187,12 +226,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "${dir}/runc"
 `;
 }
 
 /**
  * A bridge network config: enough for the runtime to report its network ready, so the Node turns
- * Ready. No pod runs, so no CNI binary is ever called.
+ * Ready. A pod with hostNetwork calls no CNI binary.
  */
 const CNI_CONFLIST = JSON.stringify({
   cniVersion: "0.4.0", name: "kpki-test",
@@ -228,6 +268,25 @@ clusterDNS: []
 interface HostSnapshot {
   readonly sysctls: Map<string, string>;
   readonly existed: Set<string>;
+  /** The cgroup hierarchies that already had a k8s.io cgroup. */
+  readonly cgroupsExisted: Set<string>;
+}
+
+/** /sys/fs/cgroup/X/k8s.io for every hierarchy X (and /sys/fs/cgroup/k8s.io on a unified-only host). */
+function k8sCgroups(): string[] {
+  const found = [join(CGROUP_ROOT, "k8s.io")];
+  try {
+    for (const e of readdirSync(CGROUP_ROOT, { withFileTypes: true })) if (e.isDirectory()) found.push(join(CGROUP_ROOT, e.name, "k8s.io"));
+  } catch {
+    // no cgroup filesystem: runc cannot make cgroups either
+  }
+  return found;
+}
+
+/** Removes a cgroup and the cgroups below it, deepest first (rmdir: a cgroup with a process stays). */
+function removeCgroup(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroup(join(dir, e.name));
+  rmdirSync(dir);
 }
 
 function snapshotHost(): HostSnapshot {
@@ -239,11 +298,14 @@ function snapshotHost(): HostSnapshot {
       // not on this kernel: the kubelet cannot set it either
     }
   }
-  return { sysctls, existed: new Set(KUBELET_HOST_PATHS.filter((p) => existsSync(p))) };
+  return { sysctls, existed: new Set(KUBELET_HOST_PATHS.filter((p) => existsSync(p))), cgroupsExisted: new Set(k8sCgroups().filter((p) => existsSync(p))) };
 }
 
-/** Undoes what the kubelet changed on the host; returns what could not be undone. Synchronous. */
-function restoreHost(before: HostSnapshot, rootDir: string): string[] {
+/**
+ * Undoes what the kubelet and containerd changed on the host (`work` is the node's folder; every
+ * mount under it goes); returns what could not be undone. Synchronous.
+ */
+function restoreHost(before: HostSnapshot, work: string): string[] {
   const problems: string[] = [];
   for (const [s, value] of before.sysctls) {
     try {
@@ -252,10 +314,11 @@ function restoreHost(before: HostSnapshot, rootDir: string): string[] {
       problems.push(`sysctl ${s.replaceAll("/", ".")}=${value}: ${(error as Error).message}`);
     }
   }
-  // The kubelet bind-mounts its root dir onto itself; unmount every layer (and anything below it).
+  // The kubelet bind-mounts its root dir onto itself and mounts pod volumes below it; containerd
+  // mounts sandbox files and snapshots under its root and state: unmount every layer under `work`.
   for (let i = 0; i < 10; i++) {
     const below = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "")
-      .filter((m) => m === rootDir || m.startsWith(`${rootDir}/`)).sort((a, b) => b.length - a.length);
+      .filter((m) => m === work || m.startsWith(`${work}/`)).sort((a, b) => b.length - a.length);
     if (!below.length) break;
     for (const m of below) {
       try {
@@ -277,6 +340,86 @@ function restoreHost(before: HostSnapshot, rootDir: string): string[] {
       problems.push(`rm ${p}: ${(error as Error).message}`);
     }
   }
+  for (const cg of k8sCgroups()) {
+    if (before.cgroupsExisted.has(cg) || !existsSync(cg)) continue;
+    try {
+      removeCgroup(cg);
+    } catch (error) {
+      problems.push(`rmdir ${cg}: ${(error as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** The exclusive lock of one worker node per machine, held by a flock(1) child until release(). */
+interface NodeLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Waits for the machine's worker-node lock: `flock FILE` runs `cat`, which holds it until its stdin
+ * closes (release(), or this process ending).
+ */
+async function acquireNodeLock(): Promise<NodeLock> {
+  const file = join(testenvDir(), "worker-node.lock");
+  mkdirSync(dirname(file), { recursive: true });
+  const child = spawn("flock", ["--exclusive", file, "sh", "-c", "echo locked; exec cat >/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
+  let announced = false;
+  const waitingNote = setTimeout(() => {
+    announced = true;
+    console.log(`worker node: waiting for ${file} (another worker node runs on this machine)`);
+  }, 1000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code) => reject(new Error(`flock ${file} exited (${code}) before taking the lock`)));
+      child.stdout!.once("data", () => resolve());
+    });
+  } finally {
+    clearTimeout(waitingNote);
+  }
+  if (announced) console.log(`worker node: took ${file}`);
+  child.removeAllListeners("exit");
+  return {
+    release: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+/** Kills and removes every container in containerd's k8s.io namespace (tasks first). Returns what failed. */
+function removeContainers(ctr: string, socket: string): string[] {
+  const problems: string[] = [];
+  const c = (...args: string[]): string => sh(ctr, ["-a", socket, "-n", "k8s.io", ...args]);
+  let ids: string[];
+  try {
+    ids = c("containers", "list", "-q").split("\n").filter(Boolean);
+  } catch (error) {
+    return [`ctr containers list: ${errText(error)}`];
+  }
+  for (const id of ids) {
+    try {
+      // A sandbox and its containers: SIGKILL every process of the task, then delete it (its shim exits).
+      c("tasks", "kill", "--all", "--signal", "SIGKILL", id);
+    } catch {
+      // no task, or it has already stopped
+    }
+  }
+  for (const id of ids) {
+    try {
+      c("tasks", "delete", "--force", id);
+    } catch {
+      // no task
+    }
+    try {
+      c("containers", "delete", id);
+    } catch (error) {
+      problems.push(`ctr containers delete ${id}: ${errText(error)}`);
+    }
+  }
   return problems;
 }
 
@@ -290,38 +433,56 @@ export async function startWorkerNode(o: WorkerNodeOptions): Promise<WorkerNode>
   const rootDir = join(work, "kubelet-root");
   const etcDir = join(work, "etc");
   const pkiDir = join(rootDir, "pki");
+  const socket = join(ctrDir, "containerd.sock");
+  const cniBinDir = o.cniBinDir ?? join(ctrDir, "cni-bin");
   for (const d of [ctrDir, join(ctrDir, "cni-conf"), join(ctrDir, "cni-bin"), rootDir, etcDir, join(work, "kubelet-plugins")]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(ctrDir, "config.toml"), containerdConfig(ctrDir));
+  writeFileSync(join(ctrDir, "config.toml"), containerdConfig(ctrDir, o.sandboxImage ?? DEFAULT_SANDBOX_IMAGE, cniBinDir));
   writeFileSync(join(ctrDir, "cni-conf", "10-kpki-test.conflist"), CNI_CONFLIST);
   const configFile = join(work, "kubelet-config.yaml");
   writeFileSync(configFile, kubeletConfig({ nodeAddress: network.nodeAddress, clientCaFile: o.clientCaFile, work }));
   const kubeconfig = join(etcDir, "kubelet.conf");
   const containerdLog = join(work, "containerd.log");
   const kubeletLog = join(work, "kubelet.log");
+  // ctr comes with containerd (Debian's package installs both in /usr/bin).
+  const ctr = existsSync(join(dirname(o.containerd), "ctr")) ? join(dirname(o.containerd), "ctr") : "ctr";
   const nsenter = (cmd: string, args: string[], log: string): ChildProcess => startProcess("nsenter", [`--net=/run/netns/${network.namespace}`, cmd, ...args], log);
 
+  const lock = await acquireNodeLock();
   const before = snapshotHost();
   const children: ChildProcess[] = [];
   let stopped = false;
-  // Last resort if the test process ends without stop(): kill what we started, undo the rest.
+  // Last resort if the test process ends without stop(): kill what we started, undo the rest (the
+  // lock goes with the process).
   const onExit = (): void => {
-    for (const c of children) {
+    const containerd = children[0];
+    for (const c of [...children].reverse()) {
       try {
-        if (c.pid) process.kill(c.pid, "SIGKILL");
+        if (c !== containerd && c.pid) process.kill(c.pid, "SIGKILL");
       } catch {
         // gone
       }
     }
-    restoreHost(before, rootDir);
+    if (containerd?.exitCode === null && containerd.signalCode === null) removeContainers(ctr, socket);
+    try {
+      if (containerd?.pid) process.kill(containerd.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    restoreHost(before, work);
   };
   process.once("exit", onExit);
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    // The kubelet first (it talks to containerd), then containerd.
-    for (const c of [...children].reverse()) await stopProcess(c.pid, "SIGTERM", 10_000);
+    const problems: string[] = [];
+    // The kubelet first (it talks to containerd), then what runs in containerd, then containerd.
+    const [containerd, ...rest] = children;
+    for (const c of rest.reverse()) await stopProcess(c.pid, "SIGTERM", 10_000);
+    if (containerd && containerd.exitCode === null && containerd.signalCode === null) problems.push(...removeContainers(ctr, socket));
+    await stopProcess(containerd?.pid, "SIGTERM", 10_000);
     process.removeListener("exit", onExit);
-    const problems = restoreHost(before, rootDir);
+    problems.push(...restoreHost(before, work));
+    await lock.release();
     if (problems.length) throw new Error(`the worker node's host side effects were not all undone: ${problems.join("; ")}`);
   };
 
@@ -330,16 +491,23 @@ export async function startWorkerNode(o: WorkerNodeOptions): Promise<WorkerNode>
     children.push(containerd);
     await waitFor("containerd's socket", () => {
       if (containerd.exitCode !== null || containerd.signalCode !== null) throw new Error(`containerd exited; see ${containerdLog}`);
-      return existsSync(join(ctrDir, "containerd.sock")) && readFileSync(containerdLog, "utf8").includes("containerd successfully booted");
+      return existsSync(socket) && readFileSync(containerdLog, "utf8").includes("containerd successfully booted");
     }, 30_000, 100);
+    for (const archive of o.imageArchives ?? []) {
+      try {
+        sh(ctr, ["-a", socket, "-n", "k8s.io", "images", "import", archive]);
+      } catch (error) {
+        throw new Error(`ctr images import ${archive}: ${errText(error)}`);
+      }
+    }
     const startedAt = Date.now();
     const kubelet = nsenter(o.kubelet, [
       `--config=${configFile}`, `--bootstrap-kubeconfig=${o.bootstrapKubeconfig}`, `--kubeconfig=${kubeconfig}`,
       `--root-dir=${rootDir}`, `--cert-dir=${pkiDir}`, `--hostname-override=${o.nodeName}`, `--node-ip=${network.nodeAddress}`,
-      "--container-runtime=remote", `--container-runtime-endpoint=unix://${join(ctrDir, "containerd.sock")}`, `--v=${o.verbosity ?? 2}`,
+      "--container-runtime=remote", `--container-runtime-endpoint=unix://${socket}`, `--v=${o.verbosity ?? 2}`,
     ], kubeletLog);
     children.push(kubelet);
-    return { nodeName: o.nodeName, nodeAddress: network.nodeAddress, pkiDir, kubeconfig, kubeletLog, containerdLog, startedAt, kubeletPid: kubelet.pid, stop };
+    return { nodeName: o.nodeName, nodeAddress: network.nodeAddress, pkiDir, kubeconfig, kubeletLog, containerdLog, startedAt, kubeletPid: kubelet.pid, containerdSocket: socket, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
