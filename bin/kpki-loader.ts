@@ -1,8 +1,10 @@
 /**
- * What dist/bin/kpki.js runs (scripts/bundle.ts builds it): the CLI bundled into one CommonJS
- * file, dist/bin/kpki.cjs, compiled with the V8 code cache the build made for it,
+ * What dist/bin/kpki.js runs (scripts/bundle.ts builds it, as CommonJS: Node starts a CommonJS
+ * main module faster than an ES module): the CLI bundled into one CommonJS file,
+ * dist/bin/kpki.cjs, compiled with the V8 code cache the build made for it,
  * dist/bin/kpki.cjs.cache. Node 20 has no compile cache of its own (module.enableCompileCache came
- * in Node 22.1); without one V8 parses and compiles the bundle on every start.
+ * in Node 22.1); without one V8 parses and compiles the bundle on every start. The single
+ * executable runs the same bundle and cache from its assets (scripts/build-binary.ts).
  *
  * The cache is used only if it was made for this very bundle (it starts with the build id the
  * bundle ends with) and V8 accepts it (same V8 version and flags; vm.Script sets
@@ -10,7 +12,7 @@
  * Node would: the cache changes how fast kpki starts, never what it does.
  */
 import { isAscii } from "node:buffer";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Script } from "node:vm";
@@ -32,27 +34,47 @@ export function buildIdOf(source: string): string | undefined {
   return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
 }
 
-/** The code cache in `cacheFile` if it belongs to the bundle with build id `id`. */
-function readCache(cacheFile: string, id: string | undefined): Buffer | undefined {
-  if (id === undefined) return undefined;
-  try {
-    const data = readFileSync(cacheFile);
-    return data.subarray(0, BUILD_ID_LENGTH).toString("latin1") === id ? data.subarray(BUILD_ID_LENGTH) : undefined;
-  } catch {
-    return undefined; // no cache: V8 compiles from the source
-  }
+/** The code cache in `cache` (build id, then V8's data) if it was made for `source`. */
+export function cacheFor(source: string, cache: Buffer | undefined): Buffer | undefined {
+  const id = buildIdOf(source);
+  if (id === undefined || cache === undefined) return undefined;
+  return cache.subarray(0, BUILD_ID_LENGTH).toString("latin1") === id ? cache.subarray(BUILD_ID_LENGTH) : undefined;
 }
 
-/** Runs the CommonJS bundle `file` as Node would run it as a main module, with its code cache if usable. */
-export function runBundle(file: string): void {
-  // UTF-8, read as latin1 when it is all ASCII (esbuild escapes most other characters): the
-  // same text, decoded faster.
-  const bytes = readFileSync(file);
-  const source = isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8");
-  const cachedData = readCache(`${file}.cache`, buildIdOf(source));
-  const script = new Script(WRAP_HEAD + source + WRAP_TAIL, cachedData ? { filename: file, cachedData } : { filename: file });
+/** The bundle's text: UTF-8, decoded as latin1 when it is all ASCII (esbuild escapes most other characters), the same text faster. */
+export const bundleText = (bytes: Buffer): string => (isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8"));
+
+/**
+ * Runs the bundle `source` as Node runs a CommonJS main module, whose file is `filename`, with
+ * `require` as its require; compiled with `cachedData` if V8 accepts it.
+ */
+export function runCommonJs(source: string, cachedData: Buffer | undefined, filename: string, require: NodeJS.Require): void {
+  const script = new Script(WRAP_HEAD + source + WRAP_TAIL, cachedData ? { filename, cachedData } : { filename });
   const main: unknown = script.runInThisContext();
-  if (typeof main !== "function") throw new Error(`${file} did not compile to a CommonJS wrapper`);
-  const module = { exports: {}, filename: file, id: ".", loaded: false, children: [], paths: [] };
-  main(module.exports, createRequire(file), module, file, dirname(file));
+  if (typeof main !== "function") throw new Error(`${filename} did not compile to a CommonJS wrapper`);
+  const module = { exports: {}, filename, id: ".", loaded: false, children: [], paths: [] };
+  main(module.exports, require, module, filename, dirname(filename));
+}
+
+/**
+ * Whether `file` was written before `other` (false when either is missing). tsc rewrites every
+ * file it emits on each run, so a bundle older than tsc's output of src/cli/entry.ts was built
+ * from older sources: `tsc` ran after `npm run build`.
+ */
+export function olderThan(file: string, other: string): boolean {
+  const a = statSync(file, { throwIfNoEntry: false });
+  const b = statSync(other, { throwIfNoEntry: false });
+  return a !== undefined && b !== undefined && a.mtimeMs < b.mtimeMs;
+}
+
+/** Runs the bundle `file` with the code cache beside it (`<file>.cache`) when that cache was made for it. */
+export function runBundle(file: string): void {
+  const source = bundleText(readFileSync(file));
+  let cache: Buffer | undefined;
+  try {
+    cache = readFileSync(`${file}.cache`);
+  } catch {
+    cache = undefined; // no cache: V8 compiles from the source
+  }
+  runCommonJs(source, cacheFor(source, cache), file, createRequire(file));
 }

@@ -7,8 +7,10 @@
  * 1. esbuild bundles bin/kpki.ts into one CommonJS file (a single executable's main script must
  *    be CommonJS on Node 20, and its `require` loads only Node's builtin modules), and
  *    @kubernetes/client-node + prom-client into another, embedded as an asset;
- * 2. `node --experimental-sea-config` turns it into a blob, with V8's code cache for it
- *    (`useCodeCache: true`);
+ * 2. V8's code cache for the bundle is made as for the npm build (scripts/bundle.ts, a training
+ *    run of `kpki init`), and `node --experimental-sea-config` makes the blob: a small main script
+ *    (SEA_MAIN, with `useCodeCache: true`) and the bundle, its cache and the vendor bundle as
+ *    assets;
  * 3. a copy of the running Node binary (process.execPath) receives the blob through postject,
  *    with Node's sentinel fuse.
  *
@@ -21,7 +23,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join, relative } from "node:path";
-import { bundleCli, ROOT, VENDOR_FILE } from "./bundle.js";
+import * as esbuild from "esbuild";
+import { bundleCli, ROOT, trainCodeCache, VENDOR_FILE } from "./bundle.js";
 
 /** The fuse Node's binary carries for postject (the documentation's `--sentinel-fuse` value). */
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -29,6 +32,23 @@ const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /** The executable, and the folder of the intermediate files. */
 export const BINARY = join(ROOT, "dist", "kpki");
 const WORK = join(ROOT, "dist", "sea");
+
+/** The asset holding the CLI bundle; its code cache is the asset of the same name + ".cache". */
+const BUNDLE_ASSET = "kpki.cjs";
+
+/**
+ * The executable's main script: it runs the bundle from its asset with the code cache trained as
+ * for the npm build (scripts/bundle.ts), through the same loader (bin/kpki-loader.ts). A main
+ * script's own `useCodeCache` cache is made by compiling it without running it, so it holds the
+ * top-level code only; a trained one also holds the functions `kpki init` ran.
+ * getRawAsset returns the embedded bytes without a copy; they are only read.
+ */
+const SEA_MAIN = `
+const { getRawAsset } = require("node:sea");
+const { bundleText, cacheFor, runCommonJs } = require("./kpki-loader.ts");
+const source = bundleText(Buffer.from(getRawAsset(${JSON.stringify(BUNDLE_ASSET)})));
+runCommonJs(source, cacheFor(source, Buffer.from(getRawAsset(${JSON.stringify(`${BUNDLE_ASSET}.cache`)}))), process.execPath, require);
+`;
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -42,15 +62,30 @@ export interface BinaryPaths {
 export async function buildBinary({ binary, work }: BinaryPaths = { binary: BINARY, work: WORK }, log: (line: string) => void = console.log): Promise<number> {
   if (process.platform !== "linux" || process.arch !== "x64") throw new Error(`the single executable is built for linux-x64; this is ${process.platform}-${process.arch}`);
   mkdirSync(work, { recursive: true });
-  const main = join(work, "kpki.cjs");
+  const main = join(work, "sea-main.cjs");
   const blob = join(work, "kpki.blob");
   const config = join(work, "sea-config.json");
 
-  const { bytes, vendor, vendorBytes } = await bundleCli(main);
-  // The vendor bundle (@kubernetes/client-node, prom-client) is an asset, compiled on first use
-  // (scripts/bundle.ts, vendorPlugin); SEA assets came in Node 20.12.
+  const bundle = await bundleCli(join(work, BUNDLE_ASSET));
+  const cacheBytes = trainCodeCache(bundle.main, bundle.id);
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    stdin: { contents: SEA_MAIN, resolveDir: join(ROOT, "bin"), sourcefile: "kpki-sea-main.js", loader: "js" },
+    outfile: main,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    logLevel: "warning",
+  });
   // Paths relative to `work`, where Node runs with this configuration.
-  const seaConfig = { main: basename(main), output: basename(blob), disableExperimentalSEAWarning: true, useCodeCache: true, assets: { [VENDOR_FILE]: basename(vendor) } };
+  const seaConfig = {
+    main: basename(main),
+    output: basename(blob),
+    disableExperimentalSEAWarning: true,
+    useCodeCache: true,
+    assets: { [BUNDLE_ASSET]: BUNDLE_ASSET, [`${BUNDLE_ASSET}.cache`]: `${BUNDLE_ASSET}.cache`, [VENDOR_FILE]: basename(bundle.vendor) },
+  };
   writeFileSync(config, `${JSON.stringify(seaConfig, null, 2)}\n`);
   execFileSync(process.execPath, ["--experimental-sea-config", config], { stdio: ["ignore", "pipe", "pipe"], cwd: work });
 
@@ -63,7 +98,7 @@ export async function buildBinary({ binary, work }: BinaryPaths = { binary: BINA
   if (/error/i.test(out)) throw new Error(`postject: ${out.trim()}`);
 
   const size = statSync(binary).size;
-  log(`built ${relative(ROOT, binary)}: Node ${process.version} single executable for linux-x64 with kpki's bundle (${mib(bytes)} of JavaScript with its V8 code cache, + ${mib(vendorBytes)} loaded on first use), ${mib(size)}`);
+  log(`built ${relative(ROOT, binary)}: Node ${process.version} single executable for linux-x64 with kpki's bundle (${mib(bundle.bytes)} of JavaScript + ${mib(cacheBytes)} of V8 code cache, + ${mib(bundle.vendorBytes)} loaded on first use), ${mib(size)}`);
   return size;
 }
 

@@ -3,8 +3,8 @@
  * esbuild, for two users:
  *
  * - `npm run build`: dist/bin/kpki.cjs, its V8 code cache dist/bin/kpki.cjs.cache, and
- *   dist/bin/kpki.js, the small loader (bin/kpki-loader.ts) that the package's `bin` names. The
- *   library under dist/src stays tsc's output.
+ *   dist/bin/kpki.js, the small CommonJS loader (bin/kpki-loader.ts) that the package's `bin`
+ *   names. The library under dist/src stays tsc's output.
  * - `npm run build:binary` (scripts/build-binary.ts): the main script of the single executable.
  *
  * Why one CommonJS file: Node 20 has no compile cache for ES modules (module.enableCompileCache
@@ -330,24 +330,31 @@ export function trainCodeCache(bundle: string, id: string): number {
 }
 
 /**
- * Bundles the loader (bin/kpki-loader.ts, Node builtins only) to `loaderOut` as an executable ES
- * module that runs the bundle next to it, `kpki.cjs`.
+ * What dist/bin/kpki.js does: run the bundle beside it (bin/kpki-loader.ts), unless the bundle is
+ * older than tsc's output of src/cli/entry.ts. Then `tsc` ran after the last `npm run build` and
+ * the bundle may hold older code, so the unbundled CLI under dist/src runs instead.
  */
+const LOADER_MAIN = `
+const { join } = require("node:path");
+const { pathToFileURL } = require("node:url");
+const { olderThan, runBundle } = require("./kpki-loader.ts");
+const bundle = join(__dirname, "kpki.cjs");
+const unbundled = join(__dirname, "..", "src", "cli", "entry.js");
+if (olderThan(bundle, unbundled)) import(pathToFileURL(unbundled).href).then((entry) => entry.main());
+else runBundle(bundle);
+`;
+
+/** Bundles the loader (LOADER_MAIN and bin/kpki-loader.ts, Node builtins only) to `loaderOut`, executable. */
 export async function buildLoader(loaderOut: string): Promise<void> {
   const result = await esbuild.build({
     absWorkingDir: ROOT,
-    stdin: {
-      contents: 'import { runBundle } from "./kpki-loader.js";\nimport { fileURLToPath } from "node:url";\nrunBundle(fileURLToPath(new URL("./kpki.cjs", import.meta.url)));\n',
-      resolveDir: join(ROOT, "bin"),
-      sourcefile: "kpki-entry.ts",
-      loader: "ts",
-    },
+    stdin: { contents: LOADER_MAIN, resolveDir: join(ROOT, "bin"), sourcefile: "kpki-loader-main.js", loader: "js" },
     banner: { js: "#!/usr/bin/env node" },
     outfile: loaderOut,
     bundle: true,
     platform: "node",
     target: "node20",
-    format: "esm",
+    format: "cjs",
     logLevel: "warning",
   });
   if (result.errors.length) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join("; ")}`);
@@ -356,9 +363,16 @@ export async function buildLoader(loaderOut: string): Promise<void> {
 
 const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
 
-/** `npm run build`'s second step: dist/bin/kpki.cjs + .cache + the loader at dist/bin/kpki.js. */
+/**
+ * `npm run build`'s second step, after tsc (which emits src/ only, to dist/src): dist/bin holds
+ * the loader dist/bin/kpki.js, the bundle, its code cache, the vendor bundle, and a package.json
+ * making dist/bin's .js files CommonJS (the package's own is "type": "module").
+ */
 export async function buildNodeBundle(): Promise<void> {
   const bin = join(ROOT, "dist", "bin");
+  rmSync(bin, { recursive: true, force: true }); // also what tsc wrote here when it still compiled bin/
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);
   const bundle = join(bin, "kpki.cjs");
   const { id, bytes, vendorBytes } = await bundleCli(bundle);
   const cacheBytes = trainCodeCache(bundle, id);
