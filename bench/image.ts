@@ -15,7 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { containerTools, findBinary, kpkiBinary } from "../test/helpers/testenv.js";
 
@@ -23,6 +23,7 @@ const QUICK = process.env["KPKI_BENCH_QUICK"] === "1";
 const BUILDS = QUICK ? 1 : 3;
 const STARTS = QUICK ? 1 : 11;
 const TAG = "localhost/kpki:bench";
+const ROOT = resolve(import.meta.dirname, "..");
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -66,7 +67,7 @@ function main(): number {
       onHost.push(performance.now() - t);
     }
     console.log("approver image (deploy/Containerfile, FROM scratch)");
-    console.log(`  executable dist/kpki          ${binaryBytes} bytes (${mb(binaryBytes)})`);
+    console.log(`  executable                    ${binaryBytes} bytes (${mb(binaryBytes)}: ${relative(ROOT, binary)})`);
     console.log(`  image, uncompressed           ${imageBytes} bytes (${mb(imageBytes)}; ${mb(imageBytes - binaryBytes)} besides the executable)`);
     console.log(`  OCI archive, gzip layer       ${archiveBytes} bytes (${mb(archiveBytes)})`);
     console.log(`  build + save (buildah, vfs)   median ${Math.round(median(builds))} ms of ${BUILDS}`);

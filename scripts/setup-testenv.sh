@@ -25,7 +25,8 @@
 #     Debian's 1.0.2 (with v1.0.1 and Go >= 1.18 kube-apiserver crashes on the first
 #     pretty-printed JSON response: v1.0.1 calls reflect.mapiterinit with its pre-1.18
 #     signature, modern-go/reflect2 issue #24).
-#     Cold run: about 8-10 minutes on 2 cores (506 s measured, source package already downloaded).
+#     Cold run: about 8-10 minutes on 2 cores (506 s measured for the first four, source package
+#     already downloaded; kube-proxy alone, added to a cache that had them: 336 s).
 #     Warm run: about a second. The stamp names the binaries built; a cache stamped for fewer of
 #     them (by an earlier version of this script) gets only the missing ones built.
 #   * The pause image (the pod sandbox's one process) for the node's containerd: build/pause/linux/
