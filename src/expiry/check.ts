@@ -2,7 +2,10 @@ import { CAS, KUBECONFIGS, LEAVES } from "../kubeadm/catalogue.js";
 import { kubeconfigPaths, pkiPaths } from "../kubeadm/files.js";
 import type { Bytes } from "../pki/der.js";
 import { FAILING } from "./extended-report.js";
-import { checkRows, kubeletRows, residualStatus, rowsFromFile, rowsFromKubeconfig, type CheckedRow, type FoundRow, type RowStatus, type Thresholds } from "./inventory.js";
+import type { SignatureVerifier } from "../pki/signature.js";
+import { webCryptoVerifier } from "../pki/signature.js";
+import { certificateRowsFromFile, kubeletRows, residualStatus, rowsFromFile, rowsFromKubeconfig, type FoundRow, type RowStatus, type Thresholds } from "./inventory.js";
+import { DetailedRows, readScanned, type DetailedRowTable } from "./scan-check.js";
 import { kubeadmExpiration, type KubeadmLayout } from "./kubeadm-inventory.js";
 import type { CertificateExpirationInfo, ExpirationEntry } from "./kubeadm-report.js";
 
@@ -12,7 +15,10 @@ export interface CheckExpirationOptions {
   readonly thresholds: Thresholds;
   /** Report kubeadm's own list (its two tables); false for only the detailed rows. */
   readonly kubeadm: boolean;
-  /** Also list kubeadm's files in the detailed rows, with chain and key checks. */
+  /**
+   * Also list kubeadm's files in the detailed rows, and check every signature (without it, chains
+   * are linked by names and key identifiers only; see src/expiry/scan-check.ts).
+   */
   readonly verify: boolean;
   /** Where the kubelet keeps its certificates, to report them too; undefined to leave them out. */
   readonly kubeletDir: string | undefined;
@@ -29,6 +35,8 @@ export interface CheckExpirationDeps {
   /** Whether a path may exist (a cached directory listing); also tells whether a folder exists. */
   readonly mayExist: (path: string) => boolean;
   readonly crypto: Crypto;
+  /** Checks one signature (with `verify`); webCryptoVerifier(crypto) when absent. The CLI passes node:crypto's (src/io/node-signature.ts). */
+  readonly verifySignature?: SignatureVerifier;
   readonly now: Date;
   /** Called every few hundred files of a long scan. */
   readonly progress?: (done: number, total: number) => void;
@@ -47,8 +55,8 @@ export const MONITORING_EXIT: Readonly<Record<Verdict, number>> = { OK: 0, WARNI
 
 export interface ExpirationCheck {
   readonly info: CertificateExpirationInfo;
-  /** The detailed rows (empty when no option beyond kubeadm's was given). */
-  readonly rows: readonly CheckedRow[];
+  /** The detailed rows (empty when no option beyond kubeadm's was given), in the order read. */
+  readonly rows: DetailedRowTable;
   /** Whether a detailed table was asked for. */
   readonly extended: boolean;
   /** Why the result cannot be trusted (a folder that does not exist, nothing found), one line each. */
@@ -70,61 +78,82 @@ export async function checkExpiration(opts: CheckExpirationOptions, deps: CheckE
   const { info } = await kubeadmExpiration(layout, { read: deps.read }, deps.now);
   const reader = { readBytes: deps.readBytes, mayExist: deps.mayExist };
 
-  const found: FoundRow[] = [];
+  const detailed = new DetailedRows({
+    now: deps.now,
+    thresholds,
+    verify: opts.verify,
+    verifySignature: deps.verifySignature ?? webCryptoVerifier(deps.crypto),
+    crypto: deps.crypto,
+  });
+  const addAll = async (rows: readonly FoundRow[]): Promise<void> => {
+    for (const r of rows) await detailed.addFound(r);
+  };
   if (opts.verify) {
     for (const e of [...CAS, ...LEAVES]) {
       if (e.localEtcdOnly && layout.externalEtcd) continue;
-      found.push(...(await rowsFromFile(pkiPaths(layout.certificatesDir, e.baseName).cert, reader, true)));
+      await addAll(await rowsFromFile(pkiPaths(layout.certificatesDir, e.baseName).cert, reader, true));
     }
-    for (const k of KUBECONFIGS) if (k.managedByKubeadm) found.push(...(await rowsFromKubeconfig(kubeconfigPaths(layout.kubeconfigDir, k.fileName).file, reader)));
+    for (const k of KUBECONFIGS) if (k.managedByKubeadm) await addAll(await rowsFromKubeconfig(kubeconfigPaths(layout.kubeconfigDir, k.fileName).file, reader));
   }
-  if (opts.kubeletDir !== undefined) found.push(...(await kubeletRows(layout.kubeconfigDir, opts.kubeletDir, reader)));
-  for (const k of opts.kubeconfigs) found.push(...(await rowsFromKubeconfig(k, reader)));
+  if (opts.kubeletDir !== undefined) await addAll(await kubeletRows(layout.kubeconfigDir, opts.kubeletDir, reader));
+  for (const k of opts.kubeconfigs) await addAll(await rowsFromKubeconfig(k, reader));
+  // Scanned files: each certificate is read by the scan's DER walk and kept as a row of a few
+  // hundred bytes (the same certificate named twice, say by --verify and --scan, is listed once,
+  // where it first appeared).
   for (const [i, entry] of opts.scanned.entries()) {
-    if ("error" in entry) found.push({ name: entry.path, path: entry.path, error: entry.error, unreadable: true });
-    else found.push(...(await rowsFromFile(entry.path, reader, entry.explicit)));
+    if ("error" in entry) await detailed.add({ name: entry.path, path: entry.path, error: entry.error, unreadable: true });
+    else for (const r of await certificateRowsFromFile(entry.path, reader, entry.explicit, readScanned)) await detailed.add(r);
     if (i % 500 === 0) deps.progress?.(i, opts.scanned.length);
   }
-  // The same certificate named twice (say by --verify and --scan) is listed once, where it first appeared.
-  const seen = new Set<string>();
-  const unique = found.filter((r) => {
-    const key = `${r.name}\u0000${r.path}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  const unreadable = new Set(unique.filter((r) => r.unreadable).map((r) => `${r.name}\u0000${r.path}`));
-  const rows = await checkRows(unique, deps.now, thresholds, deps.crypto);
+  const rows = await detailed.finish();
   const extended = opts.verify || opts.kubeletDir !== undefined || opts.kubeconfigs.length > 0 || opts.scanned.length > 0;
 
   const statusOf = (e: ExpirationEntry): RowStatus | undefined =>
     e.error ? "INVALID" : e.expirationDate ? residualStatus(e.residualTime, thresholds) : undefined;
   const kubeadmEntries = opts.kubeadm ? [...info.certificates, ...info.certificateAuthorities] : [];
 
+  // The detailed rows in one pass (a scan can have 100,000 of them).
+  let anyRowFound = false;
+  let rowFailing = false; // expired, not yet valid, critical
+  let rowInvalid = false;
+  let rowInvalidContent = false; // invalid for what the file holds, not because it could not be read
+  let rowUnreadable = false;
+  let rowWarning = false;
+  for (let i = 0; i < rows.length; i++) {
+    const status = rows.statusAt(i);
+    const unreadable = rows.unreadableAt(i);
+    if (status !== "MISSING") anyRowFound = true;
+    if (FAILING.has(status) && status !== "INVALID") rowFailing = true;
+    if (status === "INVALID") {
+      rowInvalid = true;
+      if (!unreadable) rowInvalidContent = true;
+    }
+    if (unreadable) rowUnreadable = true;
+    if (status === "WARNING") rowWarning = true;
+  }
+
   // Whole-check problems: kubeadm's folders do not exist, or nothing at all was found.
   const problems: string[] = [];
   if (opts.kubeadm) {
     if (!deps.mayExist(layout.certificatesDir)) problems.push(`the certificate directory ${layout.certificatesDir} does not exist`);
     if (!deps.mayExist(layout.kubeconfigDir)) problems.push(`the kubeconfig directory ${layout.kubeconfigDir} does not exist`);
-    const anyFound = kubeadmEntries.some((e) => !e.missing) || rows.some((r) => r.status !== "MISSING");
+    const anyFound = kubeadmEntries.some((e) => !e.missing) || anyRowFound;
     if (!anyFound && problems.length === 0) problems.push(`no certificate found in ${layout.certificatesDir} or ${layout.kubeconfigDir}`);
-  } else if (!rows.some((r) => r.status !== "MISSING")) {
+  } else if (!anyRowFound) {
     problems.push("no certificate found");
   }
 
-  const statuses = [...kubeadmEntries.map(statusOf).filter((s): s is RowStatus => s !== undefined), ...rows.map((r) => r.status)];
-  const cannotRead = kubeadmEntries.some((e) => e.unreadable) || rows.some((r) => unreadable.has(`${r.name}\u0000${r.path}`));
+  const statuses = kubeadmEntries.map(statusOf).filter((s): s is RowStatus => s !== undefined);
+  const cannotRead = kubeadmEntries.some((e) => e.unreadable) || rowUnreadable;
   const verdict: Verdict = problems.length
     ? "UNKNOWN"
-    : statuses.some((s) => FAILING.has(s) && s !== "INVALID") ||
-        kubeadmEntries.some((e) => e.error && !e.unreadable) ||
-        rows.some((r) => r.status === "INVALID" && !unreadable.has(`${r.name}\u0000${r.path}`))
+    : statuses.some((s) => FAILING.has(s) && s !== "INVALID") || rowFailing || kubeadmEntries.some((e) => e.error && !e.unreadable) || rowInvalidContent
       ? "CRITICAL"
       : cannotRead
         ? "UNKNOWN"
-        : statuses.includes("WARNING")
+        : statuses.includes("WARNING") || rowWarning
           ? "WARNING"
           : "OK";
-  const kubeadmFailed = kubeadmEntries.some((e) => e.error) || rows.some((r) => r.status === "INVALID");
+  const kubeadmFailed = kubeadmEntries.some((e) => e.error) || rowInvalid;
   return { info, rows, extended, problems, verdict, kubeadmExit: kubeadmFailed ? 1 : 0, monitoringExit: MONITORING_EXIT[verdict], statusOf };
 }

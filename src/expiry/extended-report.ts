@@ -8,19 +8,72 @@ export const FAILING: ReadonlySet<RowStatus> = new Set(["EXPIRED", "NOT YET VALI
 
 const HEADER = "CERTIFICATE\tSUBJECT\tISSUER\tEXPIRES\tRESIDUAL TIME\tCHAIN\tKEY\tSTATUS";
 
-/** The lines of kpki's extra table (before tab alignment), one per row, in the order given. */
-function lines(rows: readonly CheckedRow[]): string[] {
-  return rows.map((r) =>
-    r.notAfter
-      ? [r.name, r.subject ?? "", r.issuer ?? "", kubeadmDate(r.notAfter), humanDuration(r.residualTime ?? 0), r.chain, r.key,
-          r.error ? `${r.status}: ${r.error}` : r.status].join("\t")
-      : [r.name, "-", "-", "-", "-", "-", "-", r.error ? `${r.status}: ${r.error}` : r.status].join("\t"),
-  );
-}
-
 /** kpki's table of every certificate found beyond kubeadm's list, laid out like kubeadm's tables. */
 export function renderExtendedText(rows: readonly CheckedRow[]): string {
-  return tabwrite(`${[HEADER, ...lines(rows)].join("\n")}\n`, { minwidth: 10, padding: 3 });
+  const out: string[] = [];
+  writeExtendedText(rows, (chunk) => out.push(chunk));
+  return out.join("");
+}
+
+/** Text written to stdout at once: big enough that a write costs little, small enough to hold. */
+const CHUNK = 1 << 20;
+
+/** What tabwriter counts: code points. */
+const cellWidth = (cell: string): number => (/[\ud800-\udbff]/.test(cell) ? [...cell].length : cell.length);
+
+/**
+ * renderExtendedText written in chunks of about 1 MB, each line coloured by `colour` when given
+ * (the whole line, after layout). Every line has the same eight cells, so each column's width is
+ * Go's tabwriter's for one block: max(minwidth 10, widest cell + padding 3), the last cell
+ * unpadded; the layout equals tabwrite's (test/expiry/scan-output.test.ts). A cell holding a tab
+ * or a line break would change the blocks: the table then goes through tabwrite itself.
+ */
+export function writeExtendedText(rows: Iterable<CheckedRow>, write: (chunk: string) => void, colour?: (status: RowStatus) => string | undefined): void {
+  const cells = (r: CheckedRow): string[] => {
+    const notAfter = r.notAfter;
+    return notAfter
+      ? [r.name, r.subject ?? "", r.issuer ?? "", kubeadmDate(notAfter), humanDuration(r.residualTime ?? 0), r.chain, r.key, r.error ? `${r.status}: ${r.error}` : r.status]
+      : [r.name, "-", "-", "-", "-", "-", "-", r.error ? `${r.status}: ${r.error}` : r.status];
+  };
+  const header = HEADER.split("\t");
+  const widths = header.map((h) => h.length);
+  let plain = true;
+  for (const r of rows) {
+    const c = cells(r);
+    for (let j = 0; j < 7; j++) {
+      const cell = c[j]!;
+      if (cell.includes("\t") || cell.includes("\n")) plain = false;
+      const w = cellWidth(cell);
+      if (w > widths[j]!) widths[j] = w;
+    }
+    const last = c[7]!;
+    if (last.includes("\t") || last.includes("\n")) plain = false;
+  }
+  const paint = (line: string, status: RowStatus | undefined): string => {
+    const code = status && colour ? colour(status) : undefined;
+    return code && line ? `${code}${line}\x1b[0m` : line;
+  };
+  if (!plain) {
+    const all = [...rows];
+    const text = tabwrite(`${[HEADER, ...all.map((r) => cells(r).join("\t"))].join("\n")}\n`, { minwidth: 10, padding: 3 });
+    write(colour ? text.split("\n").map((line, i) => paint(line, i > 0 ? all[i - 1]?.status : undefined)).join("\n") : text);
+    return;
+  }
+  const pads = widths.map((w) => Math.max(10, w + 3));
+  const line = (c: readonly string[]): string => {
+    let s = "";
+    for (let j = 0; j < 7; j++) s += c[j]! + " ".repeat(pads[j]! - cellWidth(c[j]!));
+    return s + c[7]!;
+  };
+  let chunk = `${line(header)}\n`;
+  for (const r of rows) {
+    chunk += `${paint(line(cells(r)), r.status)}\n`;
+    if (chunk.length >= CHUNK) {
+      write(chunk);
+      chunk = "";
+    }
+  }
+  if (chunk) write(chunk);
 }
 
 /** The rows as JSON-ready objects (the `additionalCertificates` field of -o json|yaml). */
@@ -41,4 +94,57 @@ export function extendedObjects(rows: readonly CheckedRow[]): Record<string, unk
     ...(r.keyPath !== undefined ? { keyPath: r.keyPath } : {}),
     ...(r.error !== undefined ? { error: r.error } : {}),
   }));
+}
+
+/** Go's json.MarshalIndent escapes of <, > and & (as goJson in kubeadm-report.ts). */
+const goEscape = (json: string): string => (/[<>&]/.test(json) ? json.replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026") : json);
+
+/**
+ * goJson({ ...head, additionalCertificates: extendedObjects(rows) }) written in chunks of about
+ * 1 MB, without the whole array of objects or the whole text in memory at once.
+ * `additionalCertificates` is the last field, as kubeadmObject puts it.
+ */
+export function writeExtendedJson(head: Record<string, unknown>, rows: Iterable<CheckedRow>, write: (chunk: string) => void): void {
+  const empty = `${goEscape(JSON.stringify({ ...head, additionalCertificates: [] }, null, 4))}\n`;
+  const tail = "[]\n}\n";
+  if (!empty.endsWith(tail)) {
+    write(`${goEscape(JSON.stringify({ ...head, additionalCertificates: extendedObjects([...rows]) }, null, 4))}\n`);
+    return;
+  }
+  let chunk = `${empty.slice(0, -tail.length)}[\n`;
+  let first = true;
+  for (const r of rows) {
+    chunk += `${first ? "" : ",\n"}${rowJson(r)}`;
+    first = false;
+    if (chunk.length >= CHUNK) {
+      write(chunk);
+      chunk = "";
+    }
+  }
+  write(first ? `${chunk.slice(0, -2)}[]\n}\n` : `${chunk}\n    ]\n}\n`);
+}
+
+const str = (s: string): string => goEscape(JSON.stringify(s));
+/** rfc3339 (kubeadm-report.ts) without a regular expression for the usual 24-character form. */
+const isoSeconds = (d: Date): string => {
+  const iso = d.toISOString();
+  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : rfc3339(d);
+};
+const F = ",\n            ";
+
+/** One element of additionalCertificates as goJson indents it inside the document: extendedObjects' fields, in its order. */
+function rowJson(r: CheckedRow): string {
+  const notBefore = r.notBefore;
+  const notAfter = r.notAfter;
+  let out = `        {\n            "name": ${str(r.name)}${F}"path": ${str(r.path)}`;
+  if (r.subject !== undefined) out += `${F}"subject": ${str(r.subject)}`;
+  if (r.issuer !== undefined) out += `${F}"issuer": ${str(r.issuer)}`;
+  if (r.serialNumber !== undefined) out += `${F}"serialNumber": ${str(r.serialNumber)}`;
+  out += `${F}"notBefore": ${notBefore ? `"${isoSeconds(notBefore)}"` : "null"}${F}"expirationDate": ${notAfter ? `"${isoSeconds(notAfter)}"` : "null"}`;
+  out += `${F}"residualTime": ${JSON.stringify(r.residualTime ?? 0)}${F}"status": "${r.status}"${F}"chain": "${r.chain}"`;
+  if (r.chainIssuer !== undefined) out += `${F}"chainIssuer": ${str(r.chainIssuer)}`;
+  out += `${F}"key": "${r.key}"`;
+  if (r.keyPath !== undefined) out += `${F}"keyPath": ${str(r.keyPath)}`;
+  if (r.error !== undefined) out += `${F}"error": ${str(r.error)}`;
+  return `${out}\n        }`;
 }

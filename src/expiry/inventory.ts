@@ -56,7 +56,7 @@ function keyCandidates(path: string): string[] {
 }
 
 /** A file's bytes, or the rows that stand for it when it is missing or unreadable. */
-async function readForRows(path: string, reader: BytesReader, strict: boolean): Promise<{ bytes: Bytes } | { rows: FoundRow[] }> {
+async function readForRows(path: string, reader: BytesReader, strict: boolean): Promise<{ bytes: Bytes } | { rows: RowOf<never>[] }> {
   try {
     const bytes = await reader.readBytes(path);
     if (bytes !== undefined) return { bytes };
@@ -66,6 +66,9 @@ async function readForRows(path: string, reader: BytesReader, strict: boolean): 
   }
 }
 
+/** A certificate occurrence read by `parse` (ParsedCertificate for FoundRow, or a lighter reading). */
+export type RowOf<T> = Omit<FoundRow, "certificate"> & { readonly certificate?: T };
+
 /**
  * The certificates in one file: PEM (any number of CERTIFICATE blocks, text
  * around them allowed) or a DER certificate. A private key in the same file
@@ -74,13 +77,109 @@ async function readForRows(path: string, reader: BytesReader, strict: boolean): 
  * that are plainly not certificates (keys, configs) are passed over.
  */
 export async function rowsFromFile(path: string, reader: BytesReader, strict: boolean): Promise<FoundRow[]> {
+  return certificateRowsFromFile(path, reader, strict, parseCertificateDer);
+}
+
+/** rowsFromFile with each certificate read by `parse`, which throws parseCertificateDer's errors. */
+export async function certificateRowsFromFile<T>(path: string, reader: BytesReader, strict: boolean, parse: (der: Bytes) => T): Promise<RowOf<T>[]> {
   const read = await readForRows(path, reader, strict);
   if ("rows" in read) return read.rows;
-  const { bytes } = read;
+  return certificateRowsFromBytes(path, read.bytes, reader, strict, parse);
+}
+
+const BEGIN_CERTIFICATE = "-----BEGIN CERTIFICATE-----";
+const END_CERTIFICATE = "-----END CERTIFICATE-----";
+/** Base64 digit values by character code; -1 for characters that are not base64 digits. */
+const BASE64_VALUES = Int8Array.from({ length: 128 }, (_, c) => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".indexOf(String.fromCharCode(c)));
+
+const startsWithAt = (b: Bytes, at: number, ascii: string): boolean => {
+  if (at + ascii.length > b.length) return false;
+  for (let i = 0; i < ascii.length; i++) if (b[at + i] !== ascii.charCodeAt(i)) return false;
+  return true;
+};
+
+/**
+ * The DER of a file that is exactly one PEM CERTIFICATE block (what kubeadm, openssl and cfssl
+ * write), decoded straight from the bytes; undefined for anything else, which decodePem then reads.
+ * For the files it accepts the result is decodePem's: the BEGIN line ends with LF or CRLF, the
+ * body is base64 with ASCII white space anywhere and up to two `=` at the end (a multiple of 4
+ * characters; leftover bits ignored, as atob does), the END line follows it with at most one line
+ * ending after.
+ */
+export function singleCertificatePem(b: Bytes): Bytes | undefined {
+  if (!startsWithAt(b, 0, BEGIN_CERTIFICATE)) return undefined;
+  let p = BEGIN_CERTIFICATE.length;
+  if (b[p] === 0x0d) p++;
+  if (b[p] !== 0x0a) return undefined;
+  p++;
+  let end = b.length;
+  if (b[end - 1] === 0x0a) end--;
+  if (b[end - 1] === 0x0d) end--;
+  const endLine = end - END_CERTIFICATE.length;
+  if (endLine < p || !startsWithAt(b, endLine, END_CERTIFICATE)) return undefined;
+  const out = new Uint8Array((((endLine - p) >> 2) + 1) * 3);
+  let n = 0;
+  let acc = 0;
+  let digits = 0;
+  let pads = 0;
+  for (let i = p; i < endLine; i++) {
+    const c = b[i]!;
+    if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) continue;
+    if (c === 0x3d) {
+      pads++;
+      continue;
+    }
+    const v = c < 128 ? BASE64_VALUES[c]! : -1;
+    if (v < 0 || pads) return undefined;
+    acc = (acc << 6) | v;
+    if (++digits % 4 === 0) {
+      out[n++] = acc >> 16;
+      out[n++] = (acc >> 8) & 0xff;
+      out[n++] = acc & 0xff;
+      acc = 0;
+    }
+  }
+  if (pads > 2 || (digits + pads) % 4 !== 0 || (pads && digits % 4 === 0)) return undefined;
+  if (digits % 4 === 3) {
+    out[n++] = acc >> 10;
+    out[n++] = (acc >> 2) & 0xff;
+  } else if (digits % 4 === 2) out[n++] = acc >> 4;
+  return out.subarray(0, n);
+}
+
+/** The rows with, on the first certificate (when it could be read), the key found beside the file. */
+async function withKeyBeside<T>(rows: RowOf<T>[], path: string, reader: BytesReader): Promise<RowOf<T>[]> {
+  if (rows[0]?.certificate === undefined) return rows;
+  for (const candidate of keyCandidates(path)) {
+    if (reader.mayExist && !reader.mayExist(candidate)) continue;
+    let keyBytes: Bytes | undefined;
+    try {
+      keyBytes = await reader.readBytes(candidate);
+    } catch {
+      continue;
+    }
+    if (keyBytes === undefined) continue;
+    rows[0] = { ...rows[0], keyPem: text.decode(keyBytes), keyPath: candidate };
+    break;
+  }
+  return rows;
+}
+
+async function certificateRowsFromBytes<T>(path: string, bytes: Bytes, reader: BytesReader, strict: boolean, parse: (der: Bytes) => T): Promise<RowOf<T>[]> {
   const reportable = strict || CERT_EXTENSIONS.test(path);
-  const fail = (error: string): FoundRow[] => (reportable ? [{ name: path, path, error }] : []);
+  const fail = (error: string): RowOf<T>[] => (reportable ? [{ name: path, path, error }] : []);
   if (bytes.length === 0) return fail("empty file");
 
+  const single = singleCertificatePem(bytes);
+  if (single) {
+    const rows: RowOf<T>[] = [];
+    try {
+      rows.push({ name: path, path, certificate: parse(single) });
+    } catch (error) {
+      return [{ name: path, path, error: (error as Error).message }];
+    }
+    return withKeyBeside(rows, path, reader);
+  }
   const asText = text.decode(bytes);
   if (asText.includes("-----BEGIN ")) {
     let blocks;
@@ -99,35 +198,21 @@ export async function rowsFromFile(path: string, reader: BytesReader, strict: bo
       return fail(`no CERTIFICATE block (found ${[...new Set(blocks.map((b) => b.label))].join(", ") || "none"})`);
     }
     const keyPem = keyBlock ? asText.slice(asText.indexOf(`-----BEGIN ${keyBlock.label}-----`)) : undefined;
-    const rows: FoundRow[] = [];
+    const rows: RowOf<T>[] = [];
     certBlocks.forEach((block, i) => {
       const name = certBlocks.length > 1 ? `${path}#${i + 1}` : path;
       try {
-        const certificate = parseCertificateDer(block.der);
+        const certificate = parse(block.der);
         rows.push({ name, path, certificate, ...(i === 0 && keyPem ? { keyPem, keyPath: path } : {}) });
       } catch (error) {
         rows.push({ name, path, error: (error as Error).message });
       }
     });
-    if (!keyPem && rows[0]?.certificate) {
-      for (const candidate of keyCandidates(path)) {
-        if (reader.mayExist && !reader.mayExist(candidate)) continue;
-        let keyBytes: Bytes | undefined;
-        try {
-          keyBytes = await reader.readBytes(candidate);
-        } catch {
-          continue;
-        }
-        if (keyBytes === undefined) continue;
-        rows[0] = { ...rows[0], keyPem: text.decode(keyBytes), keyPath: candidate };
-        break;
-      }
-    }
-    return rows;
+    return keyPem ? rows : withKeyBeside(rows, path, reader);
   }
   if (bytes[0] === 0x30) {
     try {
-      return [{ name: path, path, certificate: parseCertificateDer(bytes) }];
+      return [{ name: path, path, certificate: parse(bytes) }];
     } catch (error) {
       return fail(`DER data is not a certificate: ${(error as Error).message}`);
     }
@@ -242,26 +327,32 @@ export async function kubeletRows(kubeconfigDir: string, kubeletDir: string, rea
 }
 
 export type RowStatus = "OK" | "WARNING" | "CRITICAL" | "EXPIRED" | "NOT YET VALID" | "INVALID" | "MISSING";
-export type ChainStatus = "ok" | "self-signed" | "unknown issuer" | "bad signature" | "-";
+/**
+ * ok, self-signed, bad signature: a signature was checked (kpki inspect, check-expiration --verify);
+ * linked, self-issued: the issuer was found by names and key identifiers only, no signature was
+ * checked (check-expiration without --verify; see src/expiry/scan-check.ts); unknown issuer: no
+ * certificate read has the issuer's name; -: no certificate.
+ */
+export type ChainStatus = "ok" | "self-signed" | "bad signature" | "linked" | "self-issued" | "unknown issuer" | "-";
 export type KeyStatus = "match" | "MISMATCH" | "unreadable" | "-";
 
 /** A row with its checks. */
 export interface CheckedRow {
   readonly name: string;
   readonly path: string;
-  readonly subject?: string;
-  readonly issuer?: string;
-  readonly serialNumber?: string;
-  readonly notBefore?: Date;
-  readonly notAfter?: Date;
-  readonly residualTime?: number;
+  readonly subject?: string | undefined;
+  readonly issuer?: string | undefined;
+  readonly serialNumber?: string | undefined;
+  readonly notBefore?: Date | undefined;
+  readonly notAfter?: Date | undefined;
+  readonly residualTime?: number | undefined;
   readonly status: RowStatus;
   readonly chain: ChainStatus;
-  /** The certificate that signed it, when found in what was scanned. */
-  readonly chainIssuer?: string;
+  /** The certificate that signed it (or, for `linked`, that has its issuer's name and key identifier), when found in what was read. */
+  readonly chainIssuer?: string | undefined;
   readonly key: KeyStatus;
-  readonly keyPath?: string;
-  readonly error?: string;
+  readonly keyPath?: string | undefined;
+  readonly error?: string | undefined;
 }
 
 /** Thresholds in milliseconds; undefined when not given. */

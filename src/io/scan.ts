@@ -100,6 +100,8 @@ export async function scanPaths(args: readonly string[]): Promise<ScanEntry[]> {
 
     walk(root.endsWith(sep) && root.length > 1 ? root.slice(0, -1) : root, matcher === undefined);
     if (matcher && found.length === 0) out.push({ path: arg, error: "no file matches this pattern" });
+    // One argument cannot name a file twice: each real directory is walked once, and names in it are unique.
+    if (args.length === 1 && out.length === 0) return found;
     for (const entry of found) {
       const key = resolve(entry.path);
       if (seenFiles.has(key)) continue;

@@ -54,13 +54,13 @@ describe("check-expiration beyond kubeadm", () => {
     const { rows } = await rowsOf(["--kubeconfig-dir", kubeletDirConf, "--kubelet", "--kubelet-dir", kubeletDir, "--scan", join(cluster, "pki/ca.crt")]);
     const names = rows.map((r) => r["name"]);
     expect(names).toContain(`${kubeletDirConf}/kubelet.conf user system:node:node1 (${kubeletDir}/kubelet-client-current.pem)`);
-    expect(rows.find((r) => r["name"] === `${kubeletDir}/kubelet-client-current.pem`)).toMatchObject({ key: "match", chain: "ok", status: "OK" });
+    expect(rows.find((r) => r["name"] === `${kubeletDir}/kubelet-client-current.pem`)).toMatchObject({ key: "match", chain: "linked", status: "OK" });
     // Neither serving certificate exists: kubelet.crt (the self-signed default) is the one reported missing.
     expect(rows.find((r) => r["name"] === `${kubeletDir}/kubelet.crt`)).toMatchObject({ status: "MISSING" });
     // With serverTLSBootstrap the kubelet writes kubelet-server-current.pem and no kubelet.crt: that is reported, nothing missing.
     writeFileSync(join(kubeletDir, "kubelet-server-current.pem"), data("client-certificate-data") + data("client-key-data"));
     const served = (await rowsOf(["--kubeconfig-dir", kubeletDirConf, "--kubelet", "--kubelet-dir", kubeletDir, "--scan", join(cluster, "pki/ca.crt")])).rows;
-    expect(served.find((r) => r["name"] === `${kubeletDir}/kubelet-server-current.pem`)).toMatchObject({ key: "match", chain: "ok", status: "OK" });
+    expect(served.find((r) => r["name"] === `${kubeletDir}/kubelet-server-current.pem`)).toMatchObject({ key: "match", chain: "linked", status: "OK" });
     expect(served.filter((r) => r["status"] === "MISSING")).toEqual([]);
   });
 
@@ -83,7 +83,15 @@ describe("check-expiration beyond kubeadm", () => {
     writeFileSync(join(d, "sub", "leaf.der"), der);
     writeFileSync(join(d, "notes.txt"), "not a certificate, and not named like one");
     const { rows } = await rowsOf(["--scan", d]);
+    // Linked by names and key identifiers; with --verify, by signatures.
     expect(rows.map((r) => [r["name"], r["chain"]])).toEqual([
+      [`${d}/bundle.pem#1`, "linked"],
+      [`${d}/bundle.pem#2`, "self-issued"],
+      [`${d}/sub/leaf.der`, "linked"],
+    ]);
+    // --verify also lists kubeadm's own files (missing here).
+    const verified = (await rowsOf(["--scan", d, "--verify", "--dir", join(work, "none")])).rows.filter((r) => String(r["name"]).startsWith(d));
+    expect(verified.map((r) => [r["name"], r["chain"]])).toEqual([
       [`${d}/bundle.pem#1`, "ok"],
       [`${d}/bundle.pem#2`, "self-signed"],
       [`${d}/sub/leaf.der`, "ok"],
@@ -171,7 +179,7 @@ describe("check-expiration beyond kubeadm", () => {
 
   it("YAML output carries the same additional rows", async () => {
     const r = await kpki(["certs", "check-expiration", "--dir", cluster, "--scan", join(cluster, "pki/ca.crt"), "-o", "yaml"]);
-    expect(r.stdout).toContain(`additionalCertificates:\n- chain: self-signed\n  expirationDate: "`);
+    expect(r.stdout).toContain(`additionalCertificates:\n- chain: self-issued\n  expirationDate: "`);
     expect(r.stdout).toContain("kind: CertificateExpirationInfo\n");
   });
 });

@@ -61,7 +61,7 @@ export const certsCheckExpirationCommand = defineCommand({
     kubelet: { type: "boolean", default: false, describe: "Also report kubelet.conf and the kubelet's own certificates (client, and serving: kubelet-server-current.pem or kubelet.crt)" },
     "kubelet-dir": { type: "string", default: "/var/lib/kubelet/pki", describe: "Where the kubelet keeps kubelet-client-current.pem, kubelet-server-current.pem and kubelet.crt" },
     scan: { type: "string", array: true, describe: "Also report every certificate under a file, directory or glob (repeatable)" },
-    verify: { type: "boolean", default: false, describe: "Also list kubeadm's own files in the detailed table, with chain and key checks" },
+    verify: { type: "boolean", default: false, describe: "Check every signature of the detailed table, and also list kubeadm's own files in it" },
     kubeadm: { type: "boolean", default: true, describe: "Print kubeadm's tables (--no-kubeadm for only the detailed table)" },
   },
   examples: [
@@ -71,8 +71,10 @@ export const certsCheckExpirationCommand = defineCommand({
     ["$0 certs check-expiration --no-kubeadm --scan './certs/**/*.pem'", "Any tree: one row per certificate, with its chain and key"],
   ],
   epilogue:
-    "The detailed table (--kubeconfig, --env-kubeconfig, --kubelet, --scan, --verify) shows SUBJECT, ISSUER, CHAIN (ok, self-signed, " +
-    "unknown issuer, bad signature), KEY (match, MISMATCH, unreadable, - when none beside it) and STATUS. " +
+    "The detailed table (--kubeconfig, --env-kubeconfig, --kubelet, --scan, --verify) shows SUBJECT, ISSUER, CHAIN, KEY (match, MISMATCH, " +
+    "unreadable, - when none beside it) and STATUS. Without --verify, CHAIN is found by names alone, no signature is checked: linked (a " +
+    "certificate read has the issuer's name and, where both carry one, the matching key identifier), self-issued (issuer and subject names " +
+    "are the same), unknown issuer. With --verify every signature is checked: ok, self-signed, bad signature (INVALID), unknown issuer. " +
     "Exit codes: without --warn-within/--crit-within, kubeadm's: 0 (also when a certificate is expired or missing), " +
     "1 when a file cannot be read or holds no valid certificate, 2 usage error; " +
     "with them, the monitoring-plugin convention (Nagios, Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL (within --crit-within, " +
@@ -84,7 +86,7 @@ export const certsCheckExpirationCommand = defineCommand({
       critMs: optionalDurationFlag("crit-within", args["crit-within"], { min: 0 }),
     };
     // The report's modules load with the command, not with every kpki start.
-    const [{ checkExpiration }, { extendedObjects, renderExtendedText }, { goJson, kubeadmObject, renderKubeadmText, toGoYaml }] = await Promise.all([
+    const [{ checkExpiration }, { extendedObjects, writeExtendedJson, writeExtendedText }, { goJson, kubeadmObject, renderKubeadmText, toGoYaml }] = await Promise.all([
       import("../../expiry/check.js"),
       import("../../expiry/extended-report.js"),
       import("../../expiry/kubeadm-report.js"),
@@ -115,6 +117,7 @@ export const certsCheckExpirationCommand = defineCommand({
         readBytes: io.readBytes,
         mayExist: io.existenceCache(),
         crypto: io.crypto,
+        verifySignature: io.verifySignature,
         now: io.now(),
         ...(progress ? { progress: (done: number, total: number) => io.stderr(`\r[scan] ${done} of ${total} files read`) } : {}),
       },
@@ -127,12 +130,12 @@ export const certsCheckExpirationCommand = defineCommand({
     for (const p of check.problems) io.stderr(`${monitoring ? "UNKNOWN" : "warning"}: ${p}\n`);
     if (args.kubeadm) for (const e of kubeadmEntries) if (e.error) io.stderr(`error: ${e.name}: ${e.error}\n`);
     for (const r of rows) if (r.status === "INVALID" && r.error) io.stderr(`error: ${r.name}: ${r.error}\n`);
+    // The detailed table and JSON are written in chunks as they are made (a scan can have 100,000 rows).
     if (args.output === "text") {
       const colour = io.isTty && io.env["NO_COLOR"] === undefined;
-      const parts: string[] = [];
       if (args.kubeadm) {
         const text = renderKubeadmText(info);
-        parts.push(
+        io.stdout(
           colour
             ? colourLines(text, (line) => {
                 const e: ExpirationEntry | undefined = kubeadmEntries.find((x) => line.startsWith(`${x.name} `) || line.endsWith(` ${x.name}`) || line.includes(`! ${x.name} `));
@@ -142,14 +145,17 @@ export const certsCheckExpirationCommand = defineCommand({
         );
       }
       if (check.extended) {
-        const text = renderExtendedText(rows);
-        parts.push(colour ? colourLines(text, (_line, i) => (i > 0 ? rows[i - 1]?.status : undefined)) : text);
+        if (args.kubeadm) io.stdout("\n");
+        writeExtendedText(rows, io.stdout, colour ? (status) => COLOURS[status] : undefined);
       }
-      io.stdout(parts.join("\n"));
+    } else if (args.output === "json") {
+      const head = args.kubeadm ? kubeadmObject(info) : { kind: "CertificateExpirationInfo", apiVersion: "output.kubeadm.k8s.io/v1alpha3" };
+      if (check.extended) writeExtendedJson(head, rows, io.stdout);
+      else io.stdout(goJson(head));
     } else {
-      const extra = check.extended ? { additionalCertificates: extendedObjects(rows) } : {};
+      const extra = check.extended ? { additionalCertificates: extendedObjects([...rows]) } : {};
       const obj = args.kubeadm ? kubeadmObject(info, extra) : { kind: "CertificateExpirationInfo", apiVersion: "output.kubeadm.k8s.io/v1alpha3", ...extra };
-      io.stdout(args.output === "json" ? goJson(obj) : toGoYaml(obj));
+      io.stdout(toGoYaml(obj));
     }
     return monitoring ? check.monitoringExit : check.kubeadmExit;
   },
