@@ -111,8 +111,20 @@ export function createNodeNetwork(): NodeNetwork {
   const [x, y] = block.split(".").map(Number) as [number, number];
   const hostAddress = `10.254.${x}.${y + 1}`;
   const nodeAddress = `10.254.${x}.${y + 2}`;
-  const netnsWasMounted = mounted("/run/netns");
-  const netnsDirExisted = existsSync("/run/netns");
+  // Whether /run/netns was there before any test's namespace: a marker in the testenv cache, so
+  // that the last of two test processes with namespaces at once still removes what the first made.
+  const marker = join(testenvDir(), "netns-made-by-tests");
+  const markerState = (): { mounted: boolean; existed: boolean } | undefined => {
+    try {
+      return JSON.parse(readFileSync(marker, "utf8")) as { mounted: boolean; existed: boolean };
+    } catch {
+      return undefined;
+    }
+  };
+  if (!markerState() && !mounted("/run/netns")) {
+    mkdirSync(dirname(marker), { recursive: true });
+    writeFileSync(marker, JSON.stringify({ mounted: false, existed: existsSync("/run/netns") }));
+  }
   let removed = false;
   const remove = (): void => {
     if (removed) return;
@@ -124,10 +136,15 @@ export function createNodeNetwork(): NodeNetwork {
         // already gone
       }
     }
-    // `ip netns add` mounts /run/netns the first time; undo that if no namespace is left.
+    // `ip netns add` mounts /run/netns the first time; undo that once no namespace is left, if
+    // the marker says the tests made it.
     try {
-      if (!netnsWasMounted && mounted("/run/netns") && sh("ip", ["netns", "list"]).trim() === "") sh("umount", ["/run/netns"]);
-      if (!netnsDirExisted && existsSync("/run/netns") && !mounted("/run/netns") && sh("ip", ["netns", "list"]).trim() === "") rmdirSync("/run/netns");
+      const before = markerState();
+      if (before && sh("ip", ["netns", "list"]).trim() === "") {
+        if (!before.mounted && mounted("/run/netns")) sh("umount", ["/run/netns"]);
+        if (!before.existed && existsSync("/run/netns") && !mounted("/run/netns")) rmdirSync("/run/netns");
+        rmSync(marker, { force: true });
+      }
     } catch {
       // best effort: a namespace made by someone else keeps /run/netns
     }
