@@ -11,10 +11,12 @@
 #     kubelet test's container runtime), containernetworking-plugins (the CNI binaries the node's
 #     containerd is given), iptables (kube-proxy's, inside the node's network namespace), buildah
 #     and podman (the approver image is built and run with them), and rsync, jq, make when the
-#     Kubernetes binaries have to be built, gcc and libc6-dev when the pause image has to be. `apt-get update` runs at most once, and only if something has to be installed.
+#     Kubernetes binaries have to be built, gcc and libc6-dev when the pause image has to be.
+#     `apt-get update` runs at most once, and only if something has to be installed.
 #     Package scripts may not start services during the install (a temporary policy-rc.d), and
-#     where systemctl exists the containerd unit is disabled (and stopped, if systemd runs): the
-#     tests start their own containerd, and none may run outside them.
+#     where systemctl exists the units of the containerd and podman this run installed are
+#     disabled (and stopped, if systemd runs): the tests start their own containerd and run
+#     podman themselves, and none may run outside them.
 #   * kubectl: the one on PATH is used as is. Only if there is none, Debian's kubernetes-client
 #     (1.20.2) is unpacked with `apt-get download` + `dpkg -x` into $CACHE/kubectl and linked
 #     as $CACHE/bin/kubectl (apt cannot install it over another package's /usr/bin/kubectl, such
@@ -250,21 +252,33 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 
-# No containerd may run outside the tests (they start their own, with a private socket and state).
-# Installing Debian's containerd enables its unit; policy-rc.d kept it from starting, but a machine
-# with its own policy may have started it. Only when this run installed containerd (a containerd the
-# machine already had, say for Docker, is left alone), where systemctl exists and the unit is installed.
-INSTALLED_CONTAINERD=0
-for p in "${missing[@]}"; do if [ "$p" = containerd ]; then INSTALLED_CONTAINERD=1; fi; done
-if [ "$INSTALLED_CONTAINERD" = 1 ] && command -v systemctl >/dev/null 2>&1 && [ -f /lib/systemd/system/containerd.service ]; then
-  if systemctl is-enabled --quiet containerd.service 2>/dev/null; then
-    log "disabling the containerd systemd unit (the tests start their own containerd)"
-    run_logged "$LOGS/apt.log" systemctl disable containerd.service
-  fi
-  if [ -d /run/systemd/system ] && systemctl is-active --quiet containerd.service 2>/dev/null; then
-    log "stopping the containerd systemd unit"
-    run_logged "$LOGS/apt.log" systemctl stop containerd.service
-  fi
+# No containerd or podman service may run outside the tests (they start their own containerd, with
+# a private socket and state, and run podman themselves). Installing Debian's containerd enables its
+# unit, and podman's enables podman.socket, podman.service, podman-restart.service and the
+# auto-update timer; policy-rc.d kept them from starting, but a machine with its own policy may have
+# started them. Only for packages this run installed (a containerd the machine already had, say for
+# Docker, is left alone), where systemctl exists and the unit is installed.
+disable_units() {
+  local u
+  for u in "$@"; do
+    [ -f "/lib/systemd/system/$u" ] || continue
+    if systemctl is-enabled --quiet "$u" 2>/dev/null; then
+      log "disabling the $u systemd unit (the tests run their own)"
+      run_logged "$LOGS/apt.log" systemctl disable "$u"
+    fi
+    if [ -d /run/systemd/system ] && systemctl is-active --quiet "$u" 2>/dev/null; then
+      log "stopping the $u systemd unit"
+      run_logged "$LOGS/apt.log" systemctl stop "$u"
+    fi
+  done
+}
+if command -v systemctl >/dev/null 2>&1; then
+  for p in "${missing[@]}"; do
+    case $p in
+      containerd) disable_units containerd.service ;;
+      podman) disable_units podman.socket podman.service podman-restart.service podman-auto-update.timer podman-auto-update.service ;;
+    esac
+  done
 fi
 
 # ---------------------------------------------------------------------------------------------
