@@ -2,7 +2,8 @@
  * `npm run bench`: kpki's start-up against bare Node's, kpki init against an
  * openssl-only shell script making the same kubeadm PKI (both for the npm build,
  * `node dist/bin/kpki.js`, and the single executable, dist/kpki, built if
- * missing), and Node's WebCrypto against @peculiar/webcrypto inside runInit.
+ * missing or made from other sources), and Node's WebCrypto against
+ * @peculiar/webcrypto inside runInit.
  *
  * Commands compared are run in turn (a, b, c, a, b, c, ...), so that a change in
  * the machine's load touches all of them alike. A benchmark reports ratios; it
@@ -286,11 +287,18 @@ if (!existsSync(KPKI)) {
   console.error(`${KPKI} is missing: run \`npm run build\` first (npm run bench does).`);
   process.exit(1);
 }
-if (!existsSync(BINARY)) {
-  console.log(`${relative(ROOT, BINARY)} is missing: building it (npm run build:binary)`);
+// The bundle ends with its build id (scripts/bundle.ts), a hash of its text; the executable holds
+// the bundle built from the same sources, and esbuild's output does not depend on where it goes.
+const bundleId = existsSync(KPKI_BUNDLE) ? /kpki-build-id=([0-9a-f]{64})\s*$/.exec(readFileSync(KPKI_BUNDLE, "latin1"))?.[1] : undefined;
+const binaryWhy = !existsSync(BINARY)
+  ? "is missing"
+  : bundleId !== undefined && !readFileSync(BINARY).includes(`kpki-build-id=${bundleId}`)
+    ? `holds another bundle than ${relative(ROOT, KPKI_BUNDLE)}`
+    : undefined;
+if (binaryWhy) {
+  console.log(`${relative(ROOT, BINARY)} ${binaryWhy}: building it (npm run build:binary)`);
   await buildBinary();
 }
-const binaryStale = existsSync(KPKI_BUNDLE) && statSync(BINARY).mtimeMs < statSync(KPKI_BUNDLE).mtimeMs;
 let opensslVersion: string;
 try {
   opensslVersion = execFileSync("openssl", ["version"], { encoding: "utf8" }).trim();
@@ -306,7 +314,7 @@ console.log(`  node:                    ${process.version}`);
 console.log(`  openssl:                 ${opensslVersion}`);
 console.log(`  load average 1/5/15 min: ${loadavg().map((x) => x.toFixed(2)).join(" / ")} (at start)`);
 console.log(`  single executable:       ${relative(ROOT, BINARY)}, ${(statSync(BINARY).size / 1024 / 1024).toFixed(1)} MiB`);
-if (binaryStale) warn(`${relative(ROOT, BINARY)} is older than ${relative(ROOT, KPKI_BUNDLE)}: run npm run build:binary to measure the current code`);
+
 
 const tmpRoot = mkdtempSync(join(tmpdir(), "kpki-bench-"));
 let runNo = 0;
