@@ -209,8 +209,15 @@ describe.skipIf(skip)("the approver image on a real kubelet: deploy/ applied unc
     }
     // The service account's token Secret (kcm's serviceaccount-token controller) before the pods,
     // so that the ReplicaSet's first attempt is admitted.
-    await waitFor("the kpki-approver service account's token", async () =>
-      ((await getJson<{ secrets?: unknown[] }>("-n", "kpki-system", "get", "serviceaccount", "kpki-approver")).secrets ?? []).length > 0, 60_000, 250);
+    let tokenSecret: string | undefined;
+    await waitFor("the kpki-approver service account's token", async () => {
+      tokenSecret = (await getJson<{ secrets?: { name: string }[] }>("-n", "kpki-system", "get", "serviceaccount", "kpki-approver")).secrets?.[0]?.name;
+      return tokenSecret !== undefined;
+    }, 60_000, 250);
+    // The CA the pod will trust the API server with (mounted at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt):
+    // kcm's --root-ca-file, kpki's ca.crt. The image's own CA bundle does not hold it.
+    const secret = await getJson<{ data: Record<string, string> }>("-n", "kpki-system", "get", "secret", tokenSecret!);
+    expect(Buffer.from(secret.data["ca.crt"] ?? "", "base64").toString()).toBe(readFileSync(join(dir, "pki", "ca.crt"), "utf8"));
     const original = readFileSync(join(ROOT, "deploy", "deployment.yaml"), "utf8");
     const deployment = original.replace(/^(\s+image: )\S+.*$/m, `$1${TAG}`);
     const changed = original.split("\n").filter((l, i) => l !== deployment.split("\n")[i]);
