@@ -62,8 +62,11 @@
 #
 # Other files in $CACHE: logs/ (apt and build logs), aptsrc/ (private deb-src apt state and the
 # downloaded source package), build/ (the source tree, only while building or with
-# KPKI_TESTENV_KEEP_BUILD=1), home/ (HOME for the build). The tests add go-tools/ (the Go twins
-# under testdata/, built by test/helpers/go-twin.ts once per version of their source) and go-cache/.
+# KPKI_TESTENV_KEEP_BUILD=1), home/ (HOME for the build), images/ (the pause image), pause-build.*/
+# (only while building it). The tests add go-tools/ (the Go twins under testdata/, built by
+# test/helpers/go-twin.ts once per version of their source), go-cache/, and the lock files
+# worker-node.lock (one kubelet per machine) and build-binary.lock (dist/kpki built once), and
+# netns-made-by-tests while a test's network namespace exists (test/helpers/worker-node.ts).
 #
 # Environment knobs:
 #   KPKI_TESTENV=/abs/dir        cache directory (see above)
