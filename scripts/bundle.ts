@@ -20,12 +20,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { BUILD_ID_PREFIX, WRAP_HEAD, WRAP_TAIL } from "../bin/kpki-loader.js";
+import { BUILD_ID_PREFIX, cacheFile, WRAP_HEAD, WRAP_TAIL } from "../bin/kpki-loader.js";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -293,15 +293,12 @@ const { readFileSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { dirname } = require("node:path");
 const { Script } = require("node:vm");
-const [file, cacheFile, id, ...argv] = process.argv.slice(2);
+const [file, dataFile, ...argv] = process.argv.slice(2);
 const wrapped = ${JSON.stringify(WRAP_HEAD)} + readFileSync(file, "utf8") + ${JSON.stringify(WRAP_TAIL)};
 const script = new Script(wrapped, { filename: file });
 process.argv = [process.execPath, file, ...argv];
 const main = { exports: {}, filename: file, id: ".", loaded: false };
-process.on("exit", () => {
-  const data = script.createCachedData();
-  writeFileSync(cacheFile, Buffer.concat([Buffer.from(id, "ascii"), data]));
-});
+process.on("exit", () => writeFileSync(dataFile, script.createCachedData()));
 script.runInThisContext()(main.exports, createRequire(file), main, file, dirname(file));
 `;
 
@@ -314,22 +311,27 @@ script.runInThisContext()(main.exports, createRequire(file), main, file, dirname
 export const TRAINING_RUN: readonly string[] = ["init", "--dir", "{dir}", "--encryption-algorithm", "ECDSA-P256", "--node-name", "n1", "--apiserver-advertise-address", "10.0.0.10"];
 
 /**
- * Writes `<bundle>.cache`: the bundle's 64-hex build id, then V8's code cache for the wrapped
- * bundle after the training run. Returns the cache's size in bytes.
+ * Writes `<bundle>.cache` (bin/kpki-loader.ts's cacheFile: the bundle's build id, a SHA-256, then
+ * V8's code cache for the wrapped bundle after the training run), under a temporary name first.
+ * Returns the file's size in bytes.
  */
 export function trainCodeCache(bundle: string, id: string): number {
-  const cacheFile = `${bundle}.cache`;
-  rmSync(cacheFile, { force: true });
+  const out = `${bundle}.cache`;
+  rmSync(out, { force: true });
   const work = mkdtempSync(join(tmpdir(), "kpki-cache-"));
   try {
     const trainer = join(work, "trainer.cjs");
+    const data = join(work, "v8-code-cache");
     writeFileSync(trainer, TRAINER);
     const argv = TRAINING_RUN.map((a) => a.replace("{dir}", join(work, "pki")));
-    execFileSync(process.execPath, [trainer, bundle, cacheFile, id, ...argv], { stdio: ["ignore", "ignore", "inherit"], cwd: work, env: { ...process.env, NODE_OPTIONS: "" } });
+    execFileSync(process.execPath, [trainer, bundle, data, ...argv], { stdio: ["ignore", "ignore", "inherit"], cwd: work, env: { ...process.env, NODE_OPTIONS: "" } });
+    const file = cacheFile(id, readFileSync(data));
+    writeFileSync(`${out}.tmp`, file);
+    renameSync(`${out}.tmp`, out);
+    return file.length;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  return readFileSync(cacheFile).length;
 }
 
 /**

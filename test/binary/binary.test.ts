@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { BUILD_ID_LENGTH, BUILD_ID_PREFIX, WRAP_HEAD, WRAP_TAIL } from "../../bin/kpki-loader.js";
+import { BUILD_ID_LENGTH, BUILD_ID_PREFIX, CACHE_HEADER_LENGTH, cacheFor, WRAP_HEAD, WRAP_TAIL } from "../../bin/kpki-loader.js";
 import { buildBinary } from "../../scripts/build-binary.js";
 import { createCsr } from "../../src/pki/csr.js";
 import { parseIp } from "../../src/pki/ip.js";
@@ -160,10 +160,28 @@ const source = readFileSync(file, "utf8");
 const cache = readFileSync(file + ".cache");
 const at = source.lastIndexOf(${JSON.stringify(BUILD_ID_PREFIX)}) + ${BUILD_ID_PREFIX.length};
 const id = source.slice(at, at + ${BUILD_ID_LENGTH});
-const script = new Script(${JSON.stringify(WRAP_HEAD)} + source + ${JSON.stringify(WRAP_TAIL)}, { filename: file, cachedData: cache.subarray(${BUILD_ID_LENGTH}) });
+const script = new Script(${JSON.stringify(WRAP_HEAD)} + source + ${JSON.stringify(WRAP_TAIL)}, { filename: file, cachedData: cache.subarray(${CACHE_HEADER_LENGTH}) });
 process.stdout.write(JSON.stringify({ sameBuild: cache.subarray(0, ${BUILD_ID_LENGTH}).toString("latin1") === id, rejected: script.cachedDataRejected }));
 `);
     const r = spawnSync(process.execPath, [probe], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });
     expect(JSON.parse(r.stdout)).toEqual({ sameBuild: true, rejected: false });
+  });
+
+  it("a damaged code cache is not given to V8 (it would end the process), and the bundle then runs from its source", () => {
+    const file = join(ROOT, "dist", "bin", "kpki.cjs");
+    const source = readFileSync(file, "utf8");
+    const cache = readFileSync(`${file}.cache`);
+    expect(cacheFor(source, cache)?.length).toBe(cache.length - CACHE_HEADER_LENGTH);
+    const damaged = Buffer.from(cache);
+    for (let i = CACHE_HEADER_LENGTH + 100; i < damaged.length; i += 997) damaged[i] = (damaged[i] ?? 0) ^ 0xff;
+    expect(cacheFor(source, damaged)).toBeUndefined();
+    expect(cacheFor(source.replace(/kpki-build-id=[0-9a-f]{64}/, `kpki-build-id=${"0".repeat(64)}`), cache)).toBeUndefined(); // made for another bundle
+
+    const copy = join(work, "damaged-bin");
+    mkdirSync(copy);
+    for (const name of ["kpki.js", "kpki.cjs", "kpki-vendor.cjs", "package.json"]) writeFileSync(join(copy, name), readFileSync(join(ROOT, "dist", "bin", name)));
+    writeFileSync(join(copy, "kpki.cjs.cache"), damaged);
+    const r = spawnSync(process.execPath, [join(copy, "kpki.js"), "--version"], { cwd: home, env: NO_NODE, encoding: "utf8" });
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, `v${VERSION}\n`, ""]);
   });
 });
