@@ -84,7 +84,7 @@ export async function checkExpiration(opts: CheckExpirationOptions, deps: CheckE
     verify: opts.verify,
     verifySignature: deps.verifySignature ?? webCryptoVerifier(deps.crypto),
     crypto: deps.crypto,
-  });
+  }, opts.scanned.length);
   const addAll = async (rows: readonly FoundRow[]): Promise<void> => {
     for (const r of rows) await detailed.addFound(r);
   };

@@ -15,14 +15,17 @@ export function renderExtendedText(rows: readonly CheckedRow[]): string {
   return out.join("");
 }
 
-/** Text written to stdout at once: big enough that a write costs little, small enough to hold. */
-const CHUNK = 1 << 20;
+/**
+ * Text written to stdout at once: big enough that a write costs little, small enough that a chunk
+ * being built does not live long enough for V8 to move it to the old generation.
+ */
+const CHUNK = 64 << 10;
 
 /** What tabwriter counts: code points. */
 const cellWidth = (cell: string): number => (/[\ud800-\udbff]/.test(cell) ? [...cell].length : cell.length);
 
 /**
- * renderExtendedText written in chunks of about 1 MB, each line coloured by `colour` when given
+ * renderExtendedText written in chunks of about 64 kB, each line coloured by `colour` when given
  * (the whole line, after layout). Every line has the same eight cells, so each column's width is
  * Go's tabwriter's for one block: max(minwidth 10, widest cell + padding 3), the last cell
  * unpadded; the layout equals tabwrite's (test/expiry/scan-output.test.ts). A cell holding a tab
@@ -65,15 +68,19 @@ export function writeExtendedText(rows: Iterable<CheckedRow>, write: (chunk: str
     for (let j = 0; j < 7; j++) s += c[j]! + " ".repeat(pads[j]! - cellWidth(c[j]!));
     return s + c[7]!;
   };
-  let chunk = `${line(header)}\n`;
+  let lines = [line(header)];
+  let size = 0;
   for (const r of rows) {
-    chunk += `${paint(line(cells(r)), r.status)}\n`;
-    if (chunk.length >= CHUNK) {
-      write(chunk);
-      chunk = "";
+    const l = paint(line(cells(r)), r.status);
+    lines.push(l);
+    size += l.length;
+    if (size >= CHUNK) {
+      write(`${lines.join("\n")}\n`);
+      lines = [];
+      size = 0;
     }
   }
-  if (chunk) write(chunk);
+  if (lines.length) write(`${lines.join("\n")}\n`);
 }
 
 /** The rows as JSON-ready objects (the `additionalCertificates` field of -o json|yaml). */
@@ -101,27 +108,32 @@ const goEscape = (json: string): string => (/[<>&]/.test(json) ? json.replace(/<
 
 /**
  * goJson({ ...head, additionalCertificates: extendedObjects(rows) }) written in chunks of about
- * 1 MB, without the whole array of objects or the whole text in memory at once.
+ * 64 kB, without the whole array of objects or the whole text in memory at once.
  * `additionalCertificates` is the last field, as kubeadmObject puts it.
  */
-export function writeExtendedJson(head: Record<string, unknown>, rows: Iterable<CheckedRow>, write: (chunk: string) => void): void {
-  const empty = `${goEscape(JSON.stringify({ ...head, additionalCertificates: [] }, null, 4))}\n`;
+export function writeExtendedJson(top: Record<string, unknown>, rows: Iterable<CheckedRow>, write: (chunk: string) => void): void {
+  const empty = `${goEscape(JSON.stringify({ ...top, additionalCertificates: [] }, null, 4))}\n`;
   const tail = "[]\n}\n";
   if (!empty.endsWith(tail)) {
-    write(`${goEscape(JSON.stringify({ ...head, additionalCertificates: extendedObjects([...rows]) }, null, 4))}\n`);
+    write(`${goEscape(JSON.stringify({ ...top, additionalCertificates: extendedObjects([...rows]) }, null, 4))}\n`);
     return;
   }
-  let chunk = `${empty.slice(0, -tail.length)}[\n`;
-  let first = true;
+  let parts: string[] = [`${empty.slice(0, -tail.length)}[`];
+  let size = 0;
+  let count = 0;
   for (const r of rows) {
-    chunk += `${first ? "" : ",\n"}${rowJson(r)}`;
-    first = false;
-    if (chunk.length >= CHUNK) {
-      write(chunk);
-      chunk = "";
+    const json = rowJson(r);
+    // The first element follows "[" on a new line, the others ",\n" (written before each).
+    parts.push(count++ === 0 ? `\n${json}` : `,\n${json}`);
+    size += json.length;
+    if (size >= CHUNK) {
+      write(parts.join(""));
+      parts = [];
+      size = 0;
     }
   }
-  write(first ? `${chunk.slice(0, -2)}[]\n}\n` : `${chunk}\n    ]\n}\n`);
+  if (count === 0) write(empty);
+  else write(`${parts.join("")}\n    ]\n}\n`);
 }
 
 const str = (s: string): string => goEscape(JSON.stringify(s));

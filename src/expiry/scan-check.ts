@@ -79,29 +79,33 @@ export interface DetailedRowsOptions {
  * bytes a certificate, plus the names and key identifiers used for linking until `finish`.
  */
 export class DetailedRows implements DetailedRowTable {
-  private readonly names: string[] = [];
-  private readonly paths: string[] = [];
-  private readonly subjects: (string | undefined)[] = [];
-  private readonly issuers: (string | undefined)[] = [];
-  private readonly serials: (string | undefined)[] = [];
-  private readonly notBefores: number[] = [];
-  private readonly notAfters: number[] = [];
-  private readonly statuses: number[] = [];
-  private readonly chains: number[] = [];
-  private readonly keys: number[] = [];
+  private count = 0;
+  private readonly names: string[];
+  /** The path where it is not the name. */
+  private readonly paths = new Map<number, string>();
+  private readonly subjects: (string | undefined)[];
+  private readonly issuers: (string | undefined)[];
+  private readonly serials: (string | undefined)[];
+  private notBefores: Float64Array;
+  private notAfters: Float64Array;
+  /** STATUSES index + 8 × CHAINS index + 64 × KEYS index. */
+  private codes: Int32Array;
   /** The row index of the issuer found, or -1. */
-  private readonly chainIssuers: number[] = [];
+  private chainIssuers: Int32Array;
   private readonly keyPaths = new Map<number, string>();
   private readonly errors = new Map<number, string>();
   private readonly unreadable = new Set<number>();
   // For linking; dropped by `finish`.
-  private subjectKeys: (string | undefined)[] = [];
-  private issuerKeys: (string | undefined)[] = [];
+  /** Subject names of the certificates that can be issuers. */
+  private subjectKeys: (string | undefined)[];
+  /** Rows whose issuer name is their subject name. */
+  private selfIssued = new Set<number>();
+  private issuerKeys: (string | undefined)[];
   private skis = new Map<number, string>();
-  private akis = new Map<number, string>();
+  private akis: (string | undefined)[];
   private spkis = new Map<number, string>();
-  /** The next row with the same subject name, in reading order, or -1. */
-  private nextSame: number[] = [];
+  /** The next row with the same subject name, in reading order (only rows that can be issuers are indexed). */
+  private nextSame = new Map<number, number>();
   private firstBySubject = new Map<string, number>();
   private lastBySubject = new Map<string, number>();
   private pending = new Map<number, Pending>();
@@ -112,12 +116,44 @@ export class DetailedRows implements DetailedRowTable {
   private readonly seen = new Set<string>();
   private readonly opts: DetailedRowsOptions;
 
-  constructor(opts: DetailedRowsOptions) {
+  /**
+   * `expected`: about how many rows will be added (say the number of files scanned). The columns
+   * are made that long at once: growing a column of 100,000 by copies leaves about twice its
+   * size behind for the garbage collector, which at that size shows in the peak memory.
+   */
+  constructor(opts: DetailedRowsOptions, expected = 0) {
     this.opts = opts;
+    const column = (): undefined[] => Array.from({ length: expected }, () => undefined);
+    this.names = [];
+    this.subjects = column();
+    this.issuers = column();
+    this.serials = column();
+    this.subjectKeys = column();
+    this.issuerKeys = column();
+    this.akis = column();
+    this.notBefores = new Float64Array(expected);
+    this.notAfters = new Float64Array(expected);
+    this.codes = new Int32Array(expected);
+    this.chainIssuers = new Int32Array(expected);
   }
 
   get length(): number {
-    return this.names.length;
+    return this.count;
+  }
+
+  /** Room in the typed columns for row i. */
+  private grow(i: number): void {
+    if (i < this.codes.length) return;
+    const size = Math.max(16, 2 * i);
+    const grown = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.notBefores = grown(this.notBefores, (n) => new Float64Array(n));
+    this.notAfters = grown(this.notAfters, (n) => new Float64Array(n));
+    this.codes = grown(this.codes, (n) => new Int32Array(n));
+    this.chainIssuers = grown(this.chainIssuers, (n) => new Int32Array(n));
   }
 
   row(i: number): DetailedRow {
@@ -127,17 +163,17 @@ export class DetailedRows implements DetailedRowTable {
     const hasCert = !Number.isNaN(na);
     return {
       name: this.names[i]!,
-      path: this.paths[i]!,
+      path: this.paths.get(i) ?? this.names[i]!,
       subject: this.subjects[i],
       issuer: this.issuers[i],
       serialNumber: this.serials[i],
       notBefore: hasCert ? new Date(nb) : undefined,
       notAfter: hasCert ? new Date(na) : undefined,
       residualTime: hasCert ? Math.trunc((na - this.opts.now.getTime()) / 1000) : undefined,
-      status: STATUSES[this.statuses[i]!]!,
-      chain: CHAINS[this.chains[i]!]!,
+      status: this.statusAt(i),
+      chain: this.chainAt(i),
       chainIssuer: issuerRow >= 0 ? this.names[issuerRow] : undefined,
-      key: KEYS[this.keys[i]!]!,
+      key: this.keyAt(i),
       keyPath: this.keyPaths.get(i),
       error: this.errors.get(i),
       unreadable: this.unreadable.has(i),
@@ -145,7 +181,19 @@ export class DetailedRows implements DetailedRowTable {
   }
 
   statusAt(i: number): RowStatus {
-    return STATUSES[this.statuses[i]!]!;
+    return STATUSES[this.codes[i]! & 7]!;
+  }
+
+  private chainAt(i: number): ChainStatus {
+    return CHAINS[(this.codes[i]! >> 3) & 7]!;
+  }
+
+  private keyAt(i: number): KeyStatus {
+    return KEYS[this.codes[i]! >> 6]!;
+  }
+
+  private setCodes(i: number, status: RowStatus, chain: ChainStatus, key: KeyStatus): void {
+    this.codes[i] = code(STATUSES, status) + 8 * code(CHAINS, chain) + 64 * code(KEYS, key);
   }
 
   unreadableAt(i: number): boolean {
@@ -153,7 +201,7 @@ export class DetailedRows implements DetailedRowTable {
   }
 
   *[Symbol.iterator](): Iterator<DetailedRow> {
-    for (let i = 0; i < this.names.length; i++) yield this.row(i);
+    for (let i = 0; i < this.count; i++) yield this.row(i);
   }
 
   /** One string object for equal strings (issuer names and key identifiers repeat across thousands of rows). */
@@ -176,34 +224,32 @@ export class DetailedRows implements DetailedRowTable {
   /** A row of a scanned file (the scan lists each file once, but it may repeat an addFound row). */
   async add(row: RowOf<CertificateScan>, fromScan = true): Promise<void> {
     if (fromScan && this.seen.size && this.seen.has(`${row.name}\u0000${row.path}`)) return;
-    const i = this.names.length;
+    const i = this.count++;
+    this.grow(i);
     this.names.push(row.name);
-    this.paths.push(row.name === row.path ? row.name : row.path);
+    if (row.path !== row.name) this.paths.set(i, row.path);
     const c = row.certificate;
-    this.chains.push(0);
-    this.chainIssuers.push(-1);
-    this.nextSame.push(-1);
+    this.chainIssuers[i] = -1;
     if (!c) {
-      this.subjects.push(undefined);
-      this.issuers.push(undefined);
-      this.serials.push(undefined);
-      this.notBefores.push(Number.NaN);
-      this.notAfters.push(Number.NaN);
-      this.statuses.push(code(STATUSES, row.missing ? "MISSING" : "INVALID"));
-      this.keys.push(0);
-      this.subjectKeys.push(undefined);
-      this.issuerKeys.push(undefined);
+      this.subjects[i] = undefined;
+      this.issuers[i] = undefined;
+      this.serials[i] = undefined;
+      this.notBefores[i] = Number.NaN;
+      this.notAfters[i] = Number.NaN;
+      this.setCodes(i, row.missing ? "MISSING" : "INVALID", "-", "-");
+      this.subjectKeys[i] = undefined;
+      this.issuerKeys[i] = undefined;
+      this.akis[i] = undefined;
       if (row.error !== undefined) this.errors.set(i, row.error);
       if (row.unreadable) this.unreadable.add(i);
       return;
     }
     const b = c.der;
-    this.subjects.push(c.subject);
-    this.issuers.push(this.intern(c.issuer));
-    this.serials.push(c.serialHex);
-    this.notBefores.push(c.notBefore);
-    this.notAfters.push(c.notAfter);
-    this.statuses.push(0);
+    this.subjects[i] = c.subject;
+    this.issuers[i] = this.intern(c.issuer);
+    this.serials[i] = c.serialHex;
+    this.notBefores[i] = c.notBefore;
+    this.notAfters[i] = c.notAfter;
     let key: KeyStatus = "-";
     if (row.keyPem !== undefined) {
       if (row.keyPath !== undefined) this.keyPaths.set(i, row.keyPath);
@@ -214,19 +260,34 @@ export class DetailedRows implements DetailedRowTable {
         key = "unreadable";
       }
     }
-    this.keys.push(code(KEYS, key));
+    this.setCodes(i, "OK", "-", key);
+    const issuerKey = this.intern(latin1(b, c.issuerStart, c.issuerEnd));
+    this.issuerKeys[i] = issuerKey;
     const subjectKey = latin1(b, c.subjectStart, c.subjectEnd);
-    this.subjectKeys.push(subjectKey);
-    this.issuerKeys.push(this.intern(latin1(b, c.issuerStart, c.issuerEnd)));
-    if (c.skiStart >= 0) this.skis.set(i, latin1(b, c.skiStart, c.skiEnd));
-    if (c.akiStart >= 0) this.akis.set(i, this.intern(latin1(b, c.akiStart, c.akiEnd)));
+    if (subjectKey === issuerKey) this.selfIssued.add(i);
+    // Only a CA certificate (BasicConstraints cA TRUE, or no BasicConstraints: a v1 certificate)
+    // can be an issuer (RFC 5280 §4.2.1.9 and §6.1.4 (k)); a leaf's subject is not kept.
+    const canIssue = c.isCa || !c.hasBasicConstraints;
+    if (canIssue) this.subjectKeys[i] = subjectKey;
+    // The subject key identifier matters for linking an issuer, or a certificate to itself.
+    if (c.skiStart >= 0 && (canIssue || subjectKey === issuerKey)) this.skis.set(i, latin1(b, c.skiStart, c.skiEnd));
+
+    this.akis[i] = c.akiStart >= 0 ? this.intern(latin1(b, c.akiStart, c.akiEnd)) : undefined;
+    // --verify checks signatures as certificates come, so it indexes every subject now; the names
+    // alone are linked in `finish`, where only the subjects some certificate names as issuer are indexed.
+    if (this.opts.verify) {
+      if (canIssue) this.index(i, subjectKey);
+      await this.verifyEarly(i, c);
+    }
+  }
+
+  private index(i: number, subjectKey: string): void {
     const first = this.firstBySubject.get(subjectKey);
     if (first === undefined) this.firstBySubject.set(subjectKey, i);
     else {
-      this.nextSame[this.lastBySubject.get(subjectKey) ?? first] = i;
+      this.nextSame.set(this.lastBySubject.get(subjectKey) ?? first, i);
       this.lastBySubject.set(subjectKey, i);
     }
-    if (this.opts.verify) await this.verifyEarly(i, c);
   }
 
   /** The issuer key as bytes, one object per key (src/io/node-signature.ts keeps a KeyObject per object). */
@@ -237,13 +298,13 @@ export class DetailedRows implements DetailedRowTable {
   }
 
   private setChain(i: number, chain: ChainStatus, issuer = -1): void {
-    this.chains[i] = code(CHAINS, chain);
+    this.setCodes(i, this.statusAt(i), chain, this.keyAt(i));
     this.chainIssuers[i] = issuer;
   }
 
   /** The rows with the subject name `name`, in reading order. */
   private *named(name: string | undefined): Generator<number> {
-    for (let j = name === undefined ? undefined : this.firstBySubject.get(name); j !== undefined && j >= 0; j = this.nextSame[j]) yield j;
+    for (let j = name === undefined ? undefined : this.firstBySubject.get(name); j !== undefined; j = this.nextSame.get(j)) yield j;
   }
 
   /** --verify: the checks that can be made with the certificates read so far. */
@@ -259,7 +320,7 @@ export class DetailedRows implements DetailedRowTable {
     }
     const tbs = b.subarray(c.tbsStart, c.tbsEnd);
     const signature = b.subarray(c.signatureStart, c.signatureEnd);
-    const selfIssued = this.issuerKeys[i] === this.subjectKeys[i];
+    const selfIssued = this.selfIssued.has(i);
     if (selfIssued && (await this.opts.verifySignature(sigOid, this.keyBytes(spki), signature, tbs))) {
       this.setChain(i, "self-signed");
       return;
@@ -292,15 +353,15 @@ export class DetailedRows implements DetailedRowTable {
         return;
       }
     }
-    const aki = this.akis.get(i);
-    const claimsSelf = this.issuerKeys[i] === this.subjectKeys[i] && (aki === undefined || aki === this.skis.get(i));
+    const aki = this.akis[i];
+    const claimsSelf = this.selfIssued.has(i) && (aki === undefined || aki === this.skis.get(i));
     this.setChain(i, named || claimsSelf ? "bad signature" : "unknown issuer");
   }
 
   /** Without --verify: the issuer by names and key identifiers. */
   private link(i: number): void {
-    const selfIssued = this.issuerKeys[i] === this.subjectKeys[i];
-    const aki = this.akis.get(i);
+    const selfIssued = this.selfIssued.has(i);
+    const aki = this.akis[i];
     if (selfIssued && aki !== undefined && aki === this.skis.get(i)) return this.setChain(i, "self-issued");
     let byName = -1;
     for (const j of this.named(this.issuerKeys[i])) {
@@ -318,27 +379,35 @@ export class DetailedRows implements DetailedRowTable {
   async finish(): Promise<DetailedRowTable> {
     const { now, thresholds } = this.opts;
     const nowMs = now.getTime();
-    for (let i = 0; i < this.names.length; i++) {
-      if (this.subjectKeys[i] === undefined) continue;
+    if (!this.opts.verify) {
+      const issuerNames = new Set(this.issuerKeys);
+      for (let i = 0; i < this.count; i++) {
+        const subjectKey = this.subjectKeys[i];
+        if (subjectKey !== undefined && issuerNames.has(subjectKey)) this.index(i, subjectKey);
+      }
+    }
+    for (let i = 0; i < this.count; i++) {
+      if (this.issuerKeys[i] === undefined) continue; // no certificate
       const pending = this.pending.get(i);
       if (!this.opts.verify) this.link(i);
       else if (pending) await this.verifyLate(i, pending);
-      const chain = CHAINS[this.chains[i]!];
-      const key = KEYS[this.keys[i]!];
+      const chain = this.chainAt(i);
+      const key = this.keyAt(i);
       const nb = this.notBefores[i]!;
       const na = this.notAfters[i]!;
       const status: RowStatus =
         chain === "bad signature" || key === "MISMATCH" ? "INVALID" : nb > nowMs ? "NOT YET VALID" : residualStatus(Math.trunc((na - nowMs) / 1000), thresholds);
-      this.statuses[i] = code(STATUSES, status);
+      this.setCodes(i, status, chain, key);
       if (chain === "bad signature") this.errors.set(i, "signature does not verify with the issuer found");
       else if (key === "MISMATCH") this.errors.set(i, `${this.keyPaths.get(i)} does not belong to this certificate`);
     }
     // What linking needed is not needed any more.
     this.subjectKeys = [];
+    this.selfIssued = new Set();
     this.issuerKeys = [];
-    this.nextSame = [];
+    this.nextSame = new Map();
     this.skis = new Map();
-    this.akis = new Map();
+    this.akis = [];
     this.spkis = new Map();
     this.firstBySubject = new Map();
     this.lastBySubject = new Map();

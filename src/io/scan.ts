@@ -1,5 +1,5 @@
 import { readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
-import { join, resolve, sep } from "node:path";
+import { join, normalize, resolve, sep } from "node:path";
 import { PAIR_STORE_DIR } from "./pair-writer.js";
 
 /** A file found by a scan, or a path that could not be walked (with the reason). */
@@ -71,8 +71,12 @@ export async function scanPaths(args: readonly string[]): Promise<ScanEntry[]> {
         found.push({ path, error: reason(error) });
         return;
       }
+      // join() builds each path out of many slices that stay referenced (about 500 bytes a path
+      // on Node 20, against 150 for a plain concatenation); for a normalized folder and a name
+      // from readdir (no slash, never . or ..) the concatenation is what join returns.
+      const prefix = path !== "." && path !== sep && normalize(path) === path ? `${path}${sep}` : undefined;
       for (const e of entries) {
-        const child = join(path, e.name);
+        const child = prefix === undefined ? join(path, e.name) : prefix + e.name;
         if (e.isDirectory()) {
           // kpki's pair store holds the same certificates again (see pair-writer.ts)
           if (e.name !== PAIR_STORE_DIR) walkDir(child);

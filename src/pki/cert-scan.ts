@@ -28,6 +28,8 @@ export interface CertificateScan {
   readonly notBefore: number;
   readonly notAfter: number;
   readonly isCa: boolean;
+  /** Whether a BasicConstraints extension is present (a certificate without one may be a v1 CA). */
+  readonly hasBasicConstraints: boolean;
   /** SubjectKeyIdentifier and AuthorityKeyIdentifier keyIdentifier contents, [start, end); -1 when absent. */
   readonly skiStart: number;
   readonly skiEnd: number;
@@ -288,6 +290,7 @@ function walk(b: Bytes): CertificateScan {
   elements(b, afterOid, algE);
 
   let isCa = false;
+  let hasBasicConstraints = false;
   let skiStart = -1;
   let skiEnd = -1;
   let akiStart = -1;
@@ -321,6 +324,7 @@ function walk(b: Bytes): CertificateScan {
       }
       if (lastTag !== 0x04) reject();
       if (oidIs(b, oS, oE, EXTENSION_OIDS.basicConstraints, 0x1d, 0x13)) {
+        hasBasicConstraints = true;
         one(b, vS, vEnd);
         if (!constructed(tag)) reject();
         const bE = end;
@@ -380,6 +384,7 @@ function walk(b: Bytes): CertificateScan {
     notBefore,
     notAfter,
     isCa,
+    hasBasicConstraints,
     skiStart,
     skiEnd,
     akiStart,
