@@ -1,7 +1,7 @@
 /**
  * `npm run build:binary`: kpki as one Node single-executable application for linux-x64, at
  * dist/kpki. It runs every command on a host without Node.js: the whole CLI and its dependencies
- * are in the embedded main script (scripts/bundle.ts), which reads no file of its own at run time.
+ * are embedded (bundled by scripts/bundle.ts), and it reads no file of its own at run time.
  *
  * Steps (https://nodejs.org/docs/latest-v20.x/api/single-executable-applications.html):
  * 1. esbuild bundles bin/kpki.ts into one CommonJS file (a single executable's main script must
@@ -14,8 +14,9 @@
  * 3. a copy of the running Node binary (process.execPath) receives the blob through postject,
  *    with Node's sentinel fuse.
  *
- * Reproducible from the lock file: esbuild and postject are pinned devDependencies, and the
- * Node binary is the one running this script (Node 20.20.2 here).
+ * The JavaScript is reproducible from the lock file (esbuild and postject are pinned
+ * devDependencies; the bundle's build id is the same for the same sources); the Node inside is
+ * the one running this script (Node 20.20.2 here).
  *
  * Run: `node --import tsx scripts/build-binary.ts`.
  */
