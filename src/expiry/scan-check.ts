@@ -14,8 +14,9 @@ import { residualStatus } from "./inventory.js";
  * name and, where both carry one, a subject key identifier equal to its authority key identifier;
  * `self-issued` when its issuer and subject names are equal and its authority key identifier, if
  * any, is its own subject key identifier (RFC 5280 §3.2 and §6.1 call such a certificate
- * self-issued; self-signed only once its signature verifies with its own key). No signature is
- * checked. With `verify`, every signature is checked, each (issuer key, certificate) pair once:
+ * self-issued; self-signed only once its signature verifies with its own key), unless it is a leaf
+ * and a CA with that name was read. Only CA certificates (cA TRUE, or v1 without BasicConstraints)
+ * are taken as issuers. No signature is checked. With `verify`, every signature is checked, each (issuer key, certificate) pair once:
  * `self-signed`, `ok` (signed by a certificate read), `bad signature` (a certificate with the
  * issuer's name was read, and no such certificate signed it; for a self-issued certificate whose
  * key identifiers say it is its own issuer, its own key did not either), or `unknown issuer`.
@@ -370,7 +371,11 @@ export class DetailedRows implements DetailedRowTable {
       if (aki !== undefined && ski === aki) return this.setChain(i, "linked", j);
       if (byName < 0 && (aki === undefined || ski === undefined)) byName = j;
     }
-    if (selfIssued && aki === undefined) this.setChain(i, "self-issued");
+    // Issuer and subject names equal, no authority key identifier: a CA is taken as its own issuer; a
+    // leaf (which cannot issue) as issued by a CA of that name when one was read (cfssl gives a
+    // server certificate its CA's name and no authority key identifier).
+    const canIssue = this.subjectKeys[i] !== undefined;
+    if (selfIssued && aki === undefined && (canIssue || byName < 0)) this.setChain(i, "self-issued");
     else if (byName >= 0) this.setChain(i, "linked", byName);
     else this.setChain(i, "unknown issuer");
   }

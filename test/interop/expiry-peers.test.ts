@@ -28,10 +28,12 @@ async function opensslEnd(file: string): Promise<string> {
 }
 
 interface Row { name: string; path: string; expirationDate: string | null; chain: string; key: string; status: string }
-async function kpkiScan(dir: string): Promise<Row[]> {
-  const r = await run(process.execPath, ["dist/bin/kpki.js", "certs", "check-expiration", "--no-kubeadm", "--scan", dir, "-o", "json"])
+/** The scan's rows; with --verify (signatures checked), kubeadm's own files are looked for in an empty folder and left out. */
+async function kpkiScan(dir: string, verify = false): Promise<Row[]> {
+  const extra = verify ? ["--verify", "--dir", join(work, "no-cluster")] : [];
+  const r = await run(process.execPath, ["dist/bin/kpki.js", "certs", "check-expiration", "--no-kubeadm", "--scan", dir, "-o", "json", ...extra])
     .catch((e: { stdout: string }) => e);
-  return (JSON.parse(r.stdout) as { additionalCertificates: Row[] }).additionalCertificates;
+  return (JSON.parse(r.stdout) as { additionalCertificates: Row[] }).additionalCertificates.filter((row) => row.name.startsWith(dir));
 }
 
 describe.skipIf(skip)("expiry dates kpki reports equal openssl's for PKIs made by other tools", () => {
@@ -94,20 +96,24 @@ ${EASYRSA} --batch --subject-alt-name="IP:127.0.0.1,DNS:kubernetes" --days=10000
     expect(rows.filter((r) => r.status === "INVALID")).toEqual([]);
   });
 
-  it("the checks see each tool's layout: keys beside certificates, chains, the expired fixture", async () => {
+  it("the checks see each tool's layout: keys beside certificates, chains (by names, then by signatures), the expired fixture", async () => {
     const byName = (rows: Row[]) => Object.fromEntries(rows.map((r) => [r.name.slice(work.length + 1), r]));
-    const o = byName(await kpkiScan(join(work, "openssl")));
-    expect(o["openssl/server.crt"]).toMatchObject({ chain: "ok", key: "match", status: "OK" });
-    expect(o["openssl/old.crt"]).toMatchObject({ chain: "ok", status: "EXPIRED" });
-    const c = byName(await kpkiScan(join(work, "cfssl")));
-    // Same DN as the CA: still chained by signature, not mistaken for self-signed.
-    expect(c["cfssl/server.pem"]).toMatchObject({ chain: "ok", key: "match" });
-    expect(c["cfssl/ca.pem"]).toMatchObject({ chain: "self-signed", key: "match" });
-    const e = byName(await kpkiScan(join(work, "easyrsa")));
-    expect(e["easyrsa/pki/issued/server.crt"]).toMatchObject({ chain: "ok", key: "match" });
-    expect(e["easyrsa/pki/ca.crt"]).toMatchObject({ chain: "self-signed", key: "match" });
-    const k = byName(await kpkiScan(join(work, "kpki")));
-    expect(Object.values(k).filter((r) => r.chain !== "ok" && r.chain !== "self-signed")).toEqual([]);
+    for (const verify of [false, true]) {
+      // Without --verify the issuer is found by names and key identifiers; with it, by signatures.
+      const [ok, selfSigned] = verify ? ["ok", "self-signed"] : ["linked", "self-issued"];
+      const o = byName(await kpkiScan(join(work, "openssl"), verify));
+      expect(o["openssl/server.crt"]).toMatchObject({ chain: ok, key: "match", status: "OK" });
+      expect(o["openssl/old.crt"]).toMatchObject({ chain: ok, status: "EXPIRED" });
+      const c = byName(await kpkiScan(join(work, "cfssl"), verify));
+      // Same DN as the CA: still chained to the CA (by key identifiers, or by signature), not mistaken for self-issued.
+      expect(c["cfssl/server.pem"]).toMatchObject({ chain: ok, key: "match" });
+      expect(c["cfssl/ca.pem"]).toMatchObject({ chain: selfSigned, key: "match" });
+      const e = byName(await kpkiScan(join(work, "easyrsa"), verify));
+      expect(e["easyrsa/pki/issued/server.crt"]).toMatchObject({ chain: ok, key: "match" });
+      expect(e["easyrsa/pki/ca.crt"]).toMatchObject({ chain: selfSigned, key: "match" });
+      const k = byName(await kpkiScan(join(work, "kpki"), verify));
+      expect(Object.values(k).filter((r) => r.chain !== ok && r.chain !== selfSigned)).toEqual([]);
+    }
     expect(readFileSync(join(work, "easyrsa/pki/issued/server.crt"), "utf8")).toMatch(/^Certificate:/); // the P8 layout really is there
   });
 });
