@@ -21,18 +21,18 @@
  * Run: `node --import tsx scripts/build-binary.ts`.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, join, relative } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
 import * as esbuild from "esbuild";
 import { bundleCli, ROOT, trainCodeCache, VENDOR_FILE } from "./bundle.js";
 
 /** The fuse Node's binary carries for postject (the documentation's `--sentinel-fuse` value). */
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
-/** The executable, and the folder of the intermediate files. */
+/** The executable. */
 export const BINARY = join(ROOT, "dist", "kpki");
-const WORK = join(ROOT, "dist", "sea");
 
 /** The asset holding the CLI bundle; its code cache is the asset of the same name + ".cache". */
 const BUNDLE_ASSET = "kpki.cjs";
@@ -53,16 +53,23 @@ runCommonJs(source, cacheFor(source, Buffer.from(getRawAsset(${JSON.stringify(`$
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
-/** Where buildBinary writes: the executable, and a folder for the intermediate files. */
-export interface BinaryPaths {
-  readonly binary: string;
-  readonly work: string;
+/**
+ * Builds the executable at `binary` (dist/kpki unless told otherwise); returns its size in bytes.
+ * The intermediate files (bundles, cache, blob, SEA configuration) go to a temporary folder,
+ * removed afterwards, so that nothing but the executable is added to dist/.
+ */
+export async function buildBinary(binary: string = BINARY, log: (line: string) => void = console.log): Promise<number> {
+  if (process.platform !== "linux" || process.arch !== "x64") throw new Error(`the single executable is built for linux-x64; this is ${process.platform}-${process.arch}`);
+  mkdirSync(dirname(binary), { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), "kpki-sea-"));
+  try {
+    return await buildIn(work, binary, log);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
-/** Builds the executable (dist/kpki unless told otherwise); returns its size in bytes. */
-export async function buildBinary({ binary, work }: BinaryPaths = { binary: BINARY, work: WORK }, log: (line: string) => void = console.log): Promise<number> {
-  if (process.platform !== "linux" || process.arch !== "x64") throw new Error(`the single executable is built for linux-x64; this is ${process.platform}-${process.arch}`);
-  mkdirSync(work, { recursive: true });
+async function buildIn(work: string, binary: string, log: (line: string) => void): Promise<number> {
   const main = join(work, "sea-main.cjs");
   const blob = join(work, "kpki.blob");
   const config = join(work, "sea-config.json");

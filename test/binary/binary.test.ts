@@ -30,10 +30,7 @@ const NO_NODE = { PATH: "/nonexistent-bin", HOME: home };
 
 beforeAll(async () => {
   mkdirSync(home, { recursive: true });
-  mkdirSync(join(work, "bin"));
-  const build = join(work, "build");
-  await buildBinary({ binary, work: build }, () => {});
-  rmSync(build, { recursive: true, force: true }); // the executable is left alone in its folder
+  await buildBinary(binary, () => {}); // the executable is alone in its folder
 }, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
