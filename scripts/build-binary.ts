@@ -21,7 +21,7 @@
  * Run: `node --import tsx scripts/build-binary.ts`.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
@@ -97,13 +97,25 @@ async function buildIn(work: string, binary: string, log: (line: string) => void
   writeFileSync(config, `${JSON.stringify(seaConfig, null, 2)}\n`);
   execFileSync(process.execPath, ["--experimental-sea-config", config], { stdio: ["ignore", "pipe", "pipe"], cwd: work });
 
-  rmSync(binary, { force: true });
-  copyFileSync(process.execPath, binary);
-  chmodSync(binary, 0o755);
+  // Made in the work folder and renamed into place: whoever runs `binary` meanwhile (a test, the
+  // image build) sees the old executable or the new one, never half of one.
+  const staged = join(work, "kpki");
+  copyFileSync(process.execPath, staged);
+  chmodSync(staged, 0o755);
   // postject's own command line, run by this Node (its bin is a script with a "#!/usr/bin/env node" line).
   const postject = createRequire(import.meta.url).resolve("postject/dist/cli.js");
-  const out = execFileSync(process.execPath, [postject, binary, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: work });
+  const out = execFileSync(process.execPath, [postject, staged, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], cwd: work });
   if (/error/i.test(out)) throw new Error(`postject: ${out.trim()}`);
+  try {
+    renameSync(staged, binary);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
+    // The temporary folder is on another file system: copy beside the target, then rename.
+    const beside = `${binary}.${process.pid}.tmp`;
+    copyFileSync(staged, beside);
+    chmodSync(beside, 0o755);
+    renameSync(beside, binary);
+  }
 
   const size = statSync(binary).size;
   log(`built ${relative(ROOT, binary)}: Node ${process.version} single executable for linux-x64 with kpki's bundle (${mib(bundle.bytes)} of JavaScript + ${mib(cacheBytes)} of V8 code cache, + ${mib(bundle.vendorBytes)} loaded on first use), ${mib(size)}`);
