@@ -20,9 +20,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { BUILD_ID_PREFIX, cacheFile, WRAP_HEAD, WRAP_TAIL } from "../bin/kpki-loader.js";
@@ -374,18 +374,31 @@ const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
  * making dist/bin's .js files CommonJS (the package's own is "type": "module").
  */
 export async function buildNodeBundle(): Promise<void> {
-  const bin = join(ROOT, "dist", "bin");
-  rmSync(bin, { recursive: true, force: true }); // also what tsc wrote here when it still compiled bin/
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);
-  const bundle = join(bin, "kpki.cjs");
-  const { id, bytes, vendorBytes } = await bundleCli(bundle);
-  const cacheBytes = trainCodeCache(bundle, id);
-  await buildLoader(join(bin, "kpki.js"));
-  const rel = (p: string): string => relative(ROOT, p);
-  console.log(
-    `built ${rel(join(bin, "kpki.js"))} (loader) + ${rel(bundle)} (${kib(bytes)}) + ${basename(bundle)}.cache (${kib(cacheBytes)}) + ${VENDOR_FILE} (${kib(vendorBytes)}), build id ${id.slice(0, 12)}`,
-  );
+  const dist = join(ROOT, "dist");
+  const bin = join(dist, "bin");
+  mkdirSync(dist, { recursive: true });
+  // Built in a staging folder, then swapped in by two renames: a test running dist/bin/kpki.js
+  // meanwhile finds the old build or the new one, not a folder being filled. What tsc wrote in
+  // dist/bin when it still compiled bin/ goes with the old folder.
+  const staging = mkdtempSync(join(dist, ".bin-"));
+  chmodSync(staging, 0o755);
+  try {
+    writeFileSync(join(staging, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);
+    const bundle = join(staging, "kpki.cjs");
+    const { id, bytes, vendorBytes } = await bundleCli(bundle);
+    const cacheBytes = trainCodeCache(bundle, id);
+    await buildLoader(join(staging, "kpki.js"));
+    const old = `${bin}.old-${process.pid}`;
+    if (existsSync(bin)) renameSync(bin, old);
+    renameSync(staging, bin);
+    rmSync(old, { recursive: true, force: true });
+    const rel = (p: string): string => relative(ROOT, p);
+    console.log(
+      `built ${rel(join(bin, "kpki.js"))} (loader) + ${rel(join(bin, "kpki.cjs"))} (${kib(bytes)}) + kpki.cjs.cache (${kib(cacheBytes)}) + ${VENDOR_FILE} (${kib(vendorBytes)}), build id ${id.slice(0, 12)}`,
+    );
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await buildNodeBundle();
