@@ -12,7 +12,7 @@
  * Node would: the cache changes how fast kpki starts, never what it does.
  */
 import { isAscii } from "node:buffer";
-import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
@@ -35,25 +35,27 @@ export function buildIdOf(source: string): string | undefined {
   return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
 }
 
-/** A cache file: the bundle's build id, the SHA-256 (64 hex digits) of V8's data, then that data. */
-export const CACHE_HEADER_LENGTH = BUILD_ID_LENGTH + 64;
+/** A cache file: the bundle's build id, the CRC-32 (8 hex digits) of V8's data, then that data. */
+export const CACHE_HEADER_LENGTH = BUILD_ID_LENGTH + 8;
+
+/** CRC-32 of `data` as 8 hex digits. zlib's, not a SHA-256: node:crypto alone takes about 4 ms to load, zlib under 1 ms. */
+const checksum = (data: Buffer): string => crc32(data).toString(16).padStart(8, "0");
 
 /** A cache file holding V8's code cache `data` for the bundle with build id `id`. */
-export const cacheFile = (id: string, data: Buffer): Buffer =>
-  Buffer.concat([Buffer.from(id, "latin1"), Buffer.from(createHash("sha256").update(data).digest("hex"), "latin1"), data]);
+export const cacheFile = (id: string, data: Buffer): Buffer => Buffer.concat([Buffer.from(id, "latin1"), Buffer.from(checksum(data), "latin1"), data]);
 
 /**
  * V8's code cache in the cache file `cache` if it was made for `source` and is intact. V8 checks
  * its version, flags and the source's length, but in release builds not the data itself: damaged
- * data ended Node 20.20.2 with "Fatal error ... unreachable code" here, so the data's SHA-256 is
- * checked first.
+ * data ended Node 20.20.2 with "Fatal error ... unreachable code" here, so the data's CRC-32 is
+ * checked first (it catches a damaged file; whoever can write the cache can write the bundle too).
  */
 export function cacheFor(source: string, cache: Buffer | undefined): Buffer | undefined {
   const id = buildIdOf(source);
   if (id === undefined || cache === undefined || cache.length <= CACHE_HEADER_LENGTH) return undefined;
   if (cache.subarray(0, BUILD_ID_LENGTH).toString("latin1") !== id) return undefined;
   const data = cache.subarray(CACHE_HEADER_LENGTH);
-  return cache.subarray(BUILD_ID_LENGTH, CACHE_HEADER_LENGTH).toString("latin1") === createHash("sha256").update(data).digest("hex") ? data : undefined;
+  return cache.subarray(BUILD_ID_LENGTH, CACHE_HEADER_LENGTH).toString("latin1") === checksum(data) ? data : undefined;
 }
 
 /** The bundle's text: UTF-8, decoded as latin1 when it is all ASCII (esbuild escapes most other characters), the same text faster. */

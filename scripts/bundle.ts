@@ -311,7 +311,7 @@ script.runInThisContext()(main.exports, createRequire(file), main, file, dirname
 export const TRAINING_RUN: readonly string[] = ["init", "--dir", "{dir}", "--encryption-algorithm", "ECDSA-P256", "--node-name", "n1", "--apiserver-advertise-address", "10.0.0.10"];
 
 /**
- * Writes `<bundle>.cache` (bin/kpki-loader.ts's cacheFile: the bundle's build id, a SHA-256, then
+ * Writes `<bundle>.cache` (bin/kpki-loader.ts's cacheFile: the bundle's build id, a CRC-32, then
  * V8's code cache for the wrapped bundle after the training run), under a temporary name first.
  * Returns the file's size in bytes.
  */

@@ -1,8 +1,9 @@
-import { webcrypto } from "node:crypto";
 import type { CliIo } from "../cli/io.js";
+import type { SignatureVerifier } from "../pki/signature.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
 import { hostFacts } from "./host.js";
-import { nodeSignatureVerifier } from "./node-signature.js";
+
+let verifier: SignatureVerifier | undefined;
 
 /** The real CliIo: process streams and env, the file system, Node's WebCrypto and the wall clock. */
 export function nodeIo(): CliIo {
@@ -18,8 +19,13 @@ export function nodeIo(): CliIo {
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     isTty: process.stdout.isTTY === true,
-    crypto: webcrypto as Crypto,
-    verifySignature: nodeSignatureVerifier,
+    // Node's WebCrypto (globalThis.crypto), read when a command first uses it: loading node:crypto
+    // takes about 4 ms, which commands that sign or verify nothing (version, --help) need not pay.
+    get crypto(): Crypto {
+      return globalThis.crypto;
+    },
+    // node:crypto loads with the first check, not at start-up (see crypto above).
+    verifySignature: async (...args) => (verifier ??= (await import("./node-signature.js")).nodeSignatureVerifier)(...args),
     now: () => start,
     clock: () => new Date(),
     runtime: { node: process.version, platform: `${process.platform}/${process.arch}` },

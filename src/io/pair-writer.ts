@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PkiError } from "../errors.js";
@@ -45,7 +44,7 @@ async function writeSynced(path: string, data: string | Uint8Array, mode: number
 }
 
 const stamp = (now: Date): string => now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-const generationName = (now: Date): string => `${stamp(now)}-${randomBytes(3).toString("hex")}`;
+const generationName = (now: Date): string => `${stamp(now)}-${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(3))).toString("hex")}`;
 
 async function modeOf(path: string, fallback: number): Promise<number> {
   try {

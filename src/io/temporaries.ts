@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PkiError } from "../errors.js";
@@ -16,7 +15,7 @@ import { PkiError } from "../errors.js";
 
 /** A temporary name in `dir` for `name`: `.<name>.kpki-<pid>-<random>.tmp`. */
 export const temporaryName = (dir: string, name: string): string =>
-  join(dir, `.${name}.kpki-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
+  join(dir, `.${name}.kpki-${process.pid}-${Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(6))).toString("hex")}.tmp`);
 
 const TEMPORARY = /^\..+\.kpki-(\d+)-[0-9a-f]+\.tmp$/;
 /** What kpki before PIDs were in the names wrote: `.<name>.kpki-<12 hex>.tmp`. */

@@ -7,7 +7,7 @@
 const UNIT_MS: Readonly<Record<string, number>> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3,
+  "\u00b5s": 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -31,7 +31,7 @@ export function parseDuration(
   }
   if (s === "0") return 0;
   if (s === "") return undefined;
-  const re = /^([0-9]*(?:\.[0-9]*)?)(ns|us|µs|ms|s|m|h|d|y)/;
+  const re = /^([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|ms|s|m|h|d|y)/;
   let total = 0;
   while (s.length > 0) {
     const m = re.exec(s);
