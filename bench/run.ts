@@ -24,6 +24,7 @@ import { allCertPhases, allKubeconfigPhases, runInit } from "../src/kubeadm/init
 import type { PkiStore } from "../src/kubeadm/store.js";
 import type { KeyAlgorithm } from "../src/pki/keys.js";
 import { BINARY, buildBinary } from "../scripts/build-binary.js";
+import { staleBinaryReason } from "../test/helpers/testenv.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const KPKI = join(ROOT, "dist", "bin", "kpki.js");
@@ -312,14 +313,7 @@ if (!existsSync(KPKI)) {
   console.error(`${KPKI} is missing: run \`npm run build\` first (npm run bench does).`);
   process.exit(1);
 }
-// The bundle ends with its build id (scripts/bundle.ts), a hash of its text; the executable holds
-// the bundle built from the same sources, and esbuild's output does not depend on where it goes.
-const bundleId = existsSync(KPKI_BUNDLE) ? /kpki-build-id=([0-9a-f]{64})\s*$/.exec(readFileSync(KPKI_BUNDLE, "latin1"))?.[1] : undefined;
-const binaryWhy = !existsSync(BINARY)
-  ? "is missing"
-  : bundleId !== undefined && !readFileSync(BINARY).includes(`kpki-build-id=${bundleId}`)
-    ? `holds another bundle than ${relative(ROOT, KPKI_BUNDLE)}`
-    : undefined;
+const binaryWhy = staleBinaryReason(BINARY, KPKI_BUNDLE);
 if (binaryWhy) {
   console.log(`${relative(ROOT, BINARY)} ${binaryWhy}: building it (npm run build:binary)`);
   await buildBinary();

@@ -54,6 +54,17 @@ export function pauseImage(): { readonly archive: string; readonly name: string 
  * `npm run build:binary` makes it, under a lock in the testenv cache so that test files started
  * together build it once.
  */
+/**
+ * Why dist/kpki must be built again, or undefined when it is current: missing, or holding another
+ * bundle than dist/bin/kpki.cjs (`npm run build`'s), whose last line is its build id, a hash of its
+ * text (scripts/bundle.ts); esbuild's output does not depend on where it is written.
+ */
+export function staleBinaryReason(binary = join(REPO, "dist", "kpki"), bundle = join(REPO, "dist", "bin", "kpki.cjs")): string | undefined {
+  if (!existsSync(binary)) return "is missing";
+  const id = existsSync(bundle) ? /kpki-build-id=([0-9a-f]{64})\s*$/.exec(readFileSync(bundle, "latin1"))?.[1] : undefined;
+  return id !== undefined && !readFileSync(binary).includes(`kpki-build-id=${id}`) ? "holds another bundle than dist/bin/kpki.cjs" : undefined;
+}
+
 export function kpkiBinary(): string {
   const given = process.env["KPKI_BINARY"];
   if (given) {
@@ -61,10 +72,13 @@ export function kpkiBinary(): string {
     return given;
   }
   const binary = join(REPO, "dist", "kpki");
-  if (existsSync(binary)) return binary;
+  if (staleBinaryReason(binary) === undefined) return binary;
   mkdirSync(testenvDir(), { recursive: true });
-  execFileSync("flock", [join(testenvDir(), "build-binary.lock"), "sh", "-c", '[ -x dist/kpki ] || npm run build:binary'], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
-  if (!existsSync(binary)) throw new Error("npm run build:binary made no dist/kpki");
+  // Under a lock, and checked again inside it: another test file may be building it right now.
+  const current = 'id=$(tail -c 200 dist/bin/kpki.cjs | grep -o "kpki-build-id=[0-9a-f]*") && [ -x dist/kpki ] && grep -qF "$id" dist/kpki';
+  execFileSync("flock", [join(testenvDir(), "build-binary.lock"), "sh", "-c", `${current} || npm run build:binary`], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
+  const why = staleBinaryReason(binary);
+  if (why) throw new Error(`npm run build:binary ran, but dist/kpki ${why}`);
   return binary;
 }
 
