@@ -340,7 +340,7 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
     expect(addresses).toEqual([{ type: "InternalIP", address: network!.nodeAddress }, { type: "Hostname", address: NODE }]);
   }, 180_000);
 
-  it("kpki certs check-expiration --kubelet reads the real kubelet's pki folder: kubelet.conf's user, the client and serving certificates through their *-current.pem links, with openssl's dates and serials, chain ok and key match", async () => {
+  it("kpki certs check-expiration --kubelet reads the real kubelet's pki folder: kubelet.conf's user, the client and serving certificates through their *-current.pem links, with openssl's dates and serials, chain ok (signatures verified) and key match", async () => {
     const pki = node!.pkiDir;
     const links = ["kubelet-client-current.pem", "kubelet-server-current.pem"].map((f) => join(pki, f));
     // With serverTLSBootstrap the kubelet writes no kubelet.crt (cmd/kubelet/app/server.go,
@@ -349,7 +349,8 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
     // The kubelet may rotate between two reads: retry until the files did not change around the run.
     for (let attempt = 1; ; attempt++) {
       const before = links.map((f) => realpathSync(f));
-      const r = await kpki("certs", "check-expiration", "--no-kubeadm", "--kubelet", "--kubelet-dir", pki, "--kubeconfig-dir", dirname(node!.kubeconfig), "-o", "json");
+      // --verify: every signature checked (without it, chains are only linked by names and key identifiers).
+      const r = await kpki("certs", "check-expiration", "--no-kubeadm", "--verify", "--kubelet", "--kubelet-dir", pki, "--kubeconfig-dir", dirname(node!.kubeconfig), "-o", "json");
       const after = links.map((f) => realpathSync(f));
       if (before.join() !== after.join() && attempt < 3) continue;
       const rows = (JSON.parse(r.stdout) as { additionalCertificates: Row[] }).additionalCertificates;
