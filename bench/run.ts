@@ -12,7 +12,7 @@
  */
 import { spawnSync, execFileSync } from "node:child_process";
 import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -24,6 +24,7 @@ import { allCertPhases, allKubeconfigPhases, runInit } from "../src/kubeadm/init
 import type { PkiStore } from "../src/kubeadm/store.js";
 import type { KeyAlgorithm } from "../src/pki/keys.js";
 import { BINARY, buildBinary } from "../scripts/build-binary.js";
+import { filesUnder } from "../test/helpers/files.js";
 import { staleBinaryReason } from "../test/helpers/testenv.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -125,23 +126,11 @@ function timeChild(s: Series, command: string, args: readonly string[]): boolean
   return true;
 }
 
-function listFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out.sort();
-}
 
 /** Same relative file names in both trees; a warning line otherwise. */
 function compareFileSets(what: string, kpkiDir: string, opensslDir: string): boolean {
-  const a = listFiles(kpkiDir);
-  const b = listFiles(opensslDir);
+  const a = filesUnder(kpkiDir);
+  const b = filesUnder(opensslDir);
   const onlyA = a.filter((f) => !b.includes(f));
   const onlyB = b.filter((f) => !a.includes(f));
   if (onlyA.length || onlyB.length || a.length === 0) {
@@ -259,7 +248,7 @@ function kubeconfigProfile(text: string): { profile: string; keyLabel: string } 
 function compareContents(what: string, kpkiDir: string, opensslDir: string): void {
   const labels = new Set<string>();
   let differences = 0;
-  for (const rel of listFiles(kpkiDir)) {
+  for (const rel of filesUnder(kpkiDir)) {
     const a = join(kpkiDir, rel);
     const b = join(opensslDir, rel);
     if (!existsSync(b)) continue; // reported by compareFileSets

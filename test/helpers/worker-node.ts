@@ -530,3 +530,30 @@ export async function startWorkerNode(o: WorkerNodeOptions): Promise<WorkerNode>
     throw error;
   }
 }
+
+/** A bootstrap token as kubeadm makes one: a 6-character id and a 16-character secret of [a-z0-9]. */
+export function bootstrapToken(): { readonly id: string; readonly secret: string } {
+  const pick = (n: number): string => Array.from({ length: n }, () => "abcdefghijklmnopqrstuvwxyz0123456789"[Math.floor(Math.random() * 36)]).join("");
+  return { id: pick(6), secret: pick(16) };
+}
+
+/**
+ * What `kubeadm init phase bootstrap-token` puts in the cluster for a node's TLS bootstrap: the
+ * token's Secret, the bindings that let its group file node client CSRs and have them (and their
+ * rotations) approved by kube-controller-manager, and kubeadm's cluster-admins binding, which
+ * kube-apiserver's kubelet client certificate (O=kubeadm:cluster-admins) needs when the kubelet's
+ * webhook authorizer asks about it. Objects for `kubectl apply`.
+ */
+export function kubeadmBootstrapObjects(token: { readonly id: string; readonly secret: string }): readonly object[] {
+  const binding = (name: string, role: string, group: string) => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }] });
+  return [
+    { apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token", metadata: { name: `bootstrap-token-${token.id}`, namespace: "kube-system" },
+      stringData: { "token-id": token.id, "token-secret": token.secret, "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
+        "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token" } },
+    binding("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", "system:bootstrappers:kubeadm:default-node-token"),
+    binding("kubeadm:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", "system:bootstrappers:kubeadm:default-node-token"),
+    binding("kubeadm:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"),
+    binding("kubeadm:cluster-admins", "cluster-admin", "kubeadm:cluster-admins"),
+  ];
+}

@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -20,6 +20,7 @@ import { generateKeyPair } from "../../src/pki/keys.js";
 import { parseIp } from "../../src/pki/ip.js";
 import { crypto } from "../helpers/clock.js";
 import { containerTools, isCi, kpkiBinary, missingBinaries, type ContainerTools } from "../helpers/testenv.js";
+import { filesUnder } from "../helpers/files.js";
 
 function unsupported(): string | undefined {
   const missing = missingBinaries("buildah", "podman", "ldd");
@@ -41,19 +42,6 @@ let binary = "";
 let built: ReturnType<ContainerTools["buildImage"]> | undefined;
 
 const sha256 = (file: string): string => createHash("sha256").update(readFileSync(file)).digest("hex");
-/** Every file under `dir` (relative, sorted); symbolic links and folders are not listed. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 /** The libraries `ldd` names for the executable (as build-image.sh stages them), relative to /. */
 function lddLibraries(file: string): string[] {
   const out = spawnSync("ldd", [file], { encoding: "utf8" }).stdout;

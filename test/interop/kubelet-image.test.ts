@@ -31,7 +31,7 @@ import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { kubectl } from "../helpers/kubectl.js";
 import { freePort, startProcess, stopProcess, waitFor } from "../helpers/procs.js";
 import { CNI_BIN_DIR, containerTools, findBinary, isCi, kpkiBinary, missingBinaries, pauseImage, type ContainerTools } from "../helpers/testenv.js";
-import { createNodeNetwork, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
+import { bootstrapToken, createNodeNetwork, kubeadmBootstrapObjects, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -53,8 +53,7 @@ const dir = join(work, "cluster");
 const NODE = `kpki-i-${Math.random().toString(36).slice(2, 8)}`;
 /** Not `latest`: with any other tag the kubelet's default pull policy is IfNotPresent, so the imported image is used as is. */
 const TAG = `localhost/kpki:e2e-${Math.random().toString(36).slice(2, 8)}`;
-const TOKEN_ID = Math.random().toString(36).slice(2, 8).padEnd(6, "0");
-const TOKEN_SECRET = Array.from({ length: 16 }, () => "abcdefghijklmnopqrstuvwxyz0123456789"[Math.floor(Math.random() * 36)]).join("");
+const { id: TOKEN_ID, secret: TOKEN_SECRET } = bootstrapToken();
 /** The `kubernetes` Service's ClusterIP: the first address of kube-apiserver's --service-cluster-ip-range (10.96.0.0/12). */
 const SERVICE_RANGE = "10.96.0.0/12";
 
@@ -125,16 +124,8 @@ describe.skipIf(skip)("the approver image on a real kubelet: deploy/ applied unc
     procs.push({ name: "kube-scheduler", log: schedLog, child: startProcess(findBinary("kube-scheduler")!, [`--kubeconfig=${join(dir, "scheduler.conf")}`,
       "--bind-address=127.0.0.1", `--secure-port=${await freePort()}`, "--port=0", "--leader-elect=false", "--v=1"], schedLog) });
 
-    // 4. kubeadm's bootstrap RBAC, as test/interop/kubelet.test.ts sets it up.
-    await apply({ apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token", metadata: { name: `bootstrap-token-${TOKEN_ID}`, namespace: "kube-system" },
-      stringData: { "token-id": TOKEN_ID, "token-secret": TOKEN_SECRET, "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
-        "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token" } });
-    const binding = (name: string, role: string, group: string) => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }] });
-    await apply(binding("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", "system:bootstrappers:kubeadm:default-node-token"));
-    await apply(binding("kubeadm:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", "system:bootstrappers:kubeadm:default-node-token"));
-    await apply(binding("kubeadm:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"));
-    await apply(binding("kubeadm:cluster-admins", "cluster-admin", "kubeadm:cluster-admins"));
+    // 4. kubeadm's bootstrap token and RBAC (worker-node.ts), as test/interop/kubelet.test.ts sets them up.
+    for (const o of kubeadmBootstrapObjects({ id: TOKEN_ID, secret: TOKEN_SECRET })) await apply(o);
     const boot = await kpki("kubeconfig", "user", "--client-name", "tls-bootstrap-token-user", "--token", `${TOKEN_ID}.${TOKEN_SECRET}`, ...endpoint);
     writeFileSync(join(work, "bootstrap-kubelet.conf"), boot.stdout, { mode: 0o600 });
     // kube-proxy's identity: the user the bootstrap policy's system:node-proxier binding names.

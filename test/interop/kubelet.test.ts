@@ -24,7 +24,7 @@ import { crypto } from "../helpers/clock.js";
 import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { freePort, stopProcess, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
-import { createNodeNetwork, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
+import { bootstrapToken, createNodeNetwork, kubeadmBootstrapObjects, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
 import { kubectl } from "../helpers/kubectl.js";
 
 const run = promisify(execFile);
@@ -35,8 +35,7 @@ const work = mkdtempSync(join(tmpdir(), "kpki-kubelet-"));
 const dir = join(work, "cluster");
 const NODE = `kpki-w-${Math.random().toString(36).slice(2, 8)}`;
 /** kubeadm's bootstrap token format: [a-z0-9]{6}.[a-z0-9]{16}. */
-const TOKEN_ID = Math.random().toString(36).slice(2, 8).padEnd(6, "0");
-const TOKEN_SECRET = Array.from({ length: 16 }, () => "abcdefghijklmnopqrstuvwxyz0123456789"[Math.floor(Math.random() * 36)]).join("");
+const { id: TOKEN_ID, secret: TOKEN_SECRET } = bootstrapToken();
 /**
  * kube-controller-manager's signing duration. The 1.20 signer backdates notBefore by 5 minutes, and
  * the kubelet rotates at 70-90 % of notAfter - notBefore (client-go util/certificate
@@ -183,15 +182,7 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
 
     // kubeadm's bootstrap RBAC (kubeadm init phase bootstrap-token) and its cluster-admins group,
     // which kube-apiserver's kubelet client certificate belongs to (the kubelet's webhook authorizer asks).
-    await apply({ apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token", metadata: { name: `bootstrap-token-${TOKEN_ID}`, namespace: "kube-system" },
-      stringData: { "token-id": TOKEN_ID, "token-secret": TOKEN_SECRET, "usage-bootstrap-authentication": "true", "usage-bootstrap-signing": "true",
-        "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token" } });
-    const binding = (name: string, role: string, group: string) => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role }, subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }] });
-    await apply(binding("kubeadm:kubelet-bootstrap", "system:node-bootstrapper", "system:bootstrappers:kubeadm:default-node-token"));
-    await apply(binding("kubeadm:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", "system:bootstrappers:kubeadm:default-node-token"));
-    await apply(binding("kubeadm:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"));
-    await apply(binding("kubeadm:cluster-admins", "cluster-admin", "kubeadm:cluster-admins"));
+    for (const o of kubeadmBootstrapObjects({ id: TOKEN_ID, secret: TOKEN_SECRET })) await apply(o);
     // bootstrap-kubelet.conf: kpki's ca.crt and the token, as `kubeadm join` writes it.
     const boot = await kpki("kubeconfig", "user", "--client-name", "tls-bootstrap-token-user", "--token", `${TOKEN_ID}.${TOKEN_SECRET}`, ...endpoint);
     writeFileSync(join(work, "bootstrap-kubelet.conf"), boot.stdout, { mode: 0o600 });
