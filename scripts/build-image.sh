@@ -9,7 +9,8 @@
 #   --binary FILE         the executable (default: dist/kpki; `npm run build:binary` makes it)
 #   --oci-archive FILE    also save the image as an OCI archive (docker: a docker-archive), which
 #                         `ctr -n k8s.io images import FILE` and `podman load -i FILE` read
-#   --keep-context DIR    stage the build context in DIR and keep it (default: a temporary folder)
+#   --keep-context DIR    stage the build context in DIR and keep it (default: a temporary folder);
+#                         DIR must be new, empty, or a context this script staged before
 #
 # podman and buildah take their storage from containers-storage.conf(5) and the rest from
 # containers.conf(5); to keep images away from /var/lib/containers, point CONTAINERS_STORAGE_CONF
@@ -70,7 +71,12 @@ command -v "$TOOL" >/dev/null 2>&1 || die "$TOOL not found on PATH"
 
 # --- stage the build context
 if [ -n "$KEEP" ]; then
-  CTX=$KEEP; rm -rf "$CTX"; mkdir -p "$CTX"
+  # Only a folder this script staged before (it holds the marker) or an empty or new one is
+  # replaced: --keep-context . or a typo must never delete somebody's files.
+  if [ -e "$KEEP" ] && [ -n "$(ls -A "$KEEP" 2>/dev/null)" ] && [ ! -e "$KEEP/.kpki-image-context" ]; then
+    die "--keep-context $KEEP: not empty and not a build context this script staged; name a new or empty folder"
+  fi
+  CTX=$KEEP; rm -rf "$CTX"; mkdir -p "$CTX"; : > "$CTX/.kpki-image-context"
 else
   CTX=$(mktemp -d "${TMPDIR:-/tmp}/kpki-image.XXXXXX")
   trap 'rm -rf "$CTX"' EXIT
