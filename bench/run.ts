@@ -23,9 +23,8 @@ import { resolveClusterConfig } from "../src/kubeadm/config.js";
 import { allCertPhases, allKubeconfigPhases, runInit } from "../src/kubeadm/init.js";
 import type { PkiStore } from "../src/kubeadm/store.js";
 import type { KeyAlgorithm } from "../src/pki/keys.js";
-import { BINARY, buildBinary } from "../scripts/build-binary.js";
+import { BINARY, buildBinary, staleBinaryReason } from "../scripts/build-binary.js";
 import { filesUnder } from "../test/helpers/files.js";
-import { staleBinaryReason } from "../test/helpers/testenv.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const KPKI = join(ROOT, "dist", "bin", "kpki.js");

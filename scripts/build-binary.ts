@@ -26,13 +26,15 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
 import * as esbuild from "esbuild";
+import { BINARY, staleBinaryReason } from "./binary-state.js";
 import { bundleCli, ROOT, trainCodeCache, VENDOR_FILE } from "./bundle.js";
 
 /** The fuse Node's binary carries for postject (the documentation's `--sentinel-fuse` value). */
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
 /** The executable. */
-export const BINARY = join(ROOT, "dist", "kpki");
+export { BINARY, staleBinaryReason };
+
 
 /** The asset holding the CLI bundle; its code cache is the asset of the same name + ".cache". */
 const BUNDLE_ASSET = "kpki.cjs";
@@ -122,4 +124,8 @@ async function buildIn(work: string, binary: string, log: (line: string) => void
   return size;
 }
 
-if (process.argv[1] && /build-binary\.[cm]?[jt]s$/.test(process.argv[1])) await buildBinary();
+if (process.argv[1] && /build-binary\.[cm]?[jt]s$/.test(process.argv[1])) {
+  // --if-stale: build only when dist/kpki is missing or made from another bundle.
+  if (process.argv.includes("--if-stale") && staleBinaryReason() === undefined) console.log(`${relative(ROOT, BINARY)} is current`);
+  else await buildBinary();
+}

@@ -25,7 +25,9 @@ export function nodeIo(): CliIo {
       return globalThis.crypto;
     },
     // node:crypto loads with the first check, not at start-up (see crypto above).
-    verifySignature: async (...args) => (verifier ??= (await import("./node-signature.js")).nodeSignatureVerifier)(...args),
+    // Once loaded, each check goes straight to it (a scan with --verify makes one per certificate).
+    verifySignature: (...args) =>
+      verifier ? verifier(...args) : import("./node-signature.js").then((m) => (verifier ??= m.nodeSignatureVerifier)(...args)),
     now: () => start,
     clock: () => new Date(),
     runtime: { node: process.version, platform: `${process.platform}/${process.arch}` },

@@ -169,13 +169,19 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
     return api.pid;
   };
 
-  const pauseApiserver = async (downMs: number): Promise<void> => {
-    const i = pids.findIndex((pid) => names.get(pid) === "kube-apiserver");
-    if (i < 0) throw new Error("kube-apiserver is not running");
-    const old = pids[i];
-    await stopProcess(old, "SIGTERM", 5000);
-    if (old !== undefined) names.delete(old);
+  /** Stops the running process called `name`; returns where it stood in `pids` (stop order). */
+  const stopNamed = async (name: string): Promise<number> => {
+    const i = pids.findIndex((pid) => names.get(pid) === name);
+    if (i < 0) throw new Error(`${name} is not running`);
+    const pid = pids[i];
+    await stopProcess(pid, "SIGTERM", 5000);
+    if (pid !== undefined) names.delete(pid);
     pids.splice(i, 1);
+    return i;
+  };
+
+  const pauseApiserver = async (downMs: number): Promise<void> => {
+    const i = await stopNamed("kube-apiserver");
     await new Promise((r) => setTimeout(r, downMs));
     const pid = await startApiserver();
     if (pid === undefined) throw new Error("kube-apiserver did not start");
@@ -207,12 +213,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
   };
 
   const stopControllerManager = async (): Promise<void> => {
-    const i = pids.findIndex((pid) => names.get(pid) === "kube-controller-manager");
-    if (i < 0) throw new Error("kube-controller-manager is not running");
-    const pid = pids[i];
-    await stopProcess(pid, "SIGTERM", 5000);
-    if (pid !== undefined) names.delete(pid);
-    pids.splice(i, 1);
+    await stopNamed("kube-controller-manager");
   };
 
   const startControllerManager = async (): Promise<void> => {

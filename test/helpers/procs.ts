@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
@@ -68,4 +68,26 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * A test file's teardown: `attempt` runs one step and records its failure instead of stopping, so
+ * every step runs; `finish` then removes `work` (unless KPKI_KEEP_WORK is set) when all went well,
+ * or throws naming each failure and keeps the folder to look at.
+ */
+export function teardown(work: string): { attempt(what: string, step: () => Promise<void> | void): Promise<void>; finish(): void } {
+  const problems: string[] = [];
+  return {
+    attempt: async (what, step) => {
+      try {
+        await step();
+      } catch (error) {
+        problems.push(`${what}: ${(error as Error).message}`);
+      }
+    },
+    finish: () => {
+      if (!process.env["KPKI_KEEP_WORK"] && !problems.length) rmSync(work, { recursive: true, force: true });
+      if (problems.length) throw new Error(`cleanup failed (work folder kept: ${work}): ${problems.join("; ")}`);
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { staleBinaryReason } from "../../scripts/binary-state.js";
 
 /** The cache scripts/setup-testenv.sh fills (same path rule as the script's header). */
 export const testenvDir = (): string =>
@@ -54,17 +55,6 @@ export function pauseImage(): { readonly archive: string; readonly name: string 
  * `npm run build:binary` makes it, under a lock in the testenv cache so that test files started
  * together build it once.
  */
-/**
- * Why dist/kpki must be built again, or undefined when it is current: missing, or holding another
- * bundle than dist/bin/kpki.cjs (`npm run build`'s), whose last line is its build id, a hash of its
- * text (scripts/bundle.ts); esbuild's output does not depend on where it is written.
- */
-export function staleBinaryReason(binary = join(REPO, "dist", "kpki"), bundle = join(REPO, "dist", "bin", "kpki.cjs")): string | undefined {
-  if (!existsSync(binary)) return "is missing";
-  const id = existsSync(bundle) ? /kpki-build-id=([0-9a-f]{64})\s*$/.exec(readFileSync(bundle, "latin1"))?.[1] : undefined;
-  return id !== undefined && !readFileSync(binary).includes(`kpki-build-id=${id}`) ? "holds another bundle than dist/bin/kpki.cjs" : undefined;
-}
-
 export function kpkiBinary(): string {
   const given = process.env["KPKI_BINARY"];
   if (given) {
@@ -72,12 +62,11 @@ export function kpkiBinary(): string {
     return given;
   }
   const binary = join(REPO, "dist", "kpki");
-  if (staleBinaryReason(binary) === undefined) return binary;
+  if (staleBinaryReason() === undefined) return binary;
   mkdirSync(testenvDir(), { recursive: true });
-  // Under a lock, and checked again inside it: another test file may be building it right now.
-  const current = 'id=$(tail -c 200 dist/bin/kpki.cjs | grep -o "kpki-build-id=[0-9a-f]*") && [ -x dist/kpki ] && grep -qF "$id" dist/kpki';
-  execFileSync("flock", [join(testenvDir(), "build-binary.lock"), "sh", "-c", `${current} || npm run build:binary`], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
-  const why = staleBinaryReason(binary);
+  // Under a lock; --if-stale checks again inside it, since another test file may have just built it.
+  execFileSync("flock", [join(testenvDir(), "build-binary.lock"), "npm", "run", "build:binary", "--", "--if-stale"], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"] });
+  const why = staleBinaryReason();
   if (why) throw new Error(`npm run build:binary ran, but dist/kpki ${why}`);
   return binary;
 }

@@ -21,7 +21,7 @@
  * startWorkerNode() holds a lock that serialises this file with test/interop/kubelet.test.ts.
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -29,7 +29,7 @@ import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { kubectl } from "../helpers/kubectl.js";
-import { freePort, startProcess, stopProcess, waitFor } from "../helpers/procs.js";
+import { freePort, startProcess, stopProcess, teardown, waitFor } from "../helpers/procs.js";
 import { CNI_BIN_DIR, containerTools, findBinary, isCi, kpkiBinary, missingBinaries, pauseImage, type ContainerTools } from "../helpers/testenv.js";
 import { bootstrapToken, createNodeNetwork, kubeadmBootstrapObjects, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
 
@@ -147,14 +147,7 @@ describe.skipIf(skip)("the approver image on a real kubelet: deploy/ applied unc
   }, 15 * 60_000);
 
   afterAll(async () => {
-    const problems: string[] = [];
-    const attempt = async (what: string, f: () => Promise<void> | void): Promise<void> => {
-      try {
-        await f();
-      } catch (error) {
-        problems.push(`${what}: ${(error as Error).message}`);
-      }
-    };
+    const { attempt, finish } = teardown(work);
     // The pods first, through the API (the kubelet stops their containers); stop() removes any left.
     if (node && cp) {
       await attempt("scale the Deployment to 0", async () => {
@@ -170,8 +163,7 @@ describe.skipIf(skip)("the approver image on a real kubelet: deploy/ applied unc
       const left = tools?.cleanup() ?? [];
       if (left.length) throw new Error(left.join("; "));
     });
-    if (!process.env["KPKI_KEEP_WORK"] && !problems.length) rmSync(work, { recursive: true, force: true });
-    if (problems.length) throw new Error(`cleanup failed (work folder kept: ${work}): ${problems.join("; ")}`);
+    finish();
   }, 180_000);
 
   it("containerd holds the approver image and the pause image, imported from OCI archives (nothing to pull); kube-proxy has programmed the `kubernetes` Service in the node's namespace", async () => {

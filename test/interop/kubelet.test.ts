@@ -12,7 +12,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -22,7 +22,7 @@ import { generateKeyPair } from "../../src/pki/keys.js";
 import { parseIp } from "../../src/pki/ip.js";
 import { crypto } from "../helpers/clock.js";
 import { controlPlane, type ControlPlane } from "../helpers/control-plane.js";
-import { freePort, stopProcess, waitFor } from "../helpers/procs.js";
+import { freePort, stopProcess, teardown, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
 import { bootstrapToken, createNodeNetwork, kubeadmBootstrapObjects, startWorkerNode, workerNodeUnsupported, type NodeNetwork, type WorkerNode } from "../helpers/worker-node.js";
 import { kubectl } from "../helpers/kubectl.js";
@@ -207,21 +207,13 @@ describe.skipIf(skip)("a real kubelet v1.20.2: TLS bootstrap on a kpki PKI, serv
   }, 180_000);
 
   afterAll(async () => {
-    const problems: string[] = [];
-    const attempt = async (what: string, f: () => Promise<void> | void): Promise<void> => {
-      try {
-        await f();
-      } catch (error) {
-        problems.push(`${what}: ${(error as Error).message}`);
-      }
-    };
+    const { attempt, finish } = teardown(work);
     watch?.stop();
     await attempt("approver", () => stopProcess(approver?.child.pid, "SIGTERM", 3000));
     await attempt("worker node", () => node?.stop());
     await attempt("control plane", () => cp?.stop());
     await attempt("network", () => network?.remove());
-    if (!process.env["KPKI_KEEP_WORK"] && !problems.length) rmSync(work, { recursive: true, force: true });
-    if (problems.length) throw new Error(`cleanup failed (work folder kept: ${work}): ${problems.join("; ")}`);
+    finish();
   }, 120_000);
 
   it("TLS bootstrap: kcm approves and signs the client CSR from kpki's ca.key; kpki approves the serving CSR a real kubelet sends; the API server verifies the kubelet's certificate on proxy/healthz", async () => {
