@@ -18,7 +18,11 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Script } from "node:vm";
 
-/** The part of the CommonJS wrapper before the bundle's text (the shape of Node's own, lib/internal/modules/cjs/loader.js). */
+/**
+ * The part of the CommonJS wrapper before the bundle's text (the shape of Node's own,
+ * lib/internal/modules/cjs/loader.js). scripts/bundle.ts writes the main bundle inside it, so the
+ * file's text compiles as it is (see runCommonJs).
+ */
 export const WRAP_HEAD = "(function (exports, require, module, __filename, __dirname) { ";
 /** The part after it. */
 export const WRAP_TAIL = "\n})";
@@ -63,10 +67,14 @@ export const bundleText = (bytes: Buffer): string => (isAscii(bytes) ? bytes.toS
 
 /**
  * Runs the bundle `source` as Node runs a CommonJS main module, whose file is `filename`, with
- * `require` as its require; compiled with `cachedData` if V8 accepts it.
+ * `require` as its require; compiled with `cachedData` if V8 accepts it. `source` is already
+ * wrapped (WRAP_HEAD ... WRAP_TAIL, written so by the build) and is compiled as it is: Node keeps
+ * a text that long outside V8's heap, where a wrapper added here would have V8 copy all of it into
+ * the young generation first (a scavenge in every run).
  */
 export function runCommonJs(source: string, cachedData: Buffer | undefined, filename: string, require: NodeJS.Require): void {
-  const script = new Script(WRAP_HEAD + source + WRAP_TAIL, cachedData ? { filename, cachedData } : { filename });
+  if (!source.startsWith(WRAP_HEAD)) throw new Error(`${filename} is not a kpki bundle (it does not start with the CommonJS wrapper)`);
+  const script = new Script(source, cachedData ? { filename, cachedData } : { filename });
   const main: unknown = script.runInThisContext();
   if (typeof main !== "function") throw new Error(`${filename} did not compile to a CommonJS wrapper`);
   const module = { exports: {}, filename, id: ".", loaded: false, children: [], paths: [] };

@@ -80,17 +80,7 @@ export default {
  * first other string. esbuild turns the `require` of the bundled ES module into a lazy init call.
  */
 function lazyStringWidthPlugin(): esbuild.Plugin {
-  const WRAPPER = "kpki-lazy-string-width";
-  return {
-    name: WRAPPER,
-    setup(build) {
-      build.onResolve({ filter: /^string-width$/ }, (args) => {
-        if (args.pluginData === WRAPPER) return undefined; // the wrapper's own import: the real package
-        return { path: WRAPPER, namespace: WRAPPER, pluginData: { resolveDir: args.resolveDir } };
-      });
-      build.onLoad({ filter: /.*/, namespace: WRAPPER }, (args) => {
-        const { resolveDir } = args.pluginData as { resolveDir: string };
-        const contents = `
+  return lazyPackagePlugin("string-width", `
 let real;
 const printableAscii = /^[\\u0020-\\u007E]*$/;
 export default function stringWidth(input, options) {
@@ -98,8 +88,43 @@ export default function stringWidth(input, options) {
   real ??= require("string-width").default;
   return real(input, options);
 }
-`;
-        return { contents, loader: "js", resolveDir, pluginData: WRAPPER };
+`);
+}
+
+/**
+ * yargs lays out help text with cliui (through its platform shim, lib/platform-shims/esm.mjs of
+ * yargs 18), which loads wrap-ansi, strip-ansi and ansi-styles; ansi-styles builds its tables of
+ * escape codes when it is loaded (about 0.3 ms in a CPU profile of `kpki version`). yargs calls
+ * cliui only to print help (build/lib/usage.js, help()), so this plugin gives the shim a cliui that
+ * loads the real one on its first call.
+ */
+function lazyCliuiPlugin(): esbuild.Plugin {
+  return lazyPackagePlugin("cliui", `
+let real;
+export default function cliui(options) {
+  real ??= require("cliui").default;
+  return real(options);
+}
+`);
+}
+
+/**
+ * Puts `wrapper` (an ES module whose default export stands for the package's) in front of the
+ * package `pkg` wherever it is imported; the wrapper's own `require(pkg)` is the real package,
+ * which esbuild turns into a lazy init call: the package is evaluated on the wrapper's first use.
+ */
+function lazyPackagePlugin(pkg: string, wrapper: string): esbuild.Plugin {
+  const NS = `kpki-lazy-${pkg}`;
+  return {
+    name: NS,
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^${pkg.replace(/[/\\^$*+?.()|[\]{}-]/g, "\\$&")}$`) }, (args) => {
+        if (args.pluginData === NS) return undefined; // the wrapper's own import: the real package
+        return { path: NS, namespace: NS, pluginData: { resolveDir: args.resolveDir } };
+      });
+      build.onLoad({ filter: /.*/, namespace: NS }, (args) => {
+        const { resolveDir } = args.pluginData as { resolveDir: string };
+        return { contents: wrapper, loader: "js", resolveDir, pluginData: NS };
       });
     },
   };
@@ -150,6 +175,29 @@ function noVersionGuessPlugin(): esbuild.Plugin {
         const source = readFileSync(args.path, "utf8");
         if (source.split(GUESS).length !== 2) throw new Error(`${args.path}: the lines this build replaces are gone (${JSON.stringify(GUESS)}); check the new yargs`);
         return { contents: source.replace(GUESS, "        return 'unknown';\n"), loader: "js" };
+      });
+    },
+  };
+}
+
+/**
+ * Right after calling a command's handler, yargs lays out that command's whole help text and keeps
+ * it (build/lib/command.js of yargs 18, handleValidationAndGetResult: `cacheHelpMessage()`), for a
+ * later `showHelp()`/`getHelp()` or a failure that prints help to show the command's help rather
+ * than the top level's. kpki calls neither, and its `fail()` handler (src/cli/main.ts) throws
+ * instead of printing help, so that text is never read; laying it out was about 3 ms of every run
+ * (a CPU profile of `kpki --version`: cliui and string-width over every option). This plugin
+ * drops the call; `--help` still lays out its text when it is asked for.
+ */
+function noHelpCachePlugin(): esbuild.Plugin {
+  const CALL = "            if (!isDefaultCommand) {\n                yargs.getInternalMethods().getUsageInstance().cacheHelpMessage();\n            }\n";
+  return {
+    name: "kpki-no-help-cache",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]command\.js$/ }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        if (source.split(CALL).length !== 2) throw new Error(`${args.path}: the lines this build removes are gone (${JSON.stringify(CALL)}); check the new yargs`);
+        return { contents: source.replace(CALL, ""), loader: "js" };
       });
     },
   };
@@ -245,17 +293,26 @@ export function cliBuildOptions(outfile: string, entry: "main" | "vendor" = "mai
     // bundle's own URL (in a single executable, __filename is the executable).
     define: { "import.meta.url": "__kpki_import_meta_url" },
     banner: { js: '"use strict";var __kpki_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-    plugins: entry === "main" ? [yargsLocalesPlugin(), lazyStringWidthPlugin(), lazyAssertPlugin(), noVersionGuessPlugin(), vendorPlugin()] : [],
+    plugins: entry === "main" ? [yargsLocalesPlugin(), lazyStringWidthPlugin(), lazyAssertPlugin(), lazyCliuiPlugin(), noVersionGuessPlugin(), noHelpCachePlugin(), vendorPlugin()] : [],
   };
 }
 
-/** One esbuild output made ready for the loader: no "#!" line, the build id line at the end. */
-function finish(outfile: string): { id: string; bytes: number } {
+/**
+ * One esbuild output made ready for the loader: no "#!" line, the build id line at the end, and for
+ * the main bundle (`wrap`) the CommonJS function wrapper around it all (WRAP_HEAD, WRAP_TAIL), so
+ * that the loader compiles the file's text as it was read. Node decodes a text of 1 MiB or more
+ * into a string outside V8's heap; wrapping it at run time made V8 copy all of it (1.3 MiB) into
+ * the young generation before compiling, and that copy cost a scavenge (about 1.2 ms) in every run.
+ * The vendor bundle stays a plain CommonJS file: Node's require() loads it (the single executable
+ * wraps it when the approver needs it).
+ */
+function finish(outfile: string, wrap: boolean): { id: string; bytes: number } {
   // esbuild keeps bin/kpki.ts's "#!" line; V8 accepts one only at the very start of a script,
   // and the loader and the single executable compile the bundle inside a function wrapper.
   const body = readFileSync(outfile, "utf8").replace(/^#![^\n]*\n/, "");
   const id = createHash("sha256").update(body).digest("hex");
-  const text = `${body}${BUILD_ID_PREFIX}${id}\n`;
+  const idLine = `${BUILD_ID_PREFIX}${id}`;
+  const text = wrap ? `${WRAP_HEAD}${body}${idLine}${WRAP_TAIL}\n` : `${body}${idLine}\n`;
   writeFileSync(outfile, text);
   return { id, bytes: Buffer.byteLength(text) };
 }
@@ -277,8 +334,8 @@ export async function bundleCli(outfile: string): Promise<Bundle> {
     const result = await esbuild.build(cliBuildOptions(out, entry));
     if (result.errors.length) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join("; ")}`);
   }
-  const { id, bytes } = finish(outfile);
-  return { main: outfile, vendor, id, bytes, vendorBytes: finish(vendor).bytes };
+  const { id, bytes } = finish(outfile, true);
+  return { main: outfile, vendor, id, bytes, vendorBytes: finish(vendor, false).bytes };
 }
 
 /**
@@ -294,8 +351,7 @@ const { createRequire } = require("node:module");
 const { dirname } = require("node:path");
 const { Script } = require("node:vm");
 const [file, dataFile, ...argv] = process.argv.slice(2);
-const wrapped = ${JSON.stringify(WRAP_HEAD)} + readFileSync(file, "utf8") + ${JSON.stringify(WRAP_TAIL)};
-const script = new Script(wrapped, { filename: file });
+const script = new Script(readFileSync(file, "utf8"), { filename: file }); // the bundle is its own CommonJS wrapper (finish)
 process.argv = [process.execPath, file, ...argv];
 const main = { exports: {}, filename: file, id: ".", loaded: false };
 process.on("exit", () => writeFileSync(dataFile, script.createCachedData()));

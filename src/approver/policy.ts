@@ -8,6 +8,7 @@ import {
   dnsKey, dnsNameProblem, inCidr, indexNodes, ipKey, nodeAddresses, reservedDns, reservedIp, sameIp,
   type NodeAddresses, type NodeIndex, type NodeObject, type ReservedAddresses,
 } from "./addresses.js";
+import { DEFAULT_POLICY } from "./policy-defaults.js";
 import { readRequest, RequestError, strictEcdsaSignature, type StrictRequest } from "./request.js";
 
 export { indexNodes, type NodeIndex, type NodeObject } from "./addresses.js";
@@ -85,21 +86,7 @@ export interface ApprovalHistory {
 
 export const NO_HISTORY: ApprovalHistory = { keys: new Map(), approvals: new Map() };
 
-export const DEFAULT_POLICY: PolicyConfig = {
-  clusterDomains: ["cluster.local"],
-  serviceCidrs: [],
-  assumedServiceCidrs: ["10.96.0.0/12"],
-  podCidrs: [],
-  apiServerAddresses: [],
-  maxExpirationSeconds: 365 * 86_400,
-  nodeGraceSeconds: 300,
-  maxSans: 64,
-  maxRequestBytes: 32 * 1024,
-  denyNonNodeRequestors: false,
-  // The kubelet asks again every 15 minutes while unapproved; a node needs about one certificate per rotation.
-  maxApprovalsPerNode: 3,
-  approvalWindowSeconds: 600,
-};
+export { DEFAULT_POLICY };
 
 export type DecisionKind = "approve" | "deny" | "ignore" | "requeue";
 export interface Decision {

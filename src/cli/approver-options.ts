@@ -1,5 +1,6 @@
 import type { InferredOptionTypes } from "yargs";
-import { DEFAULT_POLICY, type PolicyConfig } from "../approver/policy.js";
+import { DEFAULT_POLICY } from "../approver/policy-defaults.js";
+import type { PolicyConfig } from "../approver/policy.js";
 import { usageError } from "../errors.js";
 import { durationFlag, integerFlag } from "./options.js";
 import { parseCidr, parseIp } from "../pki/ip.js";

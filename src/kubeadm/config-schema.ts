@@ -290,10 +290,16 @@ function indexFields(kinds: Readonly<Record<string, ObjectSchema>>): ReadonlyMap
   return index;
 }
 
-const FIELD_INDEX: Readonly<Record<KubeadmApiVersion, ReadonlyMap<string, readonly FieldLocation[]>>> = {
-  v1beta4: indexFields(V1BETA4),
-  v1beta3: indexFields(V1BETA3),
-};
+/**
+ * The field index of `version`, built on first use: only a file with an unknown field needs it, and
+ * building both at start-up cost every command (the CLI loads this module eagerly) over 1 ms.
+ */
+const fieldIndexes = new Map<KubeadmApiVersion, ReadonlyMap<string, readonly FieldLocation[]>>();
+function fieldIndex(version: KubeadmApiVersion): ReadonlyMap<string, readonly FieldLocation[]> {
+  let index = fieldIndexes.get(version);
+  if (index === undefined) fieldIndexes.set(version, (index = indexFields(KUBEADM_SCHEMA[version])));
+  return index;
+}
 
 /** The object schema at `path` (list items as "[]") in `kind` of `version`, if there is one. */
 function objectAt(version: KubeadmApiVersion, kind: string, path: readonly string[]): ObjectSchema | undefined {
@@ -371,7 +377,7 @@ function explainUnknown(w: Walk, key: string, path: readonly string[], here: Obj
     const moved = own(MOVED_IN_V1BETA4, `${w.kind} ${[...shape, key].join(".")}`);
     return `unknown field "${key}" in ${at}: it is a ${KUBEADM_GROUP}/v1beta3 field, removed in v1beta4${moved ? ` (use ${moved})` : ""}`;
   }
-  const places = FIELD_INDEX[w.version].get(key);
+  const places = fieldIndex(w.version).get(key);
   if (places && places.length > 0) {
     const rank = (p: FieldLocation): [number, number, number] => [p.inList ? 1 : 0, p.kind === w.kind ? 0 : 1, p.path.length];
     const best = [...places].sort((a, b) => {

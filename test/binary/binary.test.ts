@@ -147,6 +147,9 @@ describe("the single executable, with no node on PATH", () => {
 describe("the npm build's bundle", () => {
   it("dist/bin/kpki.js is the loader, and V8 accepts the code cache made for dist/bin/kpki.cjs", () => {
     expect(readFileSync(KPKI_JS, "utf8")).toContain("kpki.cjs");
+    // The bundle is written inside its CommonJS wrapper: the loader compiles the text it read, as it is.
+    const bundle = readFileSync(join(ROOT, "dist", "bin", "kpki.cjs"), "latin1");
+    expect([bundle.startsWith(WRAP_HEAD), bundle.endsWith(`${WRAP_TAIL}\n`)]).toEqual([true, true]);
     // A script file, not `node -e`, run with Node's default flags: the conditions the loader runs in.
     const probe = join(work, "probe.cjs");
     writeFileSync(probe, `
@@ -157,7 +160,7 @@ const source = readFileSync(file, "utf8");
 const cache = readFileSync(file + ".cache");
 const at = source.lastIndexOf(${JSON.stringify(BUILD_ID_PREFIX)}) + ${BUILD_ID_PREFIX.length};
 const id = source.slice(at, at + ${BUILD_ID_LENGTH});
-const script = new Script(${JSON.stringify(WRAP_HEAD)} + source + ${JSON.stringify(WRAP_TAIL)}, { filename: file, cachedData: cache.subarray(${CACHE_HEADER_LENGTH}) });
+const script = new Script(source, { filename: file, cachedData: cache.subarray(${CACHE_HEADER_LENGTH}) });
 process.stdout.write(JSON.stringify({ sameBuild: cache.subarray(0, ${BUILD_ID_LENGTH}).toString("latin1") === id, rejected: script.cachedDataRejected }));
 `);
     const r = spawnSync(process.execPath, [probe], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" } });

@@ -1,7 +1,5 @@
 import { mismatch, usageError } from "../../errors.js";
-import { pkiPaths } from "../../kubeadm/files.js";
 import { MODES } from "../../kubeadm/store.js";
-import { createStandaloneCa } from "../../pki/ca.js";
 import { DEFAULTS } from "../../kubeadm/config.js";
 import { KEY_ALGORITHMS } from "../../pki/keys.js";
 import { bytesToHex } from "../../pki/der.js";
@@ -32,6 +30,7 @@ export const caCreateCommand = defineCommand({
   run: async (args, io) => {
     const validityMs = durationFlag("validity", args.validity);
     if (!/^[A-Za-z0-9._-]+$/.test(args.name)) throw usageError(`invalid --name "${args.name}": use letters, digits, '.', '_' and '-'`);
+    const [{ pkiPaths }, { createStandaloneCa }] = await Promise.all([import("../../kubeadm/files.js"), import("../../pki/ca.js")]);
     const { cert: certPath, key: keyPath } = pkiPaths(args["out-dir"], args.name);
     for (const p of [certPath, keyPath]) {
       if ((await io.store.read(p)) !== undefined) throw mismatch(`${p} already exists; kpki never overwrites a CA (move it away first)`);

@@ -1,10 +1,8 @@
 import { mismatch, usageError } from "../../errors.js";
 import { DEFAULTS } from "../../kubeadm/config.js";
 import { CREATE_DEFAULTS, CREATE_PROFILES, planCreate, profileCa } from "../../kubeadm/create.js";
-import { caLocation, loadIssuer, pkiPaths, type CaLocation } from "../../kubeadm/files.js";
-import { leafSpec } from "../../kubeadm/resolve.js";
+import type { CaLocation } from "../../kubeadm/files.js";
 import { MODES } from "../../kubeadm/store.js";
-import { createCertificate, ipStrings, randomSerial } from "../../pki/cert.js";
 import { bytesToHex } from "../../pki/der.js";
 import { EXT_KEY_USAGE_OIDS, type ExtKeyUsage } from "../../pki/extensions.js";
 import { generateKeyPair, KEY_ALGORITHMS, privateKeyToPem } from "../../pki/keys.js";
@@ -67,6 +65,11 @@ export const certsCreateCommand = defineCommand({
     const caSources = [args["ca-dir"] !== undefined, args["ca-cert"] !== undefined, args["cert-dir"] !== undefined || args.dir !== undefined].filter(Boolean).length;
     if (caSources > 1) throw usageError("give the CA one way: --ca-dir, --ca-cert with --ca-key, or --cert-dir/--dir");
 
+    const [{ caLocation, loadIssuer, pkiPaths }, { leafSpec }, { createCertificate, ipStrings, randomSerial }] = await Promise.all([
+      import("../../kubeadm/files.js"),
+      import("../../kubeadm/resolve.js"),
+      import("../../pki/cert.js"),
+    ]);
     const plan = planCreate({
       name: args.name,
       profile: args.profile,

@@ -1,4 +1,3 @@
-import { generateCsrs } from "../../kubeadm/generate-csr.js";
 import { defineCommand } from "../command.js";
 import { CERT_DIR_OPTIONS, clusterConfigFromArgs, CONFIG_OPTIONS, DRY_RUN_OPTION, ENDPOINT_OPTIONS, KEY_OPTIONS, KUBECONFIG_DIR_OPTIONS, SAN_OPTIONS } from "../options.js";
 
@@ -17,6 +16,7 @@ export const certsGenerateCsrCommand = defineCommand({
     "Refuses to run if any of them exists. Exit codes: 0 done, 1 error (nothing written), 2 usage error.",
   run: async (args, io) => {
     const cfg = await clusterConfigFromArgs(args, io);
+    const { generateCsrs } = await import("../../kubeadm/generate-csr.js");
     const log = (line: string): void => io.stdout(`${line}\n`);
     await generateCsrs(cfg, { crypto: io.crypto, store: args["dry-run"] ? io.dryRunStore(log) : io.store, now: io.now(), log });
     return undefined;

@@ -1,15 +1,12 @@
 import { mismatch, usageError } from "../../errors.js";
 import { DEFAULTS } from "../../kubeadm/config.js";
-import { caLocation, loadIssuer } from "../../kubeadm/files.js";
-import { withRenewedClientCert } from "../../kubeadm/kubeconfig-edit.js";
-import { readKubeconfig } from "../../kubeadm/kubeconfig.js";
-import { SIGN_PROFILES, signCsr } from "../../kubeadm/sign.js";
 import { MODES } from "../../kubeadm/store.js";
-import { parseCsrDer, type ParsedCsr } from "../../pki/csr.js";
+import type { ParsedCsr } from "../../pki/csr.js";
 import { decodePem } from "../../pki/pem.js";
 import { bytesEqual, type Bytes } from "../../pki/der.js";
 import { EXT_KEY_USAGE_OIDS, type ExtKeyUsage } from "../../pki/extensions.js";
 import { parsePrivateKeyPem, spkiOf } from "../../pki/keys.js";
+import { SIGN_PROFILE_CHOICES } from "../choices.js";
 import { defineCommand } from "../command.js";
 import { dirsFromArgs, durationFlag, readFlagFile } from "../options.js";
 
@@ -33,7 +30,7 @@ async function readCsrOneWay(path: string, text: string, crypto: Crypto): Promis
   }
   const [block] = blocks;
   if (!block || blocks.length > 1) throw mismatch(`${path} must hold exactly one CERTIFICATE REQUEST block (found ${blocks.length})`);
-  const { readRequestDer } = await import("../../approver/request.js");
+  const [{ readRequestDer }, { parseCsrDer }] = await Promise.all([import("../../approver/request.js"), import("../../pki/csr.js")]);
   let strict;
   try {
     strict = readRequestDer(block.der);
@@ -58,7 +55,7 @@ export const certsSignCommand = defineCommand({
   describe: "Sign a certificate signing request with a CA, as kubeadm would issue it",
   options: {
     csr: { type: "string", demandOption: true, describe: "The PKCS#10 request (PEM)" },
-    profile: { type: "string", choices: SIGN_PROFILES.map((p) => p.name), describe: "A kubeadm certificate: its usages, CA and expected subject" },
+    profile: { type: "string", choices: SIGN_PROFILE_CHOICES, describe: "A kubeadm certificate: its usages, CA and expected subject" },
     usage: { type: "string", array: true, choices: USAGES, describe: "Extended key usages (instead of --profile)" },
     validity: { type: "string", default: "8760h", describe: "Validity from now: a Go duration, or days/years (365d, 1y)" },
     "ca-cert": { type: "string", describe: "The CA certificate [default: the profile's CA in --cert-dir]" },
@@ -82,6 +79,7 @@ export const certsSignCommand = defineCommand({
     if (args.profile && args.usage?.length) throw usageError("--profile and --usage are exclusive: a profile sets the usages");
     if (args.out && args.kubeconfig) throw usageError("--out and --kubeconfig are exclusive");
     const validityMs = durationFlag("validity", args.validity);
+    const [{ caLocation, loadIssuer }, { SIGN_PROFILES, signCsr }] = await Promise.all([import("../../kubeadm/files.js"), import("../../kubeadm/sign.js")]);
     const profile = SIGN_PROFILES.find((p) => p.name === args.profile);
     const ca = caLocation(dirsFromArgs(args).certDir ?? DEFAULTS.certificatesDir, profile?.ca ?? "ca");
     const caCertPath = args["ca-cert"] ?? ca.cert;
@@ -98,6 +96,7 @@ export const certsSignCommand = defineCommand({
 
     if (args.kubeconfig) {
       const text = await readFlagFile(io, "kubeconfig", args.kubeconfig);
+      const [{ readKubeconfig }, { withRenewedClientCert }] = await Promise.all([import("../../kubeadm/kubeconfig.js"), import("../../kubeadm/kubeconfig-edit.js")]);
       const view = await readKubeconfig(text, args.kubeconfig);
       if (!view.clientKeyData) throw mismatch(`${args.kubeconfig} has no client-key-data for this certificate`);
       const key = await parsePrivateKeyPem(view.clientKeyData, io.crypto);

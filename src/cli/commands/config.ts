@@ -1,4 +1,3 @@
-import { initDefaultsYaml } from "../../kubeadm/config-defaults.js";
 import { defineCommand, defineGroup } from "../command.js";
 import { clusterConfigFromArgs, CONFIG_OPTIONS } from "../options.js";
 
@@ -9,7 +8,8 @@ const printInitDefaults = defineCommand({
   options: {},
   examples: [["$0 config print init-defaults > kubeadm.yaml", "A starting point for --config"]],
   epilogue: "Exit codes: 0 printed, 2 usage error.",
-  run: (_args, io) => {
+  run: async (_args, io) => {
+    const { initDefaultsYaml } = await import("../../kubeadm/config-defaults.js");
     io.stdout(initDefaultsYaml());
     return undefined;
   },

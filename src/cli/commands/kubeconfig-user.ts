@@ -2,18 +2,16 @@ import { dirname } from "node:path";
 import { invalidInput, PkiError, usageError } from "../../errors.js";
 import { ApiStatusError } from "../../approver/ports.js";
 import { MODES } from "../../kubeadm/store.js";
-import { renderKubeconfig } from "../../kubeadm/kubeconfig.js";
-import {
-  apiClientUsages, apiCsrName, checkApiUserRequest, DEFAULT_USER_VALIDITY_MS, KUBE_APISERVER_CLIENT_SIGNER, kubeconfigForUser, lifetimeWarning,
-  loadClusterCa, userCsr, userCsrObject, userCsrState, type CsrWatch, type UserCsrApi, type UserCsrObject, type UserCsrState,
-} from "../../kubeadm/kubeconfig-user.js";
-import { parseCertificatePem } from "../../pki/cert.js";
+import type { CsrWatch, UserCsrApi, UserCsrObject, UserCsrState } from "../../kubeadm/kubeconfig-user.js";
 import { bytesToHex } from "../../pki/der.js";
 import { formatGoDuration } from "../../pki/duration.js";
 import { KUBEADM_KEY_ALGORITHMS, privateKeyToPem, type KeyAlgorithm } from "../../pki/keys.js";
 import { defineCommand } from "../command.js";
 import type { CliIo } from "../io.js";
 import { CERT_DIR_OPTIONS, clusterConfigFromArgs, CONFIG_OPTIONS, durationFlag, ENDPOINT_OPTIONS, KEY_OPTIONS, optionalDurationFlag } from "../options.js";
+
+/** The engine of this command, loaded when it runs (not at every start of kpki). */
+type UserEngine = typeof import("../../kubeadm/kubeconfig-user.js");
 
 /** `--via-api` exit codes beyond 0/1/2: the CSR's end (README, "Exit codes"). */
 export const VIA_API_EXIT = { denied: 5, failed: 6, timedOut: 7 } as const;
@@ -76,6 +74,7 @@ export const kubeconfigUserCommand = defineCommand({
     if (apiOnly.length) throw usageError(`${apiOnly.map((f) => `--${f}`).join(", ")} only apply with --via-api`);
     const validityMs = durationFlag("validity-period", args["validity-period"] ?? "8760h");
     const cfg = await clusterConfigFromArgs(args, io);
+    const { DEFAULT_USER_VALIDITY_MS, kubeconfigForUser, loadClusterCa } = await import("../../kubeadm/kubeconfig-user.js");
     if (validityMs > DEFAULT_USER_VALIDITY_MS) {
       io.stderr(`WARNING: the specified certificate validity period ${formatGoDuration(validityMs)} is longer than the default duration ${formatGoDuration(DEFAULT_USER_VALIDITY_MS)}, this may increase security risks.\n`);
     }
@@ -106,6 +105,12 @@ interface ViaApiRequest {
 
 /** `--via-api`: refuse what must be refused, then create, approve (maybe), watch, write, prove. */
 async function viaApi(io: CliIo, req: ViaApiRequest): Promise<number | undefined> {
+  const [engine, { renderKubeconfig }, { parseCertificatePem }] = await Promise.all([
+    import("../../kubeadm/kubeconfig-user.js"),
+    import("../../kubeadm/kubeconfig.js"),
+    import("../../pki/cert.js"),
+  ]);
+  const { apiClientUsages, apiCsrName, checkApiUserRequest, KUBE_APISERVER_CLIENT_SIGNER, lifetimeWarning, userCsr, userCsrObject } = engine;
   checkApiUserRequest(req);
   if ((await io.store.read(req.out)) !== undefined) throw invalidInput(`${req.out} exists; kpki never overwrites a kubeconfig (remove it or choose another --out)`);
   await io.store.checkWritable(dirname(req.out));
@@ -117,9 +122,9 @@ async function viaApi(io: CliIo, req: ViaApiRequest): Promise<number | undefined
     const created = await api.create(userCsrObject(name, csrPem, apiClientUsages(req.algorithm), req.expirationMs));
     const createdAt = io.clock();
     io.stderr(`CSR ${name} created (signer ${KUBE_APISERVER_CLIENT_SIGNER}${req.expirationMs !== undefined ? `, expirationSeconds ${Math.round(req.expirationMs / 1000)}` : ""})\n`);
-    const waiting = waitForEnd(api, created, req.waitMs);
+    const waiting = waitForEnd(engine, api, created, req.waitMs);
     try {
-      if (req.approve) await approve(io, api, created);
+      if (req.approve) await approve(engine, io, api, created);
       else io.stderr(`waiting up to ${formatGoDuration(req.waitMs)} for someone to approve it: kubectl certificate approve ${name}\n`);
     } catch (error) {
       waiting.cancel(); // the wait's timer and watch would otherwise hold the process until --wait passes
@@ -158,7 +163,7 @@ async function viaApi(io: CliIo, req: ViaApiRequest): Promise<number | undefined
 }
 
 /** Approves the CSR if a SelfSubjectAccessReview says the caller may; otherwise says so and leaves it to someone else. */
-async function approve(io: CliIo, api: UserCsrApi, created: UserCsrObject): Promise<void> {
+async function approve({ KUBE_APISERVER_CLIENT_SIGNER, userCsrState }: UserEngine, io: CliIo, api: UserCsrApi, created: UserCsrObject): Promise<void> {
   const name = created.metadata.name;
   const [signer, approval] = await Promise.all([
     api.canI({ group: "certificates.k8s.io", resource: "signers", verb: "approve", name: KUBE_APISERVER_CLIENT_SIGNER }),
@@ -191,7 +196,7 @@ type WaitEnd = Exclude<UserCsrState, { kind: "pending" | "approved" }> | { kind:
  * failed or deleted, or `waitMs` passes. A watch the server ends is resumed from the last
  * resourceVersion seen; one that fails is resumed after one GET (410 Gone included).
  */
-function waitForEnd(api: UserCsrApi, created: UserCsrObject, waitMs: number): { end: Promise<WaitEnd>; cancel: () => void } {
+function waitForEnd({ userCsrState }: UserEngine, api: UserCsrApi, created: UserCsrObject, waitMs: number): { end: Promise<WaitEnd>; cancel: () => void } {
   const name = created.metadata.name;
   let cancel = (): void => undefined;
   const end = new Promise<WaitEnd>((resolve, reject) => {

@@ -2,7 +2,7 @@ import { invalidInput, PkiError } from "../../errors.js";
 import type { ParsedCertificate } from "../../pki/cert.js";
 import type { StoreOutcome, TrustOperation } from "../../trust/apply.js";
 import type { MissingStore, StoreKind } from "../../trust/plan.js";
-import { STORE_KINDS } from "../../trust/plan.js";
+import { STORE_KIND_CHOICES } from "../choices.js";
 import { defineCommand, defineGroup } from "../command.js";
 import type { CliIo } from "../io.js";
 import { OUTPUT_FORMATS, renderData } from "../output.js";
@@ -41,7 +41,7 @@ async function readCa(path: string, io: CliIo): Promise<ParsedCertificate> {
 }
 
 const SHARED_OPTIONS = {
-  store: { type: "string", array: true, choices: STORE_KINDS, describe: "Only this store (repeatable) [default: every store found]" },
+  store: { type: "string", array: true, choices: STORE_KIND_CHOICES, describe: "Only this store (repeatable) [default: every store found]" },
   output: { alias: "o", type: "string", default: "text", choices: OUTPUT_FORMATS, describe: "Output format" },
 } as const;
 
