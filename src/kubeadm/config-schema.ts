@@ -44,205 +44,219 @@ const list = (of: FieldSchema, hint?: string): FieldSchema => (hint === undefine
 const obj = (fields: Record<string, FieldSchema>): ObjectSchema => ({ type: "object", fields });
 const map = (values: FieldSchema): FieldSchema => ({ type: "map", values });
 
-// metav1.TypeMeta, inlined in every kind.
-const typeMeta = { apiVersion: scalar, kind: scalar };
+/**
+ * The field trees of both versions, built on first use (by a check of a kubeadm config file): the
+ * CLI loads this module at every start, and building them took about 0.2 ms and 25 KiB.
+ */
+function buildSchemas(): Readonly<Record<KubeadmApiVersion, Readonly<Record<string, ObjectSchema>>>> {
+  // metav1.TypeMeta, inlined in every kind.
+  const typeMeta = { apiVersion: scalar, kind: scalar };
 
-// Types shared by both versions.
-const imageMeta = { imageRepository: scalar, imageTag: scalar };
-const apiEndpoint = obj({ advertiseAddress: scalar, bindPort: scalar });
-// core/v1 Taint.
-const taint = obj({ key: scalar, value: scalar, effect: scalar, timeAdded: scalar });
-const hostPathMount = obj({ name: scalar, hostPath: scalar, mountPath: scalar, readOnly: scalar, pathType: scalar });
-const networking = obj({ serviceSubnet: scalar, podSubnet: scalar, dnsDomain: scalar });
-const externalEtcd = obj({ endpoints: strings, caFile: scalar, certFile: scalar, keyFile: scalar });
-// bootstraptoken/v1 BootstrapToken; the token itself (BootstrapTokenString) is written as one string.
-const bootstrapToken = obj({ token: scalar, description: scalar, ttl: scalar, expires: scalar, usages: strings, groups: strings });
-const patches = obj({ directory: scalar });
-const bootstrapTokenDiscovery = obj({ token: scalar, apiServerEndpoint: scalar, caCertHashes: strings, unsafeSkipCAVerification: scalar });
-const fileDiscovery = obj({ kubeConfigPath: scalar });
-const joinControlPlane = obj({ localAPIEndpoint: apiEndpoint, certificateKey: scalar });
+  // Types shared by both versions.
+  const imageMeta = { imageRepository: scalar, imageTag: scalar };
+  const apiEndpoint = obj({ advertiseAddress: scalar, bindPort: scalar });
+  // core/v1 Taint.
+  const taint = obj({ key: scalar, value: scalar, effect: scalar, timeAdded: scalar });
+  const hostPathMount = obj({ name: scalar, hostPath: scalar, mountPath: scalar, readOnly: scalar, pathType: scalar });
+  const networking = obj({ serviceSubnet: scalar, podSubnet: scalar, dnsDomain: scalar });
+  const externalEtcd = obj({ endpoints: strings, caFile: scalar, certFile: scalar, keyFile: scalar });
+  // bootstraptoken/v1 BootstrapToken; the token itself (BootstrapTokenString) is written as one string.
+  const bootstrapToken = obj({ token: scalar, description: scalar, ttl: scalar, expires: scalar, usages: strings, groups: strings });
+  const patches = obj({ directory: scalar });
+  const bootstrapTokenDiscovery = obj({ token: scalar, apiServerEndpoint: scalar, caCertHashes: strings, unsafeSkipCAVerification: scalar });
+  const fileDiscovery = obj({ kubeConfigPath: scalar });
+  const joinControlPlane = obj({ localAPIEndpoint: apiEndpoint, certificateKey: scalar });
 
-// v1beta4: extra arguments are a list of {name, value} (Arg); v1beta3 had string maps.
-const argList = list(obj({ name: scalar, value: scalar }), "a list of {name, value} (v1beta4's form; a map is v1beta3's)");
-// core/v1 EnvVar, inlined in v1beta4 EnvVar; valueFrom (EnvVarSource) is not checked inside.
-const envVars = list(obj({ name: scalar, value: scalar, valueFrom: unchecked }), "a list of {name, value}");
-const timeouts = obj({
-  controlPlaneComponentHealthCheck: scalar,
-  kubeletHealthCheck: scalar,
-  kubernetesAPICall: scalar,
-  etcdAPICall: scalar,
-  tlsBootstrap: scalar,
-  discovery: scalar,
-  upgradeManifests: scalar,
-});
-const v4ControlPlaneComponent = { extraArgs: argList, extraVolumes: list(hostPathMount), extraEnvs: envVars };
-const v4NodeRegistration = obj({
-  name: scalar,
-  criSocket: scalar,
-  taints: list(taint),
-  kubeletExtraArgs: argList,
-  ignorePreflightErrors: strings,
-  imagePullPolicy: scalar,
-  imagePullSerial: scalar,
-});
-
-const V1BETA4: Readonly<Record<string, ObjectSchema>> = {
-  InitConfiguration: obj({
-    ...typeMeta,
-    bootstrapTokens: list(bootstrapToken),
-    dryRun: scalar,
-    nodeRegistration: v4NodeRegistration,
-    localAPIEndpoint: apiEndpoint,
-    certificateKey: scalar,
-    skipPhases: strings,
-    patches,
-    timeouts,
-  }),
-  ClusterConfiguration: obj({
-    ...typeMeta,
-    etcd: obj({
-      local: obj({
-        ...imageMeta,
-        dataDir: scalar,
-        extraArgs: argList,
-        extraEnvs: envVars,
-        serverCertSANs: strings,
-        peerCertSANs: strings,
-      }),
-      external: externalEtcd,
-    }),
-    networking,
-    kubernetesVersion: scalar,
-    controlPlaneEndpoint: scalar,
-    apiServer: obj({ ...v4ControlPlaneComponent, certSANs: strings }),
-    controllerManager: obj(v4ControlPlaneComponent),
-    scheduler: obj(v4ControlPlaneComponent),
-    dns: obj({ ...imageMeta, disabled: scalar }),
-    proxy: obj({ disabled: scalar }),
-    certificatesDir: scalar,
-    imageRepository: scalar,
-    featureGates: map(scalar),
-    clusterName: scalar,
-    encryptionAlgorithm: scalar,
-    certificateValidityPeriod: scalar,
-    caCertificateValidityPeriod: scalar,
-  }),
-  JoinConfiguration: obj({
-    ...typeMeta,
-    dryRun: scalar,
-    nodeRegistration: v4NodeRegistration,
-    caCertPath: scalar,
-    discovery: obj({ bootstrapToken: bootstrapTokenDiscovery, file: fileDiscovery, tlsBootstrapToken: scalar }),
-    controlPlane: joinControlPlane,
-    skipPhases: strings,
-    patches,
-    timeouts,
-  }),
-  ResetConfiguration: obj({
-    ...typeMeta,
-    cleanupTmpDir: scalar,
-    certificatesDir: scalar,
+  // v1beta4: extra arguments are a list of {name, value} (Arg); v1beta3 had string maps.
+  const argList = list(obj({ name: scalar, value: scalar }), "a list of {name, value} (v1beta4's form; a map is v1beta3's)");
+  // core/v1 EnvVar, inlined in v1beta4 EnvVar; valueFrom (EnvVarSource) is not checked inside.
+  const envVars = list(obj({ name: scalar, value: scalar, valueFrom: unchecked }), "a list of {name, value}");
+  const timeouts = obj({
+    controlPlaneComponentHealthCheck: scalar,
+    kubeletHealthCheck: scalar,
+    kubernetesAPICall: scalar,
+    etcdAPICall: scalar,
+    tlsBootstrap: scalar,
+    discovery: scalar,
+    upgradeManifests: scalar,
+  });
+  const v4ControlPlaneComponent = { extraArgs: argList, extraVolumes: list(hostPathMount), extraEnvs: envVars };
+  const v4NodeRegistration = obj({
+    name: scalar,
     criSocket: scalar,
-    dryRun: scalar,
-    force: scalar,
+    taints: list(taint),
+    kubeletExtraArgs: argList,
     ignorePreflightErrors: strings,
-    skipPhases: strings,
-    unmountFlags: strings,
-    timeouts,
-  }),
-  UpgradeConfiguration: obj({
-    ...typeMeta,
-    apply: obj({
-      kubernetesVersion: scalar,
-      allowExperimentalUpgrades: scalar,
-      allowRCUpgrades: scalar,
-      certificateRenewal: scalar,
+    imagePullPolicy: scalar,
+    imagePullSerial: scalar,
+  });
+
+  const V1BETA4: Readonly<Record<string, ObjectSchema>> = {
+    InitConfiguration: obj({
+      ...typeMeta,
+      bootstrapTokens: list(bootstrapToken),
       dryRun: scalar,
-      etcdUpgrade: scalar,
-      forceUpgrade: scalar,
-      ignorePreflightErrors: strings,
-      patches,
-      printConfig: scalar,
-      skipPhases: strings,
-      // UpgradeApplyConfiguration.SkipPhases has no json tag in v1beta4/types.go at 1329935739c3, so
-      // encoding/json names it "SkipPhases"; both spellings are accepted.
-      SkipPhases: strings,
-    }),
-    diff: obj({ kubernetesVersion: scalar, contextLines: scalar }),
-    node: obj({
-      certificateRenewal: scalar,
-      dryRun: scalar,
-      etcdUpgrade: scalar,
-      ignorePreflightErrors: strings,
+      nodeRegistration: v4NodeRegistration,
+      localAPIEndpoint: apiEndpoint,
+      certificateKey: scalar,
       skipPhases: strings,
       patches,
+      timeouts,
     }),
-    plan: obj({
+    ClusterConfiguration: obj({
+      ...typeMeta,
+      etcd: obj({
+        local: obj({
+          ...imageMeta,
+          dataDir: scalar,
+          extraArgs: argList,
+          extraEnvs: envVars,
+          serverCertSANs: strings,
+          peerCertSANs: strings,
+        }),
+        external: externalEtcd,
+      }),
+      networking,
       kubernetesVersion: scalar,
-      allowExperimentalUpgrades: scalar,
-      allowRCUpgrades: scalar,
+      controlPlaneEndpoint: scalar,
+      apiServer: obj({ ...v4ControlPlaneComponent, certSANs: strings }),
+      controllerManager: obj(v4ControlPlaneComponent),
+      scheduler: obj(v4ControlPlaneComponent),
+      dns: obj({ ...imageMeta, disabled: scalar }),
+      proxy: obj({ disabled: scalar }),
+      certificatesDir: scalar,
+      imageRepository: scalar,
+      featureGates: map(scalar),
+      clusterName: scalar,
+      encryptionAlgorithm: scalar,
+      certificateValidityPeriod: scalar,
+      caCertificateValidityPeriod: scalar,
+    }),
+    JoinConfiguration: obj({
+      ...typeMeta,
       dryRun: scalar,
+      nodeRegistration: v4NodeRegistration,
+      caCertPath: scalar,
+      discovery: obj({ bootstrapToken: bootstrapTokenDiscovery, file: fileDiscovery, tlsBootstrapToken: scalar }),
+      controlPlane: joinControlPlane,
+      skipPhases: strings,
+      patches,
+      timeouts,
+    }),
+    ResetConfiguration: obj({
+      ...typeMeta,
+      cleanupTmpDir: scalar,
+      certificatesDir: scalar,
+      criSocket: scalar,
+      dryRun: scalar,
+      force: scalar,
       ignorePreflightErrors: strings,
-      printConfig: scalar,
+      skipPhases: strings,
+      unmountFlags: strings,
+      timeouts,
     }),
-    timeouts,
-  }),
-};
-
-const stringMap = map(scalar);
-const v3ControlPlaneComponent = { extraArgs: stringMap, extraVolumes: list(hostPathMount) };
-const v3NodeRegistration = obj({
-  name: scalar,
-  criSocket: scalar,
-  taints: list(taint),
-  kubeletExtraArgs: stringMap,
-  ignorePreflightErrors: strings,
-  imagePullPolicy: scalar,
-});
-
-const V1BETA3: Readonly<Record<string, ObjectSchema>> = {
-  InitConfiguration: obj({
-    ...typeMeta,
-    bootstrapTokens: list(bootstrapToken),
-    nodeRegistration: v3NodeRegistration,
-    localAPIEndpoint: apiEndpoint,
-    certificateKey: scalar,
-    skipPhases: strings,
-    patches,
-  }),
-  ClusterConfiguration: obj({
-    ...typeMeta,
-    etcd: obj({
-      local: obj({ ...imageMeta, dataDir: scalar, extraArgs: stringMap, serverCertSANs: strings, peerCertSANs: strings }),
-      external: externalEtcd,
+    UpgradeConfiguration: obj({
+      ...typeMeta,
+      apply: obj({
+        kubernetesVersion: scalar,
+        allowExperimentalUpgrades: scalar,
+        allowRCUpgrades: scalar,
+        certificateRenewal: scalar,
+        dryRun: scalar,
+        etcdUpgrade: scalar,
+        forceUpgrade: scalar,
+        ignorePreflightErrors: strings,
+        patches,
+        printConfig: scalar,
+        skipPhases: strings,
+        // UpgradeApplyConfiguration.SkipPhases has no json tag in v1beta4/types.go at 1329935739c3, so
+        // encoding/json names it "SkipPhases"; both spellings are accepted.
+        SkipPhases: strings,
+      }),
+      diff: obj({ kubernetesVersion: scalar, contextLines: scalar }),
+      node: obj({
+        certificateRenewal: scalar,
+        dryRun: scalar,
+        etcdUpgrade: scalar,
+        ignorePreflightErrors: strings,
+        skipPhases: strings,
+        patches,
+      }),
+      plan: obj({
+        kubernetesVersion: scalar,
+        allowExperimentalUpgrades: scalar,
+        allowRCUpgrades: scalar,
+        dryRun: scalar,
+        ignorePreflightErrors: strings,
+        printConfig: scalar,
+      }),
+      timeouts,
     }),
-    networking,
-    kubernetesVersion: scalar,
-    controlPlaneEndpoint: scalar,
-    apiServer: obj({ ...v3ControlPlaneComponent, certSANs: strings, timeoutForControlPlane: scalar }),
-    controllerManager: obj(v3ControlPlaneComponent),
-    scheduler: obj(v3ControlPlaneComponent),
-    dns: obj(imageMeta),
-    certificatesDir: scalar,
-    imageRepository: scalar,
-    featureGates: map(scalar),
-    clusterName: scalar,
-  }),
-  JoinConfiguration: obj({
-    ...typeMeta,
-    nodeRegistration: v3NodeRegistration,
-    caCertPath: scalar,
-    discovery: obj({ bootstrapToken: bootstrapTokenDiscovery, file: fileDiscovery, tlsBootstrapToken: scalar, timeout: scalar }),
-    controlPlane: joinControlPlane,
-    skipPhases: strings,
-    patches,
-  }),
-};
+  };
+
+  const stringMap = map(scalar);
+  const v3ControlPlaneComponent = { extraArgs: stringMap, extraVolumes: list(hostPathMount) };
+  const v3NodeRegistration = obj({
+    name: scalar,
+    criSocket: scalar,
+    taints: list(taint),
+    kubeletExtraArgs: stringMap,
+    ignorePreflightErrors: strings,
+    imagePullPolicy: scalar,
+  });
+
+  const V1BETA3: Readonly<Record<string, ObjectSchema>> = {
+    InitConfiguration: obj({
+      ...typeMeta,
+      bootstrapTokens: list(bootstrapToken),
+      nodeRegistration: v3NodeRegistration,
+      localAPIEndpoint: apiEndpoint,
+      certificateKey: scalar,
+      skipPhases: strings,
+      patches,
+    }),
+    ClusterConfiguration: obj({
+      ...typeMeta,
+      etcd: obj({
+        local: obj({ ...imageMeta, dataDir: scalar, extraArgs: stringMap, serverCertSANs: strings, peerCertSANs: strings }),
+        external: externalEtcd,
+      }),
+      networking,
+      kubernetesVersion: scalar,
+      controlPlaneEndpoint: scalar,
+      apiServer: obj({ ...v3ControlPlaneComponent, certSANs: strings, timeoutForControlPlane: scalar }),
+      controllerManager: obj(v3ControlPlaneComponent),
+      scheduler: obj(v3ControlPlaneComponent),
+      dns: obj(imageMeta),
+      certificatesDir: scalar,
+      imageRepository: scalar,
+      featureGates: map(scalar),
+      clusterName: scalar,
+    }),
+    JoinConfiguration: obj({
+      ...typeMeta,
+      nodeRegistration: v3NodeRegistration,
+      caCertPath: scalar,
+      discovery: obj({ bootstrapToken: bootstrapTokenDiscovery, file: fileDiscovery, tlsBootstrapToken: scalar, timeout: scalar }),
+      controlPlane: joinControlPlane,
+      skipPhases: strings,
+      patches,
+    }),
+  };
+
+  return { v1beta4: V1BETA4, v1beta3: V1BETA3 };
+}
+
+let schemas: Readonly<Record<KubeadmApiVersion, Readonly<Record<string, ObjectSchema>>>> | undefined;
 
 /** Every kind of each supported kubeadm.k8s.io version, newest version first. */
 export const KUBEADM_SCHEMA: Readonly<Record<KubeadmApiVersion, Readonly<Record<string, ObjectSchema>>>> = {
-  v1beta4: V1BETA4,
-  v1beta3: V1BETA3,
+  get v1beta4() {
+    return (schemas ??= buildSchemas()).v1beta4;
+  },
+  get v1beta3() {
+    return (schemas ??= buildSchemas()).v1beta3;
+  },
 };
 
 /** The apiVersions kpki reads, newest first. */

@@ -22,7 +22,7 @@ async function eagerModules(): Promise<Set<string>> {
 }
 
 describe("start-up", () => {
-  it("evaluates no command's engine: init, signing, kubeconfigs, certificates, the approver's policy, trust stores", async () => {
+  it("evaluates no command's engine: init, create, signing, kubeconfigs, certificates, the approver's policy, trust stores", async () => {
     const eager = await eagerModules();
     expect(eager.has("src/cli/main.ts")).toBe(true);
     const engines = [
@@ -32,6 +32,8 @@ describe("start-up", () => {
       "src/kubeadm/kubeconfig.ts",
       "src/kubeadm/kubeconfig-user.ts",
       "src/kubeadm/generate-csr.ts",
+      "src/kubeadm/create.ts",
+      "src/kubeadm/sans.ts",
       "src/kubeadm/config-defaults.ts",
       "src/pki/cert.ts",
       "src/pki/csr.ts",

@@ -1,11 +1,11 @@
 import { mismatch, usageError } from "../../errors.js";
 import { DEFAULTS } from "../../kubeadm/config.js";
-import { CREATE_DEFAULTS, CREATE_PROFILES, planCreate, profileCa } from "../../kubeadm/create.js";
 import type { CaLocation } from "../../kubeadm/files.js";
 import { MODES } from "../../kubeadm/store.js";
 import { bytesToHex } from "../../pki/der.js";
 import { EXT_KEY_USAGE_OIDS, type ExtKeyUsage } from "../../pki/extensions.js";
 import { generateKeyPair, KEY_ALGORITHMS, privateKeyToPem } from "../../pki/keys.js";
+import { CREATE_FLAG_DEFAULTS, CREATE_PROFILE_CHOICES } from "../choices.js";
 import { defineCommand } from "../command.js";
 import { dirsFromArgs, durationFlag } from "../options.js";
 import { OUTPUT_FORMATS, renderData } from "../output.js";
@@ -20,14 +20,14 @@ export const certsCreateCommand = defineCommand({
     name: { type: "string", demandOption: true, describe: "File stem: writes NAME.key and NAME.crt (etcd-member: the member name)" },
   },
   options: {
-    profile: { type: "string", choices: CREATE_PROFILES, describe: "What the certificate is for (see below)" },
+    profile: { type: "string", choices: CREATE_PROFILE_CHOICES, describe: "What the certificate is for (see below)" },
     usage: { type: "string", array: true, choices: USAGES, describe: "Extended key usages (instead of --profile)" },
     cn: { type: "string", describe: "Subject CN [default: NAME]" },
     org: { type: "string", array: true, describe: "Subject O (repeatable)" },
     san: { type: "string", array: true, describe: "Subject alternative names: IPs and DNS names (repeatable or comma-separated; IP:/DNS: prefixes allowed)" },
-    "service-cidr": { type: "string", describe: `kube-apiserver: the service range; its first address is a SAN [default: ${CREATE_DEFAULTS.serviceCidr}]` },
-    "cluster-domain": { type: "string", describe: `kube-apiserver: adds kubernetes.default.svc.DOMAIN [default: ${CREATE_DEFAULTS.clusterDomain}]` },
-    validity: { type: "string", default: CREATE_DEFAULTS.validity, describe: "Validity from now: a Go duration, or days/years (365d, 1y)" },
+    "service-cidr": { type: "string", describe: `kube-apiserver: the service range; its first address is a SAN [default: ${CREATE_FLAG_DEFAULTS.serviceCidr}]` },
+    "cluster-domain": { type: "string", describe: `kube-apiserver: adds kubernetes.default.svc.DOMAIN [default: ${CREATE_FLAG_DEFAULTS.clusterDomain}]` },
+    validity: { type: "string", default: CREATE_FLAG_DEFAULTS.validity, describe: "Validity from now: a Go duration, or days/years (365d, 1y)" },
     algorithm: { type: "string", default: "RSA-2048", choices: KEY_ALGORITHMS, describe: "Key type" },
     "ca-dir": { type: "string", describe: "A folder holding the CA as ca.crt and ca.key" },
     "ca-cert": { type: "string", describe: "The CA certificate (with --ca-key)" },
@@ -65,7 +65,8 @@ export const certsCreateCommand = defineCommand({
     const caSources = [args["ca-dir"] !== undefined, args["ca-cert"] !== undefined, args["cert-dir"] !== undefined || args.dir !== undefined].filter(Boolean).length;
     if (caSources > 1) throw usageError("give the CA one way: --ca-dir, --ca-cert with --ca-key, or --cert-dir/--dir");
 
-    const [{ caLocation, loadIssuer, pkiPaths }, { leafSpec }, { createCertificate, ipStrings, randomSerial }] = await Promise.all([
+    const [{ CREATE_DEFAULTS, planCreate, profileCa }, { caLocation, loadIssuer, pkiPaths }, { leafSpec }, { createCertificate, ipStrings, randomSerial }] = await Promise.all([
+      import("../../kubeadm/create.js"),
       import("../../kubeadm/files.js"),
       import("../../kubeadm/resolve.js"),
       import("../../pki/cert.js"),
