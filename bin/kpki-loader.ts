@@ -66,19 +66,21 @@ export function cacheFor(source: string, cache: Buffer | undefined): Buffer | un
 export const bundleText = (bytes: Buffer): string => (isAscii(bytes) ? bytes.toString("latin1") : bytes.toString("utf8"));
 
 /**
- * Runs the bundle `source` as Node runs a CommonJS main module, whose file is `filename`, with
- * `require` as its require; compiled with `cachedData` if V8 accepts it. `source` is already
- * wrapped (WRAP_HEAD ... WRAP_TAIL, written so by the build) and is compiled as it is: Node keeps
- * a text that long outside V8's heap, where a wrapper added here would have V8 copy all of it into
- * the young generation first (a scavenge in every run).
+ * Runs the bundle `source` as Node runs a CommonJS module, whose file is `filename`, with `require`
+ * as its require, and returns its exports; compiled with `cachedData` if V8 accepts it, under the
+ * name `scriptName` (stack traces). `source` is already wrapped (WRAP_HEAD ... WRAP_TAIL, written
+ * so by the build) and is compiled as it is: Node keeps a text that long outside V8's heap, where
+ * a wrapper added here would have V8 copy all of it into the young generation first (a scavenge
+ * in every run).
  */
-export function runCommonJs(source: string, cachedData: Buffer | undefined, filename: string, require: NodeJS.Require): void {
-  if (!source.startsWith(WRAP_HEAD)) throw new Error(`${filename} is not a kpki bundle (it does not start with the CommonJS wrapper)`);
-  const script = new Script(source, cachedData ? { filename, cachedData } : { filename });
+export function runCommonJs(source: string, cachedData: Buffer | undefined, filename: string, require: NodeJS.Require | ((id: string) => unknown), scriptName = filename): unknown {
+  if (!source.startsWith(WRAP_HEAD)) throw new Error(`${scriptName} is not a kpki bundle (it does not start with the CommonJS wrapper)`);
+  const script = new Script(source, cachedData ? { filename: scriptName, cachedData } : { filename: scriptName });
   const main: unknown = script.runInThisContext();
-  if (typeof main !== "function") throw new Error(`${filename} did not compile to a CommonJS wrapper`);
+  if (typeof main !== "function") throw new Error(`${scriptName} did not compile to a CommonJS wrapper`);
   const module = { exports: {}, filename, id: ".", loaded: false, children: [], paths: [] };
   main(module.exports, require, module, filename, dirname(filename));
+  return module.exports;
 }
 
 /**

@@ -215,7 +215,11 @@ export const VENDOR_FILE = "kpki-vendor.cjs";
  * src/cli/commands/approver-run.ts), so most runs never evaluate them, but V8 would still read and
  * parse them on every start. This plugin bundles them apart, in kpki-vendor.cjs, and gives the
  * main bundle a module that loads it on first use: from the file next to the bundle, or, in the
- * single executable, from its asset of the same name (node:sea getAsset, Node >= 20.12).
+ * single executable, from its asset of the same name (node:sea getRawAsset, Node >= 20.12). Like
+ * the main bundle, it is written inside its CommonJS wrapper and compiled by bin/kpki-loader.ts,
+ * with the code cache beside it (kpki-vendor.cjs.cache, trainVendorCache) when there is one made
+ * for it: loading it took about 150 ms without one and 60 ms with it, at every start of
+ * `approver run` and `kubeconfig user --via-api`.
  */
 function vendorPlugin(): esbuild.Plugin {
   const NS = "kpki-vendor";
@@ -234,11 +238,9 @@ function vendorPlugin(): esbuild.Plugin {
 let vendor;
 module.exports = function vendorModules() {
   if (vendor !== undefined) return vendor;
+  const { bundleText, cacheFor, runCommonJs } = require("./bin/kpki-loader.ts");
   const sea = require("node:sea");
   if (sea.isSea()) {
-    const { Script } = require("node:vm");
-    const source = sea.getAsset(${JSON.stringify(VENDOR_FILE)}, "utf8");
-    const wrapper = new Script(${JSON.stringify(WRAP_HEAD)} + source + ${JSON.stringify(WRAP_TAIL)}, { filename: ${JSON.stringify(VENDOR_FILE)} }).runInThisContext();
     // The executable's require loads builtins only, and warns for anything else; the vendor code
     // asks for optional packages (bufferutil, utf-8-validate, supports-color, encoding) inside
     // try/catch: answer as Node does when they are not installed.
@@ -247,11 +249,26 @@ module.exports = function vendorModules() {
       if (isBuiltin(id)) return require(id);
       throw Object.assign(new Error("Cannot find module '" + id + "'"), { code: "MODULE_NOT_FOUND" });
     };
-    const module = { exports: {} };
-    wrapper(module.exports, vendorRequire, module, __filename, __dirname);
-    vendor = module.exports;
+    const source = bundleText(Buffer.from(sea.getRawAsset(${JSON.stringify(VENDOR_FILE)})));
+    let cache;
+    try {
+      cache = Buffer.from(sea.getRawAsset(${JSON.stringify(`${VENDOR_FILE}.cache`)}));
+    } catch {
+      cache = undefined; // an executable without the asset: V8 compiles from the source
+    }
+    vendor = runCommonJs(source, cacheFor(source, cache), __filename, vendorRequire, ${JSON.stringify(VENDOR_FILE)});
   } else {
-    vendor = require(require("node:path").join(__dirname, ${JSON.stringify(VENDOR_FILE)}));
+    const { readFileSync } = require("node:fs");
+    const { createRequire } = require("node:module");
+    const file = require("node:path").join(__dirname, ${JSON.stringify(VENDOR_FILE)});
+    const source = bundleText(readFileSync(file));
+    let cache;
+    try {
+      cache = readFileSync(file + ".cache");
+    } catch {
+      cache = undefined; // no cache: V8 compiles from the source
+    }
+    vendor = runCommonJs(source, cacheFor(source, cache), file, createRequire(file));
   }
   return vendor;
 };
@@ -298,21 +315,19 @@ export function cliBuildOptions(outfile: string, entry: "main" | "vendor" = "mai
 }
 
 /**
- * One esbuild output made ready for the loader: no "#!" line, the build id line at the end, and for
- * the main bundle (`wrap`) the CommonJS function wrapper around it all (WRAP_HEAD, WRAP_TAIL), so
- * that the loader compiles the file's text as it was read. Node decodes a text of 1 MiB or more
- * into a string outside V8's heap; wrapping it at run time made V8 copy all of it (1.3 MiB) into
- * the young generation before compiling, and that copy cost a scavenge (about 1.2 ms) in every run.
- * The vendor bundle stays a plain CommonJS file: Node's require() loads it (the single executable
- * wraps it when the approver needs it).
+ * One esbuild output made ready for the loader: no "#!" line, the build id line at the end, and the
+ * CommonJS function wrapper around it all (WRAP_HEAD, WRAP_TAIL), so that bin/kpki-loader.ts
+ * compiles the file's text as it was read. Node decodes a text of 1 MiB or more into a string
+ * outside V8's heap; wrapping it at run time made V8 copy all of it (1.3 MiB for the main bundle)
+ * into the young generation before compiling, and that copy cost a scavenge (about 1.2 ms) in
+ * every run.
  */
-function finish(outfile: string, wrap: boolean): { id: string; bytes: number } {
+function finish(outfile: string): { id: string; bytes: number } {
   // esbuild keeps bin/kpki.ts's "#!" line; V8 accepts one only at the very start of a script,
   // and the loader and the single executable compile the bundle inside a function wrapper.
   const body = readFileSync(outfile, "utf8").replace(/^#![^\n]*\n/, "");
   const id = createHash("sha256").update(body).digest("hex");
-  const idLine = `${BUILD_ID_PREFIX}${id}`;
-  const text = wrap ? `${WRAP_HEAD}${body}${idLine}${WRAP_TAIL}\n` : `${body}${idLine}\n`;
+  const text = `${WRAP_HEAD}${body}${BUILD_ID_PREFIX}${id}${WRAP_TAIL}\n`;
   writeFileSync(outfile, text);
   return { id, bytes: Buffer.byteLength(text) };
 }
@@ -323,6 +338,7 @@ export interface Bundle {
   readonly vendor: string;
   readonly id: string;
   readonly bytes: number;
+  readonly vendorId: string;
   readonly vendorBytes: number;
 }
 
@@ -334,8 +350,9 @@ export async function bundleCli(outfile: string): Promise<Bundle> {
     const result = await esbuild.build(cliBuildOptions(out, entry));
     if (result.errors.length) throw new Error(`esbuild failed: ${result.errors.map((e) => e.text).join("; ")}`);
   }
-  const { id, bytes } = finish(outfile, true);
-  return { main: outfile, vendor, id, bytes, vendorBytes: finish(vendor, false).bytes };
+  const { id, bytes } = finish(outfile);
+  const { id: vendorId, bytes: vendorBytes } = finish(vendor);
+  return { main: outfile, vendor, id, bytes, vendorId, vendorBytes };
 }
 
 /**
@@ -367,19 +384,36 @@ script.runInThisContext()(main.exports, createRequire(file), main, file, dirname
 export const TRAINING_RUN: readonly string[] = ["init", "--dir", "{dir}", "--encryption-algorithm", "ECDSA-P256", "--node-name", "n1", "--apiserver-advertise-address", "10.0.0.10"];
 
 /**
+ * The vendor bundle's trainer: it loads the bundle as vendorPlugin's loader does and makes a
+ * KubeConfig (what every use begins with), then writes the code cache. Nothing connects anywhere.
+ */
+const VENDOR_TRAINER = `
+const { readFileSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { dirname } = require("node:path");
+const { Script } = require("node:vm");
+const [file, dataFile] = process.argv.slice(2);
+const script = new Script(readFileSync(file, "utf8"), { filename: file });
+const vendor = { exports: {} };
+script.runInThisContext()(vendor.exports, createRequire(file), vendor, file, dirname(file));
+new vendor.exports.k8s.KubeConfig();
+writeFileSync(dataFile, script.createCachedData());
+`;
+
+/**
  * Writes `<bundle>.cache` (bin/kpki-loader.ts's cacheFile: the bundle's build id, a CRC-32, then
  * V8's code cache for the wrapped bundle after the training run), under a temporary name first.
- * Returns the file's size in bytes.
+ * Returns the file's size in bytes. `vendor`: the vendor bundle, trained by VENDOR_TRAINER.
  */
-export function trainCodeCache(bundle: string, id: string): number {
+export function trainCodeCache(bundle: string, id: string, vendor = false): number {
   const out = `${bundle}.cache`;
   rmSync(out, { force: true });
   const work = mkdtempSync(join(tmpdir(), "kpki-cache-"));
   try {
     const trainer = join(work, "trainer.cjs");
     const data = join(work, "v8-code-cache");
-    writeFileSync(trainer, TRAINER);
-    const argv = TRAINING_RUN.map((a) => a.replace("{dir}", join(work, "pki")));
+    writeFileSync(trainer, vendor ? VENDOR_TRAINER : TRAINER);
+    const argv = vendor ? [] : TRAINING_RUN.map((a) => a.replace("{dir}", join(work, "pki")));
     execFileSync(process.execPath, [trainer, bundle, data, ...argv], { stdio: ["ignore", "ignore", "inherit"], cwd: work, env: { ...process.env, NODE_OPTIONS: "" } });
     const file = cacheFile(id, readFileSync(data));
     writeFileSync(`${out}.tmp`, file);
@@ -426,7 +460,7 @@ const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
 
 /**
  * `npm run build`'s second step, after tsc (which emits src/ only, to dist/src): dist/bin holds
- * the loader dist/bin/kpki.js, the bundle, its code cache, the vendor bundle, and a package.json
+ * the loader dist/bin/kpki.js, the bundle, its code cache, the vendor bundle and its code cache, and a package.json
  * making dist/bin's .js files CommonJS (the package's own is "type": "module").
  */
 export async function buildNodeBundle(): Promise<void> {
@@ -441,8 +475,9 @@ export async function buildNodeBundle(): Promise<void> {
   try {
     writeFileSync(join(staging, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);
     const bundle = join(staging, "kpki.cjs");
-    const { id, bytes, vendorBytes } = await bundleCli(bundle);
+    const { id, bytes, vendor, vendorId, vendorBytes } = await bundleCli(bundle);
     const cacheBytes = trainCodeCache(bundle, id);
+    const vendorCacheBytes = trainCodeCache(vendor, vendorId, true);
     await buildLoader(join(staging, "kpki.js"));
     const old = `${bin}.old-${process.pid}`;
     if (existsSync(bin)) renameSync(bin, old);
@@ -450,7 +485,7 @@ export async function buildNodeBundle(): Promise<void> {
     rmSync(old, { recursive: true, force: true });
     const rel = (p: string): string => relative(ROOT, p);
     console.log(
-      `built ${rel(join(bin, "kpki.js"))} (loader) + ${rel(join(bin, "kpki.cjs"))} (${kib(bytes)}) + kpki.cjs.cache (${kib(cacheBytes)}) + ${VENDOR_FILE} (${kib(vendorBytes)}), build id ${id.slice(0, 12)}`,
+      `built ${rel(join(bin, "kpki.js"))} (loader) + ${rel(join(bin, "kpki.cjs"))} (${kib(bytes)}) + kpki.cjs.cache (${kib(cacheBytes)}) + ${VENDOR_FILE} (${kib(vendorBytes)}) + ${VENDOR_FILE}.cache (${kib(vendorCacheBytes)}), build id ${id.slice(0, 12)}`,
     );
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -145,17 +145,17 @@ describe("the single executable, with no node on PATH", () => {
 });
 
 describe("the npm build's bundle", () => {
-  it("dist/bin/kpki.js is the loader, and V8 accepts the code cache made for dist/bin/kpki.cjs", () => {
+  it.each(["kpki.cjs", "kpki-vendor.cjs"])("dist/bin/kpki.js is the loader, and V8 accepts the code cache made for dist/bin/%s", (name) => {
     expect(readFileSync(KPKI_JS, "utf8")).toContain("kpki.cjs");
     // The bundle is written inside its CommonJS wrapper: the loader compiles the text it read, as it is.
-    const bundle = readFileSync(join(ROOT, "dist", "bin", "kpki.cjs"), "latin1");
+    const bundle = readFileSync(join(ROOT, "dist", "bin", name), "latin1");
     expect([bundle.startsWith(WRAP_HEAD), bundle.endsWith(`${WRAP_TAIL}\n`)]).toEqual([true, true]);
     // A script file, not `node -e`, run with Node's default flags: the conditions the loader runs in.
     const probe = join(work, "probe.cjs");
     writeFileSync(probe, `
 const { readFileSync } = require("node:fs");
 const { Script } = require("node:vm");
-const file = ${JSON.stringify(join(ROOT, "dist", "bin", "kpki.cjs"))};
+const file = ${JSON.stringify(join(ROOT, "dist", "bin", name))};
 const source = readFileSync(file, "utf8");
 const cache = readFileSync(file + ".cache");
 const at = source.lastIndexOf(${JSON.stringify(BUILD_ID_PREFIX)}) + ${BUILD_ID_PREFIX.length};
