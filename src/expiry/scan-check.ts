@@ -75,42 +75,163 @@ export interface DetailedRowsOptions {
 }
 
 /**
+ * A certificate row's subject and serial number, kept as bytes outside V8's heap: 100,000 of each
+ * as JS strings are 200,000 objects that each survive V8's young generation, and that survival is
+ * what makes V8 grow its young generation to its largest (32 MB; at 100,000 certificates about a
+ * fifth of the process's peak memory). Two strings of char codes up to 0xff and up to 65,535
+ * characters each are kept one byte a character, one after the other, in 64 kB chunks that are
+ * never copied; any other pair stays as JS strings.
+ */
+class RowTexts {
+  private static readonly CHUNK = 64 << 10;
+  private readonly chunks: Uint8Array[] = [];
+  private chunk = new Uint8Array(0);
+  private used = 0;
+  /** chunk index × CHUNK + offset; -1 for none; -2 - k for wide[k]. */
+  private starts: Int32Array;
+  /** The first string's length in the low 16 bits, the second's in the high 16. */
+  private lengths: Uint32Array;
+  private readonly wide: (readonly [string, string])[] = [];
+
+  constructor(expected: number) {
+    this.starts = new Int32Array(expected);
+    this.lengths = new Uint32Array(expected);
+  }
+
+  private static narrow(s: string): boolean {
+    if (s.length > 0xffff) return false;
+    for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) > 0xff) return false;
+    return true;
+  }
+
+  set(i: number, texts: readonly [string, string] | undefined): void {
+    if (i >= this.starts.length) {
+      const size = grownSize(i);
+      const starts = new Int32Array(size);
+      starts.set(this.starts);
+      this.starts = starts;
+      const lengths = new Uint32Array(size);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+    }
+    if (texts === undefined) {
+      this.starts[i] = -1;
+      return;
+    }
+    const [a, b] = texts;
+    if (!RowTexts.narrow(a) || !RowTexts.narrow(b) || a.length + b.length > RowTexts.CHUNK) {
+      this.starts[i] = -2 - this.wide.length;
+      this.wide.push(texts);
+      return;
+    }
+    if (this.used + a.length + b.length > this.chunk.length) {
+      this.chunk = new Uint8Array(RowTexts.CHUNK);
+      this.chunks.push(this.chunk);
+      this.used = 0;
+    }
+    const chunk = this.chunk;
+    const at = this.used;
+    for (let k = 0; k < a.length; k++) chunk[at + k] = a.charCodeAt(k);
+    for (let k = 0; k < b.length; k++) chunk[at + a.length + k] = b.charCodeAt(k);
+    this.used = at + a.length + b.length;
+    this.starts[i] = (this.chunks.length - 1) * RowTexts.CHUNK + at;
+    this.lengths[i] = a.length + b.length * 0x10000;
+  }
+
+  /** The first (which = 0) or second (1) string of row i. */
+  get(i: number, which: 0 | 1): string | undefined {
+    const start = this.starts[i]!;
+    if (start === -1) return undefined;
+    if (start < -1) return this.wide[-2 - start]![which];
+    const chunk = this.chunks[Math.floor(start / RowTexts.CHUNK)]!;
+    const lengths = this.lengths[i]!;
+    const first = lengths & 0xffff;
+    const at = (start % RowTexts.CHUNK) + (which === 0 ? 0 : first);
+    return latin1(chunk, at, at + (which === 0 ? first : lengths >>> 16));
+  }
+}
+
+/** Rows beyond the expected number that the columns have room for from the start. */
+const EXTRA_ROWS = 64;
+
+/**
+ * The new length of a column that has no room for row i: half as long again. A copy leaves the old
+ * column to the garbage collector, which frees it only with the old generation (a full GC), so
+ * columns grow little at a time; at 100,000 rows a doubling kept 5 MB of copies for nothing.
+ */
+const grownSize = (i: number): number => i + (i >> 1) + 64;
+
+/** Equal strings as one small number each (issuer names and key identifiers repeat across thousands of rows). */
+class Interned {
+  private readonly ids = new Map<string, number>();
+  readonly values: string[] = [];
+
+  id(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.values.length;
+      this.ids.set(s, id);
+      this.values.push(s);
+    }
+    return id;
+  }
+}
+
+/** Whether b[s1, e1) and b[s2, e2) hold the same bytes. */
+function rangesEqual(b: Bytes, s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let k = 0; k < e1 - s1; k++) if (b[s1 + k] !== b[s2 + k]) return false;
+  return true;
+}
+
+/**
  * The rows of the detailed table, added in order; `finish` links the chains and sets the statuses.
- * Rows are kept column by column (plain arrays of numbers are stored unboxed by V8): about 200
- * bytes a certificate, plus the names and key identifiers used for linking until `finish`.
+ * Rows are kept column by column, in typed arrays and byte chunks outside V8's heap (see
+ * RowTexts): about 40 bytes a certificate besides its path (shared with the scan's list) and the
+ * characters of its subject and serial number; issuers, shared by many rows, and until `finish`
+ * the names and key identifiers of the certificates that can be issuers are kept once each.
  */
 export class DetailedRows implements DetailedRowTable {
   private count = 0;
   private readonly names: string[];
   /** The path where it is not the name. */
   private readonly paths = new Map<number, string>();
-  private readonly subjects: (string | undefined)[];
-  private readonly issuers: (string | undefined)[];
-  private readonly serials: (string | undefined)[];
+  /** Subject and serial number. */
+  private readonly texts: RowTexts;
+  /**
+   * Per row, its issuer as an index into the three arrays below (rows issued by the same CA share
+   * one), or -1 for a row without a certificate: the issuer's name as shown, its name as a `keys`
+   * id (the DER, for linking) and the authority key identifier's `keys` id or -1.
+   */
+  private issuerRefs: Int32Array;
+  private readonly refIds = new Map<string, number>();
+  private readonly refTexts: string[] = [];
+  private refKeys: number[] = [];
+  private refAkis: number[] = [];
   private notBefores: Float64Array;
   private notAfters: Float64Array;
   /** STATUSES index + 8 × CHAINS index + 64 × KEYS index. */
-  private codes: Int32Array;
+  private codes: Uint8Array;
   /** The row index of the issuer found, or -1. */
   private chainIssuers: Int32Array;
   private readonly keyPaths = new Map<number, string>();
   private readonly errors = new Map<number, string>();
   private readonly unreadable = new Set<number>();
-  // For linking; dropped by `finish`.
+  // For linking; dropped by `finish`. Names (their DER as latin1) and key identifiers are `keys` ids.
+  private keys = new Interned();
   /** Subject names of the certificates that can be issuers. */
-  private subjectKeys: (string | undefined)[];
+  private subjectKeys = new Map<number, number>();
   /** Rows whose issuer name is their subject name. */
   private selfIssued = new Set<number>();
-  private issuerKeys: (string | undefined)[];
-  private skis = new Map<number, string>();
-  private akis: (string | undefined)[];
+  /** Subject key identifier ids, of the rows where linking may look at it. */
+  private skis = new Map<number, number>();
+  /** --verify: the public keys of the certificates that can be issuers (latin1 SPKI). */
   private spkis = new Map<number, string>();
   /** The next row with the same subject name, in reading order (only rows that can be issuers are indexed). */
   private nextSame = new Map<number, number>();
-  private firstBySubject = new Map<string, number>();
-  private lastBySubject = new Map<string, number>();
+  private firstBySubject = new Map<number, number>();
+  private lastBySubject = new Map<number, number>();
   private pending = new Map<number, Pending>();
-  private readonly strings = new Map<string, string>();
   private readonly spkiBytes = new Map<string, Bytes>();
   private readonly sigOids = new Map<string, string>();
   /** name\0path of the rows added by addFound, to list each once. */
@@ -118,24 +239,23 @@ export class DetailedRows implements DetailedRowTable {
   private readonly opts: DetailedRowsOptions;
 
   /**
-   * `expected`: about how many rows will be added (say the number of files scanned). The columns
+   * `expected`: about how many rows will be added (say the number of files scanned); room is made
+   * for EXTRA_ROWS more (kubeadm's own files with --verify, kubeconfigs, the kubelet's). The columns
    * are made that long at once: growing a column of 100,000 by copies leaves about twice its
    * size behind for the garbage collector, which at that size shows in the peak memory.
    */
   constructor(opts: DetailedRowsOptions, expected = 0) {
     this.opts = opts;
-    const column = (): undefined[] => Array.from({ length: expected }, () => undefined);
-    this.names = [];
-    this.subjects = column();
-    this.issuers = column();
-    this.serials = column();
-    this.subjectKeys = column();
-    this.issuerKeys = column();
-    this.akis = column();
-    this.notBefores = new Float64Array(expected);
-    this.notAfters = new Float64Array(expected);
-    this.codes = new Int32Array(expected);
-    this.chainIssuers = new Int32Array(expected);
+    // Made with its length at once (the others are typed arrays, made so below), and filled with
+    // an empty string rather than left with holes, so that V8 keeps it a plain array.
+    const rows = expected + EXTRA_ROWS;
+    this.names = Array.from({ length: rows }, () => "");
+    this.texts = new RowTexts(rows);
+    this.issuerRefs = new Int32Array(rows);
+    this.notBefores = new Float64Array(rows);
+    this.notAfters = new Float64Array(rows);
+    this.codes = new Uint8Array(rows);
+    this.chainIssuers = new Int32Array(rows);
   }
 
   get length(): number {
@@ -145,29 +265,31 @@ export class DetailedRows implements DetailedRowTable {
   /** Room in the typed columns for row i. */
   private grow(i: number): void {
     if (i < this.codes.length) return;
-    const size = Math.max(16, 2 * i);
-    const grown = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+    const size = grownSize(i);
+    const grown = <A extends Float64Array | Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
       const b = make(size);
       b.set(a);
       return b;
     };
     this.notBefores = grown(this.notBefores, (n) => new Float64Array(n));
     this.notAfters = grown(this.notAfters, (n) => new Float64Array(n));
-    this.codes = grown(this.codes, (n) => new Int32Array(n));
+    this.codes = grown(this.codes, (n) => new Uint8Array(n));
     this.chainIssuers = grown(this.chainIssuers, (n) => new Int32Array(n));
+    this.issuerRefs = grown(this.issuerRefs, (n) => new Int32Array(n));
   }
 
   row(i: number): DetailedRow {
     const nb = this.notBefores[i]!;
     const na = this.notAfters[i]!;
     const issuerRow = this.chainIssuers[i]!;
+    const issuer = this.issuerRefs[i]!;
     const hasCert = !Number.isNaN(na);
     return {
       name: this.names[i]!,
       path: this.paths.get(i) ?? this.names[i]!,
-      subject: this.subjects[i],
-      issuer: this.issuers[i],
-      serialNumber: this.serials[i],
+      subject: this.texts.get(i, 0),
+      issuer: issuer >= 0 ? this.refTexts[issuer] : undefined,
+      serialNumber: this.texts.get(i, 1),
       notBefore: hasCert ? new Date(nb) : undefined,
       notAfter: hasCert ? new Date(na) : undefined,
       residualTime: hasCert ? Math.trunc((na - this.opts.now.getTime()) / 1000) : undefined,
@@ -205,14 +327,6 @@ export class DetailedRows implements DetailedRowTable {
     for (let i = 0; i < this.count; i++) yield this.row(i);
   }
 
-  /** One string object for equal strings (issuer names and key identifiers repeat across thousands of rows). */
-  private intern(s: string): string {
-    const known = this.strings.get(s);
-    if (known !== undefined) return known;
-    this.strings.set(s, s);
-    return s;
-  }
-
   /** A row read by rowsFromFile, rowsFromKubeconfig or kubeletRows. */
   async addFound(row: FoundRow): Promise<void> {
     const id = `${row.name}\u0000${row.path}`;
@@ -227,28 +341,23 @@ export class DetailedRows implements DetailedRowTable {
     if (fromScan && this.seen.size && this.seen.has(`${row.name}\u0000${row.path}`)) return;
     const i = this.count++;
     this.grow(i);
-    this.names.push(row.name);
+    if (i < this.names.length) this.names[i] = row.name;
+    else this.names.push(row.name);
     if (row.path !== row.name) this.paths.set(i, row.path);
     const c = row.certificate;
     this.chainIssuers[i] = -1;
     if (!c) {
-      this.subjects[i] = undefined;
-      this.issuers[i] = undefined;
-      this.serials[i] = undefined;
+      this.texts.set(i, undefined);
+      this.issuerRefs[i] = -1;
       this.notBefores[i] = Number.NaN;
       this.notAfters[i] = Number.NaN;
       this.setCodes(i, row.missing ? "MISSING" : "INVALID", "-", "-");
-      this.subjectKeys[i] = undefined;
-      this.issuerKeys[i] = undefined;
-      this.akis[i] = undefined;
       if (row.error !== undefined) this.errors.set(i, row.error);
       if (row.unreadable) this.unreadable.add(i);
       return;
     }
     const b = c.der;
-    this.subjects[i] = c.subject;
-    this.issuers[i] = this.intern(c.issuer);
-    this.serials[i] = c.serialHex;
+    this.texts.set(i, [c.subject, c.serialHex]);
     this.notBefores[i] = c.notBefore;
     this.notAfters[i] = c.notAfter;
     let key: KeyStatus = "-";
@@ -262,27 +371,38 @@ export class DetailedRows implements DetailedRowTable {
       }
     }
     this.setCodes(i, "OK", "-", key);
-    const issuerKey = this.intern(latin1(b, c.issuerStart, c.issuerEnd));
-    this.issuerKeys[i] = issuerKey;
-    const subjectKey = latin1(b, c.subjectStart, c.subjectEnd);
-    if (subjectKey === issuerKey) this.selfIssued.add(i);
+    const issuerKey = this.keys.id(latin1(b, c.issuerStart, c.issuerEnd));
+    const selfIssued = rangesEqual(b, c.subjectStart, c.subjectEnd, c.issuerStart, c.issuerEnd);
+    if (selfIssued) this.selfIssued.add(i);
     // Only a CA certificate (BasicConstraints cA TRUE, or no BasicConstraints: a v1 certificate)
     // can be an issuer (RFC 5280 §4.2.1.9 and §6.1.4 (k)); a leaf's subject is not kept.
     const canIssue = c.isCa || !c.hasBasicConstraints;
-    if (canIssue) this.subjectKeys[i] = subjectKey;
+    const subjectKey = canIssue ? (selfIssued ? issuerKey : this.keys.id(latin1(b, c.subjectStart, c.subjectEnd))) : -1;
+    if (canIssue) this.subjectKeys.set(i, subjectKey);
     // The subject key identifier matters for linking an issuer, or a certificate to itself.
-    if (c.skiStart >= 0 && (canIssue || subjectKey === issuerKey)) this.skis.set(i, latin1(b, c.skiStart, c.skiEnd));
+    if (c.skiStart >= 0 && (canIssue || selfIssued)) this.skis.set(i, this.keys.id(latin1(b, c.skiStart, c.skiEnd)));
 
-    this.akis[i] = c.akiStart >= 0 ? this.intern(latin1(b, c.akiStart, c.akiEnd)) : undefined;
+    const aki = c.akiStart >= 0 ? this.keys.id(latin1(b, c.akiStart, c.akiEnd)) : -1;
+    // The issuer's name as shown follows from its DER, so (name, key identifier) picks one text.
+    const refKey = `${issuerKey} ${aki}`;
+    let ref = this.refIds.get(refKey);
+    if (ref === undefined) {
+      ref = this.refTexts.length;
+      this.refIds.set(refKey, ref);
+      this.refTexts.push(c.issuer);
+      this.refKeys.push(issuerKey);
+      this.refAkis.push(aki);
+    }
+    this.issuerRefs[i] = ref;
     // --verify checks signatures as certificates come, so it indexes every subject now; the names
     // alone are linked in `finish`, where only the subjects some certificate names as issuer are indexed.
     if (this.opts.verify) {
       if (canIssue) this.index(i, subjectKey);
-      await this.verifyEarly(i, c);
+      await this.verifyEarly(i, c, canIssue, selfIssued);
     }
   }
 
-  private index(i: number, subjectKey: string): void {
+  private index(i: number, subjectKey: number): void {
     const first = this.firstBySubject.get(subjectKey);
     if (first === undefined) this.firstBySubject.set(subjectKey, i);
     else {
@@ -303,16 +423,29 @@ export class DetailedRows implements DetailedRowTable {
     this.chainIssuers[i] = issuer;
   }
 
-  /** The rows with the subject name `name`, in reading order. */
-  private *named(name: string | undefined): Generator<number> {
-    for (let j = name === undefined ? undefined : this.firstBySubject.get(name); j !== undefined; j = this.nextSame.get(j)) yield j;
+  /** Row i's issuer name as a `keys` id; -1 without a certificate. */
+  private issuerKeyOf(i: number): number {
+    const ref = this.issuerRefs[i]!;
+    return ref < 0 ? -1 : this.refKeys[ref]!;
+  }
+
+  /** Row i's authority key identifier as a `keys` id; -1 when it has none. */
+  private akiOf(i: number): number {
+    const ref = this.issuerRefs[i]!;
+    return ref < 0 ? -1 : this.refAkis[ref]!;
+  }
+
+  /** The rows with the subject name `name` (a `keys` id), in reading order. */
+  private *named(name: number): Generator<number> {
+    for (let j = name < 0 ? undefined : this.firstBySubject.get(name); j !== undefined; j = this.nextSame.get(j)) yield j;
   }
 
   /** --verify: the checks that can be made with the certificates read so far. */
-  private async verifyEarly(i: number, c: CertificateScan): Promise<void> {
+  private async verifyEarly(i: number, c: CertificateScan, canIssue: boolean, selfIssued: boolean): Promise<void> {
     const b = c.der;
-    const spki = this.intern(latin1(b, c.spkiStart, c.spkiEnd));
-    this.spkis.set(i, spki);
+    // The key is kept only where it may verify a signature: its own, or (an issuer) another's.
+    const spki = canIssue || selfIssued ? latin1(b, c.spkiStart, c.spkiEnd) : undefined;
+    if (canIssue && spki !== undefined) this.spkis.set(i, spki);
     const oidKey = latin1(b, c.sigOidStart, c.sigOidEnd);
     let sigOid = this.sigOids.get(oidKey);
     if (sigOid === undefined) {
@@ -321,14 +454,13 @@ export class DetailedRows implements DetailedRowTable {
     }
     const tbs = b.subarray(c.tbsStart, c.tbsEnd);
     const signature = b.subarray(c.signatureStart, c.signatureEnd);
-    const selfIssued = this.selfIssued.has(i);
-    if (selfIssued && (await this.opts.verifySignature(sigOid, this.keyBytes(spki), signature, tbs))) {
+    if (selfIssued && spki !== undefined && (await this.opts.verifySignature(sigOid, this.keyBytes(spki), signature, tbs))) {
       this.setChain(i, "self-signed");
       return;
     }
     const tried = new Set<string>();
-    if (selfIssued) tried.add(spki);
-    for (const j of this.named(this.issuerKeys[i])) {
+    if (selfIssued && spki !== undefined) tried.add(spki);
+    for (const j of this.named(this.issuerKeyOf(i))) {
       const candidate = this.spkis.get(j);
       if (j === i || candidate === undefined || tried.has(candidate)) continue;
       tried.add(candidate);
@@ -343,7 +475,7 @@ export class DetailedRows implements DetailedRowTable {
   /** --verify: the certificates read after row i that may have signed it. */
   private async verifyLate(i: number, p: Pending): Promise<void> {
     let named = false;
-    for (const j of this.named(this.issuerKeys[i])) {
+    for (const j of this.named(this.issuerKeyOf(i))) {
       if (j === i) continue;
       named = true;
       const candidate = this.spkis.get(j);
@@ -354,28 +486,28 @@ export class DetailedRows implements DetailedRowTable {
         return;
       }
     }
-    const aki = this.akis[i];
-    const claimsSelf = this.selfIssued.has(i) && (aki === undefined || aki === this.skis.get(i));
+    const aki = this.akiOf(i);
+    const claimsSelf = this.selfIssued.has(i) && (aki < 0 || aki === this.skis.get(i));
     this.setChain(i, named || claimsSelf ? "bad signature" : "unknown issuer");
   }
 
   /** Without --verify: the issuer by names and key identifiers. */
   private link(i: number): void {
     const selfIssued = this.selfIssued.has(i);
-    const aki = this.akis[i];
-    if (selfIssued && aki !== undefined && aki === this.skis.get(i)) return this.setChain(i, "self-issued");
+    const aki = this.akiOf(i);
+    if (selfIssued && aki >= 0 && aki === this.skis.get(i)) return this.setChain(i, "self-issued");
     let byName = -1;
-    for (const j of this.named(this.issuerKeys[i])) {
+    for (const j of this.named(this.issuerKeyOf(i))) {
       if (j === i) continue;
       const ski = this.skis.get(j);
-      if (aki !== undefined && ski === aki) return this.setChain(i, "linked", j);
-      if (byName < 0 && (aki === undefined || ski === undefined)) byName = j;
+      if (aki >= 0 && ski === aki) return this.setChain(i, "linked", j);
+      if (byName < 0 && (aki < 0 || ski === undefined)) byName = j;
     }
     // Issuer and subject names equal, no authority key identifier: a CA is taken as its own issuer; a
     // leaf (which cannot issue) as issued by a CA of that name when one was read (cfssl gives a
     // server certificate its CA's name and no authority key identifier).
-    const canIssue = this.subjectKeys[i] !== undefined;
-    if (selfIssued && aki === undefined && (canIssue || byName < 0)) this.setChain(i, "self-issued");
+    const canIssue = this.subjectKeys.has(i);
+    if (selfIssued && aki < 0 && (canIssue || byName < 0)) this.setChain(i, "self-issued");
     else if (byName >= 0) this.setChain(i, "linked", byName);
     else this.setChain(i, "unknown issuer");
   }
@@ -385,14 +517,11 @@ export class DetailedRows implements DetailedRowTable {
     const { now, thresholds } = this.opts;
     const nowMs = now.getTime();
     if (!this.opts.verify) {
-      const issuerNames = new Set(this.issuerKeys);
-      for (let i = 0; i < this.count; i++) {
-        const subjectKey = this.subjectKeys[i];
-        if (subjectKey !== undefined && issuerNames.has(subjectKey)) this.index(i, subjectKey);
-      }
+      const issuerNames = new Set(this.refKeys);
+      for (const [i, subjectKey] of this.subjectKeys) if (issuerNames.has(subjectKey)) this.index(i, subjectKey);
     }
     for (let i = 0; i < this.count; i++) {
-      if (this.issuerKeys[i] === undefined) continue; // no certificate
+      if (this.issuerRefs[i]! < 0) continue; // no certificate
       const pending = this.pending.get(i);
       if (!this.opts.verify) this.link(i);
       else if (pending) await this.verifyLate(i, pending);
@@ -407,12 +536,13 @@ export class DetailedRows implements DetailedRowTable {
       else if (key === "MISMATCH") this.errors.set(i, `${this.keyPaths.get(i)} does not belong to this certificate`);
     }
     // What linking needed is not needed any more.
-    this.subjectKeys = [];
+    this.keys = new Interned();
+    this.subjectKeys = new Map();
     this.selfIssued = new Set();
-    this.issuerKeys = [];
+    this.refKeys = [];
     this.nextSame = new Map();
     this.skis = new Map();
-    this.akis = [];
+    this.refAkis = [];
     this.spkis = new Map();
     this.firstBySubject = new Map();
     this.lastBySubject = new Map();
