@@ -2,19 +2,21 @@
  * Bundles the kpki CLI (bin/kpki.ts and everything it imports) into one CommonJS file with
  * esbuild, for two users:
  *
- * - `npm run build`: dist/bin/kpki.cjs, its V8 code cache dist/bin/kpki.cjs.cache, and
- *   dist/bin/kpki.js, the small CommonJS loader (bin/kpki-loader.ts) that the package's `bin`
- *   names. The library under dist/src stays tsc's output.
- * - `npm run build:binary` (scripts/build-binary.ts): the same bundle and cache, which the single
- *   executable runs from its assets.
+ * - `npm run build`: dist/bin/kpki.cjs, its V8 code cache dist/bin/kpki.cjs.cache, the vendor
+ *   bundle dist/bin/kpki-vendor.cjs with its cache (vendorPlugin), and dist/bin/kpki.js, the small
+ *   CommonJS loader (bin/kpki-loader.ts) that the package's `bin` names. The library under dist/src
+ *   stays tsc's output.
+ * - `npm run build:binary` (scripts/build-binary.ts): the same bundles and the main bundle's cache,
+ *   which the single executable runs from its assets.
  *
  * Why one CommonJS file: Node 20 has no compile cache for ES modules (module.enableCompileCache
  * came in Node 22.1), and loading ~100 ES modules dominated start-up; a single executable's main
  * script must be CommonJS anyway (https://nodejs.org/docs/latest-v20.x/api/single-executable-applications.html).
  * esbuild keeps every `import()` lazy in CommonJS output (a module reached only through `import()`
  * is wrapped in an init function that runs on the first call), so `kpki version` evaluates
- * neither @peculiar/x509 nor the approver's modules; @kubernetes/client-node and prom-client are
- * not even parsed (vendorPlugin).
+ * neither @peculiar/x509 nor the approver's modules nor any command's engine (src/cli's command
+ * modules import those when they run; test/cli/startup.test.ts checks it); @kubernetes/client-node
+ * and prom-client are not even parsed (vendorPlugin).
  *
  * Run: `node --import tsx scripts/bundle.ts` (what `npm run build` does after tsc).
  */
