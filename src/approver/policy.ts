@@ -1,4 +1,4 @@
-import { base64ToBytes, type Bytes } from "../pki/der.js";
+import { paddedBase64ToBytes, type Bytes } from "../pki/der.js";
 import { asciiDnsName, isDns1123Subdomain } from "../pki/dns.js";
 import { EXTENSION_OIDS, EXTENSION_REQUEST_OID } from "../pki/extensions.js";
 import { formatIp, normalizeIp, parseCidr, parseIp, type Cidr } from "../pki/ip.js";
@@ -115,6 +115,13 @@ const USAGE_SETS = [
   ["digital signature", "server auth"],
 ];
 
+/** The same strings, each once, in any order. */
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!b.includes(a[i]!) || a.indexOf(a[i]!) !== i) return false;
+  return true;
+}
+
 /** The signature algorithms a node may sign its request with (SHA-1 and MD5 are refused; RSA-PSS is not used by kubelets). */
 const SIGNATURE_ALGORITHMS: Readonly<Record<string, "rsa" | "ec" | "ed25519">> = {
   "1.2.840.113549.1.1.11": "rsa", "1.2.840.113549.1.1.12": "rsa", "1.2.840.113549.1.1.13": "rsa",
@@ -225,23 +232,14 @@ function compile(cfg: PolicyConfig): Compiled {
 /** What was read of each spec.request, by its text. */
 export type RequestCache = Map<string, StrictRequest | RequestError>;
 
-/** Standard base64 with padding, nothing else (what a []byte field holds in JSON). */
-function isPaddedBase64(text: string): boolean {
-  if (text.length % 4) return false;
-  const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  for (let i = 0; i < text.length - pad; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47)) return false;
-  }
-  return true;
-}
 function readSpecRequest(request: string, maxBytes: number, cache?: RequestCache): StrictRequest | Decision {
   const size = Math.floor((request.length * 3) / 4) - (request.endsWith("==") ? 2 : request.endsWith("=") ? 1 : 0);
   if (size > maxBytes) return decide("deny", "RequestTooLarge", `the request is ${size} bytes; the limit is ${maxBytes}`);
   let r = cache?.get(request);
   if (!r) {
-    if (!isPaddedBase64(request)) return decide("deny", "MalformedRequest", "spec.request is not base64");
-    const raw = base64ToBytes(request);
+    // Standard base64 with padding, nothing else (what a []byte field holds in JSON).
+    const raw = paddedBase64ToBytes(request);
+    if (!raw) return decide("deny", "MalformedRequest", "spec.request is not base64");
     try {
       r = readRequest(raw);
     } catch (error) {
@@ -284,22 +282,30 @@ function keyProblem(req: StrictRequest): Decision | undefined {
 
 /** The subject, attributes, extensions, signature algorithm and key of a request that reads. */
 function requestProblem(req: StrictRequest, username: string): Decision | undefined {
-  const attrs = req.rdns.flat();
-  const unexpected = attrs.filter((a) => a.oid !== NAME_OIDS.commonName && a.oid !== NAME_OIDS.organization).map((a) => a.oid);
+  // One pass over the subject (this runs for every CSR of a burst).
+  const unexpected: string[] = [];
+  const cns: string[] = [];
+  const os: string[] = [];
+  let multiValued = false;
+  for (const rdn of req.rdns) {
+    if (rdn.length !== 1) multiValued = true;
+    for (const a of rdn) {
+      if (a.oid === NAME_OIDS.commonName) cns.push(a.value);
+      else if (a.oid === NAME_OIDS.organization) os.push(a.value);
+      else unexpected.push(a.oid);
+    }
+  }
   if (unexpected.length) return decide("deny", "UnexpectedSubjectAttribute", `the subject has attributes other than CN and O: ${unexpected.join(", ")}`);
-  const cns = attrs.filter((a) => a.oid === NAME_OIDS.commonName).map((a) => a.value);
-  const os = attrs.filter((a) => a.oid === NAME_OIDS.organization).map((a) => a.value);
   if (cns.length !== 1) return decide("deny", "SubjectMismatch", `the subject has ${cns.length} CN values; exactly one is allowed`);
   if (cns[0] !== username) return decide("deny", "SubjectMismatch", `CN ${JSON.stringify(cns[0])} is not the requester ${JSON.stringify(username)}`);
   if (os.length !== 1 || os[0] !== "system:nodes") return decide("deny", "OrganizationMismatch", `O is [${os.join(", ")}]; it must be exactly [system:nodes]`);
-  if (req.rdns.some((rdn) => rdn.length !== 1)) return decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN");
-  const attributeOids = req.attributes.map((a) => a.oid);
-  if (attributeOids.some((o) => o !== EXTENSION_REQUEST_OID) || attributeOids.length > 1) {
-    return decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${attributeOids.join(", ")}`);
+  if (multiValued) return decide("deny", "UnexpectedSubjectAttribute", "the subject has a multi-valued RDN");
+  const attributes = req.attributes;
+  if (attributes.length > 1 || (attributes.length === 1 && attributes[0]!.oid !== EXTENSION_REQUEST_OID)) {
+    return decide("deny", "UnexpectedAttribute", `the request carries attributes other than one extensionRequest: ${attributes.map((a) => a.oid).join(", ")}`);
   }
-  const extensionOids = req.extensions.map((e) => e.oid);
-  if (extensionOids.some((o) => o !== EXTENSION_OIDS.subjectAltName)) {
-    return decide("deny", "UnexpectedExtension", `the request asks for extensions other than subjectAltName: ${extensionOids.join(", ")}`);
+  if (req.extensions.some((e) => e.oid !== EXTENSION_OIDS.subjectAltName)) {
+    return decide("deny", "UnexpectedExtension", `the request asks for extensions other than subjectAltName: ${req.extensions.map((e) => e.oid).join(", ")}`);
   }
   if (!SIGNATURE_ALGORITHMS[req.signatureAlgorithm]) {
     return decide("deny", "UnsupportedSignatureAlgorithm", `signature algorithm ${req.signatureAlgorithm}; SHA-256/384/512 with RSA or ECDSA, or Ed25519, are accepted`);
@@ -343,8 +349,11 @@ function ownershipProblem(req: StrictRequest, sans: { readonly dnsNames: string[
   ];
   if (notOwned.length) return decide("deny", "SANNotOwnedByNode", `not addresses of node ${nodeName}: ${notOwned.join(", ")}`);
   const claimed: string[] = [];
-  for (const [shown, key] of [...req.dnsNames.map((d, i) => [d, dnsKey(dnsNames[i]!)] as const), ...ips.map((ip) => [formatIp(ip), ipKey(ip)] as const)]) {
-    for (const other of index.owners.get(key) ?? []) if (other !== nodeName) claimed.push(`${shown} (node ${other})`);
+  req.dnsNames.forEach((d, i) => {
+    for (const other of index.owners.get(dnsKey(dnsNames[i]!)) ?? []) if (other !== nodeName) claimed.push(`${d} (node ${other})`);
+  });
+  for (const ip of ips) {
+    for (const other of index.owners.get(ipKey(ip)) ?? []) if (other !== nodeName) claimed.push(`${formatIp(ip)} (node ${other})`);
   }
   if (claimed.length) return decide("deny", "SANClaimedByOtherNode", `also addresses of other nodes: ${claimed.join(", ")}`);
   const ranges = compiled.allowedIpRanges;
@@ -404,7 +413,6 @@ export function assessCsr(
   if (!f.groups.includes("system:nodes")) return final(decide("deny", "NotInNodesGroup", `spec.groups [${f.groups.join(", ")}] does not contain system:nodes`));
 
   // 3. Usages and lifetime.
-  const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && new Set(a).size === a.length && b.every((x) => a.includes(x));
   if (!USAGE_SETS.some((s) => sameSet(f.usages, s))) {
     return final(decide("deny", "UsagesMismatch", `usages [${f.usages.join(", ")}] are not {digital signature, key encipherment, server auth} or {digital signature, server auth}`));
   }

@@ -152,21 +152,24 @@ export class KubeTransport {
     return new Promise<T | undefined>((resolve, reject) => {
       const req = this.stream("call", method, `${o.basePath}${path}`, payload ? { ...o.headers, "content-type": "application/json" } : o.headers, payload !== undefined);
       let status = 0;
-      let text = "";
+      const chunks: Buffer[] = [];
       let done = false;
       req.on("response", (headers) => (status = Number(headers[h2.HTTP2_HEADER_STATUS])));
-      req.setEncoding("utf8");
-      req.on("data", (chunk: string) => (text += chunk));
+      // An answer nobody reads (an approval's echo of the whole CSR) is not kept or decoded.
+      req.on("data", (chunk: Buffer) => {
+        if (answer || status < 200 || status > 299) chunks.push(chunk);
+      });
       req.on("error", (error) => {
         done = true;
         reject(error);
       });
       req.on("end", () => {
         done = true;
-        if (status < 200 || status > 299) return reject(statusError(status, text));
+        const text = (): string => Buffer.concat(chunks).toString("utf8");
+        if (status < 200 || status > 299) return reject(statusError(status, text()));
         if (!answer) return resolve(undefined);
         try {
-          resolve(JSON.parse(text) as T);
+          resolve(JSON.parse(text()) as T);
         } catch (error) {
           reject(new Error(`the API server's answer to ${method} ${path} is not JSON: ${(error as Error).message}`));
         }

@@ -199,6 +199,49 @@ export function base64ToBytes(text: string): Bytes {
   return binaryToBytes(atob(text));
 }
 
+/** Each ASCII character's value in standard base64, -1 for the rest. */
+const BASE64_VALUES = (() => {
+  const t = new Int8Array(128).fill(-1);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (let i = 0; i < 64; i++) t[alphabet.charCodeAt(i)] = i;
+  return t;
+})();
+
+/**
+ * Standard base64 with its padding and nothing else (no whitespace, no `=` but at the end),
+ * decoded in one pass; undefined for any other text. The bits that padding leaves over are
+ * ignored, as atob and Go's base64.StdEncoding ignore them (callers that need canonical base64
+ * check them).
+ */
+export function paddedBase64ToBytes(text: string): Bytes | undefined {
+  const n = text.length;
+  if (n % 4) return undefined;
+  const pad = n && text.charCodeAt(n - 1) === 61 ? (text.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  const out = new Uint8Array((n / 4) * 3 - pad);
+  const value = (i: number): number => {
+    const c = text.charCodeAt(i);
+    return c < 128 ? BASE64_VALUES[c]! : -1;
+  };
+  const whole = pad ? n - 4 : n;
+  let o = 0;
+  for (let i = 0; i < whole; i += 4) {
+    const a = value(i), b = value(i + 1), c = value(i + 2), d = value(i + 3);
+    if ((a | b | c | d) < 0) return undefined;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = v >> 16;
+    out[o++] = (v >> 8) & 255;
+    out[o++] = v & 255;
+  }
+  if (pad) {
+    const a = value(whole), b = value(whole + 1), c = pad === 1 ? value(whole + 2) : 0;
+    if ((a | b | c) < 0) return undefined;
+    const v = (a << 18) | (b << 12) | (c << 6);
+    out[o++] = v >> 16;
+    if (pad === 1) out[o] = (v >> 8) & 255;
+  }
+  return out;
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return compareBytes(a, b) === 0;
 }

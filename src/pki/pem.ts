@@ -1,5 +1,5 @@
 import type { Bytes } from "./der.js";
-import { base64ToBytes, bytesToBase64 } from "./der.js";
+import { base64ToBytes, bytesToBase64, paddedBase64ToBytes } from "./der.js";
 import { PkiError } from "../errors.js";
 
 /** One PEM block: its label (`CERTIFICATE`, `RSA PRIVATE KEY`, ...) and DER bytes. */
@@ -100,5 +100,7 @@ export function readCanonicalPem(text: Bytes, label: string): Bytes {
   const pad = body.endsWith("==") ? 2 : body.endsWith("=") ? 1 : 0;
   const last = BASE64_ALPHABET.indexOf(body[body.length - 1 - pad] ?? "A");
   if (pad && last & (pad === 2 ? 0x0f : 0x03)) throw new PemError("the PEM body is not canonical base64 (non-zero padding bits)");
-  return base64ToBytes(body);
+  const der = paddedBase64ToBytes(body);
+  if (!der) throw new PemError("the PEM body is not padded base64");
+  return der;
 }

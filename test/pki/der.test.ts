@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bytesToHex, decodeOne, DerError, oid, readOid, setOf, unsignedInteger, utf8String } from "../../src/pki/der.js";
+import { bytesToHex, decodeOne, DerError, oid, paddedBase64ToBytes, readOid, setOf, unsignedInteger, utf8String } from "../../src/pki/der.js";
+import { createRng } from "../fuzz/rng.js";
 import {
   authorityKeyIdentifierValue,
   basicConstraintsValue,
@@ -84,5 +85,31 @@ describe("DER primitives", () => {
     expect(() => decodeOne(Uint8Array.of(0x04, 0x81, 0x01, 0x00))).toThrow(/non-minimal/);
     expect(() => decodeOne(Uint8Array.of(0x05, 0x00, 0x00))).toThrow(/trailing/);
     expect(() => decodeOne(Uint8Array.of(0x04, 0x05, 0x00))).toThrow(/past the end/);
+  });
+});
+
+describe("paddedBase64ToBytes", () => {
+  // What it replaced in the approver: a check that the text is padded standard base64, then atob.
+  const reference = (text: string): string | undefined => {
+    if (text.length % 4) return undefined;
+    const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+    if (!/^[A-Za-z0-9+/]*$/.test(text.slice(0, text.length - pad))) return undefined;
+    return bytesToHex(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)));
+  };
+  it("decodes what atob decodes from padded base64 and refuses everything else (20,000 random texts)", () => {
+    const rng = createRng("paddedBase64ToBytes");
+    const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/====-_ \n\u00e9\u0100.";
+    let decoded = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const length = rng.int(14);
+      let text = "";
+      for (let i = 0; i < length; i++) text += chars[rng.int(chars.length)];
+      // Half the texts end in valid padding, so that both outcomes are common.
+      if (n % 2 && text.length >= 4) text = text.slice(0, text.length - (text.length % 4)).replace(/[^A-Za-z0-9+/]/g, "A").slice(0, -2) + (n % 4 === 1 ? "==" : "A=");
+      const got = paddedBase64ToBytes(text);
+      expect(got === undefined ? undefined : bytesToHex(got), JSON.stringify(text)).toBe(reference(text));
+      if (got) decoded++;
+    }
+    expect(decoded).toBeGreaterThan(5000);
   });
 });

@@ -46,10 +46,11 @@ export const approverRunCommand = defineCommand({
     const workers = integerFlag("workers", args.workers, 1);
     const now = io.clock;
     // Loaded here, not at start-up: @kubernetes/client-node and prom-client would slow every other command.
-    const [runtime, { ApproverController }, { runLeaderElection }] = await Promise.all([
+    const [runtime, { ApproverController }, { runLeaderElection }, { warmUp, WARM_UP_ROUNDS }] = await Promise.all([
       io.approverRuntime(),
       import("../../approver/controller.js"),
       import("../../approver/leader.js"),
+      import("../../approver/warm-up.js"),
     ]);
     const telemetry = runtime.telemetry(io.stderr, now);
     let api: ApproverApi;
@@ -68,6 +69,9 @@ export const approverRunCommand = defineCommand({
     telemetry.countsFrom(() => controller?.counts() ?? { pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
     const abort = new AbortController();
     telemetry.log("info", "starting", { identity, dryRun: args["dry-run"], leaderElect: args["leader-elect"], policy });
+    const warmFrom = now().getTime();
+    const warmed = await warmUp(policy, io.verifySignature, WARM_UP_ROUNDS, now());
+    telemetry.log("info", "warmed up", { rounds: WARM_UP_ROUNDS, approved: warmed, ms: now().getTime() - warmFrom });
 
     return new Promise<number>((resolve) => {
       const finish = (code: number, why: string): void => {
