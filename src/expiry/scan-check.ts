@@ -151,6 +151,10 @@ class RowTexts {
   }
 }
 
+/** DetailedRows' times: seconds from 2000-01-01T00:00:00Z in an Int32Array, NO_TIME for "not there". */
+const TIME_BASE = Date.UTC(2000, 0, 1);
+const NO_TIME = -0x80000000;
+
 /** Rows beyond the expected number that the columns have room for from the start. */
 const EXTRA_ROWS = 64;
 
@@ -208,8 +212,14 @@ export class DetailedRows implements DetailedRowTable {
   private readonly refTexts: string[] = [];
   private refKeys: number[] = [];
   private refAkis: number[] = [];
-  private notBefores: Float64Array;
-  private notAfters: Float64Array;
+  /**
+   * Validity as seconds from TIME_BASE (1932 to 2067, whole seconds: what UTCTime can say), 8 bytes a
+   * row rather than 16; a certificate's other times (fractions, 9999-12-31) are kept in exactTimes
+   * with NO_TIME here, as is a row without a certificate (and no exactTimes entry).
+   */
+  private notBefores: Int32Array;
+  private notAfters: Int32Array;
+  private readonly exactTimes = new Map<number, readonly [number, number]>();
   /** STATUSES index + 8 × CHAINS index + 64 × KEYS index. */
   private codes: Uint8Array;
   /** The row index of the issuer found, or -1. */
@@ -252,8 +262,8 @@ export class DetailedRows implements DetailedRowTable {
     this.names = Array.from({ length: rows }, () => "");
     this.texts = new RowTexts(rows);
     this.issuerRefs = new Int32Array(rows);
-    this.notBefores = new Float64Array(rows);
-    this.notAfters = new Float64Array(rows);
+    this.notBefores = new Int32Array(rows);
+    this.notAfters = new Int32Array(rows);
     this.codes = new Uint8Array(rows);
     this.chainIssuers = new Int32Array(rows);
   }
@@ -266,33 +276,51 @@ export class DetailedRows implements DetailedRowTable {
   private grow(i: number): void {
     if (i < this.codes.length) return;
     const size = grownSize(i);
-    const grown = <A extends Float64Array | Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
+    const grown = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
       const b = make(size);
       b.set(a);
       return b;
     };
-    this.notBefores = grown(this.notBefores, (n) => new Float64Array(n));
-    this.notAfters = grown(this.notAfters, (n) => new Float64Array(n));
+    this.notBefores = grown(this.notBefores, (n) => new Int32Array(n));
+    this.notAfters = grown(this.notAfters, (n) => new Int32Array(n));
     this.codes = grown(this.codes, (n) => new Uint8Array(n));
     this.chainIssuers = grown(this.chainIssuers, (n) => new Int32Array(n));
     this.issuerRefs = grown(this.issuerRefs, (n) => new Int32Array(n));
   }
 
-  row(i: number): DetailedRow {
+  /** Row i's notBefore and notAfter in milliseconds since the epoch; undefined without a certificate. */
+  private times(i: number): readonly [number, number] | undefined {
     const nb = this.notBefores[i]!;
-    const na = this.notAfters[i]!;
+    if (nb === NO_TIME) return this.exactTimes.get(i);
+    return [TIME_BASE + nb * 1000, TIME_BASE + this.notAfters[i]! * 1000];
+  }
+
+  private setTimes(i: number, notBefore: number, notAfter: number): void {
+    const nb = (notBefore - TIME_BASE) / 1000;
+    const na = (notAfter - TIME_BASE) / 1000;
+    if ((nb | 0) === nb && (na | 0) === na && nb !== NO_TIME && na !== NO_TIME) {
+      this.notBefores[i] = nb;
+      this.notAfters[i] = na;
+    } else {
+      this.notBefores[i] = NO_TIME;
+      this.notAfters[i] = NO_TIME;
+      this.exactTimes.set(i, [notBefore, notAfter]);
+    }
+  }
+
+  row(i: number): DetailedRow {
+    const times = this.times(i);
     const issuerRow = this.chainIssuers[i]!;
     const issuer = this.issuerRefs[i]!;
-    const hasCert = !Number.isNaN(na);
     return {
       name: this.names[i]!,
       path: this.paths.get(i) ?? this.names[i]!,
       subject: this.texts.get(i, 0),
       issuer: issuer >= 0 ? this.refTexts[issuer] : undefined,
       serialNumber: this.texts.get(i, 1),
-      notBefore: hasCert ? new Date(nb) : undefined,
-      notAfter: hasCert ? new Date(na) : undefined,
-      residualTime: hasCert ? Math.trunc((na - this.opts.now.getTime()) / 1000) : undefined,
+      notBefore: times ? new Date(times[0]) : undefined,
+      notAfter: times ? new Date(times[1]) : undefined,
+      residualTime: times ? Math.trunc((times[1] - this.opts.now.getTime()) / 1000) : undefined,
       status: this.statusAt(i),
       chain: this.chainAt(i),
       chainIssuer: issuerRow >= 0 ? this.names[issuerRow] : undefined,
@@ -349,8 +377,8 @@ export class DetailedRows implements DetailedRowTable {
     if (!c) {
       this.texts.set(i, undefined);
       this.issuerRefs[i] = -1;
-      this.notBefores[i] = Number.NaN;
-      this.notAfters[i] = Number.NaN;
+      this.notBefores[i] = NO_TIME;
+      this.notAfters[i] = NO_TIME;
       this.setCodes(i, row.missing ? "MISSING" : "INVALID", "-", "-");
       if (row.error !== undefined) this.errors.set(i, row.error);
       if (row.unreadable) this.unreadable.add(i);
@@ -358,8 +386,7 @@ export class DetailedRows implements DetailedRowTable {
     }
     const b = c.der;
     this.texts.set(i, [c.subject, c.serialHex]);
-    this.notBefores[i] = c.notBefore;
-    this.notAfters[i] = c.notAfter;
+    this.setTimes(i, c.notBefore, c.notAfter);
     let key: KeyStatus = "-";
     if (row.keyPem !== undefined) {
       if (row.keyPath !== undefined) this.keyPaths.set(i, row.keyPath);
@@ -527,8 +554,7 @@ export class DetailedRows implements DetailedRowTable {
       else if (pending) await this.verifyLate(i, pending);
       const chain = this.chainAt(i);
       const key = this.keyAt(i);
-      const nb = this.notBefores[i]!;
-      const na = this.notAfters[i]!;
+      const [nb, na] = this.times(i) ?? [Number.NaN, Number.NaN];
       const status: RowStatus =
         chain === "bad signature" || key === "MISMATCH" ? "INVALID" : nb > nowMs ? "NOT YET VALID" : residualStatus(Math.trunc((na - nowMs) / 1000), thresholds);
       this.setCodes(i, status, chain, key);

@@ -12,12 +12,14 @@ const caCert = await createCertificate(
     keyUsages: ["digitalSignature", "keyCertSign"], extKeyUsages: [], dnsNames: [], ips: [] },
   ca.publicKey, { selfSigned: ca }, crypto);
 const leafKey = await generateKeyPair("ECDSA-P256", crypto);
+/** RFC 5280's "no well-defined expiration date", beyond what DetailedRows keeps as 32-bit seconds. */
+const FAR = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
 /** Subjects kept as bytes (ASCII, Latin-1) and kept as JS strings (beyond Latin-1, one too long for 16 bits). */
 const names = ["plain", "lé-serveur", "日本-サーバ", "emoji-😀", "x".repeat(70_000)];
 const leaves = await Promise.all(
   names.map((commonName, i) =>
     createCertificate(
-      { subject: { commonName, organizations: i % 2 ? ["ünï"] : [] }, serial: BigInt(1000 + i), notBefore: T0, notAfter: new Date(T0.getTime() + (10 + i) * DAY), isCa: false,
+      { subject: { commonName, organizations: i % 2 ? ["ünï"] : [] }, serial: BigInt(1000 + i), notBefore: T0, notAfter: i === 2 ? FAR : new Date(T0.getTime() + (10 + i) * DAY), isCa: false,
         keyUsages: ["digitalSignature"], extKeyUsages: ["serverAuth"], dnsNames: [], ips: [] },
       leafKey.publicKey, { certificate: caCert, key: ca }, crypto),
   ),
@@ -49,6 +51,8 @@ describe("DetailedRows keeps each row's texts apart from V8's heap and gives the
     expect(got[0]).toMatchObject({ chain: verify ? "self-signed" : "self-issued", status: "OK" });
     expect(got.find((r) => r.subject === "O=ünï, CN=emoji-😀")).toMatchObject({ serialNumber: "03eb", notAfter: new Date(T0.getTime() + 13 * DAY) });
     expect(got[5]!.subject).toBe(`CN=${"x".repeat(70_000)}`);
+    expect(got[3]).toMatchObject({ subject: "CN=日本-サーバ", notBefore: T0, notAfter: FAR, residualTime: Math.trunc((FAR.getTime() - T0.getTime()) / 1000), status: "OK" });
+    expect(got[2]).toMatchObject({ notBefore: T0, notAfter: new Date(T0.getTime() + 11 * DAY), status: "OK" });
     expect(got[4]).toMatchObject({ name: "/t/d3/leaf-3.crt", status: "MISSING", subject: undefined, issuer: undefined });
   });
 });
