@@ -160,26 +160,67 @@ function lazyAssertPlugin(): esbuild.Plugin {
 }
 
 /**
- * yargs' factory calls `.version()` on every new instance (build/lib/yargs-factory.js of yargs
- * 18), which guesses the application's version by walking up from the folder above its
- * node_modules to the first package.json and reading it. kpki then calls `.version(false)`, which
- * drops that guess, so it never shows. In a bundle the walk starts from the current folder instead
- * (there is no node_modules in the bundle's path): a package.json of the user's would be read and
- * dropped, and with none the failed search builds an AssertionError. This plugin makes the guess
- * "unknown" (what yargs answers when it finds no package.json) without searching.
+ * Text replacements in the files of a package that `file` matches, each made where its text occurs
+ * exactly once (a package whose text changed fails the build, to be looked at again); `append` is
+ * added at the end of the file.
  */
-function noVersionGuessPlugin(): esbuild.Plugin {
-  const GUESS = "        const obj = this[kPkgUp]();\n        return obj.version || 'unknown';\n";
+function patchPlugin(name: string, file: RegExp, replacements: readonly (readonly [from: string, to: string])[], append = ""): esbuild.Plugin {
   return {
-    name: "kpki-no-version-guess",
+    name,
     setup(build) {
-      build.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/ }, (args) => {
-        const source = readFileSync(args.path, "utf8");
-        if (source.split(GUESS).length !== 2) throw new Error(`${args.path}: the lines this build replaces are gone (${JSON.stringify(GUESS)}); check the new yargs`);
-        return { contents: source.replace(GUESS, "        return 'unknown';\n"), loader: "js" };
+      build.onLoad({ filter: file }, (args) => {
+        let source = readFileSync(args.path, "utf8");
+        for (const [from, to] of replacements) {
+          if (source.split(from).length !== 2) throw new Error(`${args.path}: the text ${name} replaces is gone (${JSON.stringify(from)}); check the new version`);
+          source = source.replace(from, () => to);
+        }
+        return { contents: source + append, loader: "js" };
       });
     },
   };
+}
+
+/**
+ * Two changes to yargs' factory (build/lib/yargs-factory.js of yargs 18), one plugin because
+ * esbuild loads a file once:
+ *
+ * - it calls `.version()` on every new instance, which guesses the application's version by
+ *   walking up from the folder above its node_modules to the first package.json and reading it.
+ *   kpki then calls `.version(false)`, which drops that guess, so it never shows. In a bundle the
+ *   walk starts from the current folder instead (there is no node_modules in the bundle's path): a
+ *   package.json of the user's would be read and dropped, and with none the failed search builds
+ *   an AssertionError. The guess becomes "unknown" (what yargs answers when it finds no
+ *   package.json) without searching.
+ * - `getInternalMethods()` builds a new object of 16 bound methods on each of its calls (about 40
+ *   in `kpki --version`, 110 KiB of garbage). The object is made once per instance (a WeakMap);
+ *   its methods are bound to that instance, so every call returned the same behaviour.
+ */
+function yargsFactoryPlugin(): esbuild.Plugin {
+  return patchPlugin(
+    "kpki-yargs-factory",
+    /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/,
+    [
+      ["        const obj = this[kPkgUp]();\n        return obj.version || 'unknown';\n", "        return 'unknown';\n"],
+      ["    getInternalMethods() {\n        return {\n", "    getInternalMethods() {\n        let methods = kpkiInternalMethods.get(this);\n        if (methods === undefined) kpkiInternalMethods.set(this, (methods = {\n"],
+      ["            setHasOutput: this[kSetHasOutput].bind(this),\n        };\n    }\n", "            setHasOutput: this[kSetHasOutput].bind(this),\n        }));\n        return methods;\n    }\n"],
+    ],
+    "\nconst kpkiInternalMethods = new WeakMap();\n",
+  );
+}
+
+/**
+ * yargs checks the arguments of each of its API calls against a signature string (build/lib/argsert.js
+ * of yargs 18), parsing that string with parseCommand every time: 47 calls and 21 distinct
+ * signatures in `kpki --version`, 110 KiB allocated. The parsed signatures are kept (argsert only
+ * reads them).
+ */
+function argsertSignaturePlugin(): esbuild.Plugin {
+  return patchPlugin(
+    "kpki-argsert-signatures",
+    /[\\/]yargs[\\/]build[\\/]lib[\\/]argsert\.js$/,
+    [["                parseCommand(`cmd ${arg1}`),\n", "                parsedSignature(arg1),\n"]],
+    "\nconst kpkiSignatures = new Map();\nfunction parsedSignature(signature) {\n    let parsed = kpkiSignatures.get(signature);\n    if (parsed === undefined) kpkiSignatures.set(signature, (parsed = parseCommand(`cmd ${signature}`)));\n    return parsed;\n}\n",
+  );
 }
 
 /**
@@ -312,7 +353,7 @@ export function cliBuildOptions(outfile: string, entry: "main" | "vendor" = "mai
     // bundle's own URL (in a single executable, __filename is the executable).
     define: { "import.meta.url": "__kpki_import_meta_url" },
     banner: { js: '"use strict";var __kpki_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
-    plugins: entry === "main" ? [yargsLocalesPlugin(), lazyStringWidthPlugin(), lazyAssertPlugin(), lazyCliuiPlugin(), noVersionGuessPlugin(), noHelpCachePlugin(), vendorPlugin()] : [],
+    plugins: entry === "main" ? [yargsLocalesPlugin(), lazyStringWidthPlugin(), lazyAssertPlugin(), lazyCliuiPlugin(), yargsFactoryPlugin(), argsertSignaturePlugin(), noHelpCachePlugin(), vendorPlugin()] : [],
   };
 }
 
