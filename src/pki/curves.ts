@@ -1,5 +1,4 @@
 import type { Bytes } from "./der.js";
-import { bytesToHex } from "./der.js";
 
 /**
  * The NIST prime curves Go's crypto/x509 reads (namedCurveFromOID: P-224, P-256, P-384, P-521),
@@ -46,7 +45,19 @@ export const PRIME_CURVES: readonly PrimeCurve[] = [
 
 export const primeCurveByOid = (oid: string): PrimeCurve | undefined => PRIME_CURVES.find((c) => c.oid === oid);
 
-const toBig = (bytes: Bytes): bigint => (bytes.length ? BigInt(`0x${bytesToHex(bytes)}`) : 0n);
+/** Big-endian bytes as a bigint, 6 bytes (48 bits, exact in a double) at a time. */
+function toBig(bytes: Bytes): bigint {
+  let v = 0n;
+  let i = bytes.length % 6;
+  let head = 0;
+  for (let j = 0; j < i; j++) head = head * 256 + bytes[j]!;
+  if (i) v = BigInt(head);
+  for (; i < bytes.length; i += 6) {
+    const chunk = ((((bytes[i]! * 256 + bytes[i + 1]!) * 256 + bytes[i + 2]!) * 256 + bytes[i + 3]!) * 256 + bytes[i + 4]!) * 256 + bytes[i + 5]!;
+    v = (v << 48n) | BigInt(chunk);
+  }
+  return v;
+}
 
 /** How an SEC 1 point is written (§2.3.3): 04‖X‖Y, 02/03‖X, or neither. */
 export function pointForm(curve: PrimeCurve, point: Bytes): "uncompressed" | "compressed" | "invalid" {

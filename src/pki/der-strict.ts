@@ -141,7 +141,7 @@ export function strictOid(node: StrictNode): string {
   if (node.tag !== TAG.oid) throw derErrorAt(node.offset, `expected OBJECT IDENTIFIER, not ${tagName(node.tag)}`);
   const c = node.content;
   if (c.length === 0) throw derErrorAt(node.offset, "an empty OBJECT IDENTIFIER");
-  const arcs: number[] = [];
+  let dotted = ""; // the first encoded arc holds the first two arcs (X.690 §8.19.4)
   let value = 0;
   let start = true;
   for (let i = 0; i < c.length; i++) {
@@ -151,14 +151,17 @@ export function strictOid(node: StrictNode): string {
     if (value > 0x7fffffff) throw derErrorAt(node.offset, "an OBJECT IDENTIFIER arc above 2^31-1");
     start = !(b & 0x80);
     if (start) {
-      arcs.push(value);
+      if (dotted === "") {
+        const first = value < 80 ? Math.floor(value / 40) : 2;
+        dotted = `${first}.${value - first * 40}`;
+      } else {
+        dotted += `.${value}`;
+      }
       value = 0;
     }
   }
   if (!start) throw derErrorAt(node.offset, "an OBJECT IDENTIFIER ending in a continuation byte");
-  const [head = 0, ...rest] = arcs;
-  const first = head < 80 ? Math.floor(head / 40) : 2;
-  return [first, head - first * 40, ...rest].join(".");
+  return dotted;
 }
 
 /** A BOOLEAN: DER allows only 0x00 and 0xff (X.690 §11.1). */

@@ -86,7 +86,7 @@ export function parseIp(text: string, { sloppy = true }: { sloppy?: boolean } = 
 /** Go's net.IP.String(): dotted IPv4; IPv6 lower-case with the longest run (>= 2) of zero groups as `::`. */
 export function formatIp(bytes: Bytes): string {
   const b = normalizeIp(bytes);
-  if (b.length === 4) return Array.from(b).join(".");
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length !== 16) return `?${Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")}`;
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(((b[2 * i] ?? 0) << 8) | (b[2 * i + 1] ?? 0));
