@@ -175,8 +175,9 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
     }
     const approverConf = await run("kubeconfig", "user", "--client-name", "system:kpki-bench", "--org", "system:masters", ...endpoint);
     writeFileSync(join(work, "approver.conf"), approverConf, { mode: 0o600 });
-    // kpki's approver, ready once its caches have synced. Each start brings a fresh process: its
-    // code not yet optimised by V8, no open connections, no approval history.
+    // kpki's approver, ready once its caches have synced. Each start brings a fresh process: no
+    // open connections, no approval history, and of its code only what its warm-up at start ran
+    // (src/approver/warm-up.ts: the policy and the signature check) optimised by V8.
     const startKpki = async (): Promise<ReturnType<typeof spawn>> => {
       const metrics = await freePort();
       const log = openSync(join(work, "approver.log"), "a");
