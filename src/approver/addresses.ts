@@ -126,7 +126,11 @@ export function inCidr(ip: Bytes, cidr: Cidr): boolean {
   }
   return true;
 }
-export const sameIp = (a: Bytes, b: Bytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+export function sameIp(a: Bytes, b: Bytes): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 const special = (list: readonly [string, string][]) => list.map(([c, why]) => [parseCidr(c)!, why] as const);
 const SPECIAL_V4 = special([
