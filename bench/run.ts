@@ -23,12 +23,15 @@ import { resolveClusterConfig } from "../src/kubeadm/config.js";
 import { allCertPhases, allKubeconfigPhases, runInit } from "../src/kubeadm/init.js";
 import type { PkiStore } from "../src/kubeadm/store.js";
 import type { KeyAlgorithm } from "../src/pki/keys.js";
+import { buildIdOf, olderThan } from "../bin/kpki-loader.js";
 import { BINARY, buildBinary, staleBinaryReason } from "../scripts/build-binary.js";
 import { filesUnder } from "../test/helpers/files.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const KPKI = join(ROOT, "dist", "bin", "kpki.js");
 const KPKI_BUNDLE = join(ROOT, "dist", "bin", "kpki.cjs");
+/** tsc's output of the CLI's entry: when it is newer than the bundle, dist/bin/kpki.js runs it instead (bin/kpki-loader.ts). */
+const UNBUNDLED_ENTRY = join(ROOT, "dist", "src", "cli", "entry.js");
 const OPENSSL_SCRIPT = join(ROOT, "bench", "openssl-pki.sh");
 const NODE_NAME = "n1";
 const ADVERTISE = "10.0.0.10";
@@ -388,6 +391,17 @@ const summary: string[][] = [["ratio (wall time: of medians; CPU: of means)", "n
 const ratioOf = (a: Series | undefined, b: Series): number => (a ? median(a.ms) / median(b.ms) : Number.NaN);
 const cpuRatioOf = (a: Series | undefined, b: Series): number => (a ? mean(a.cpuMs) / mean(b.cpuMs) : Number.NaN);
 
+/**
+ * dist/ may be rebuilt while the bench runs (another `npm run build`, or a bare tsc, in the same
+ * checkout): then `node dist/bin/kpki.js` ran another build, or tsc's unbundled output, for part of
+ * the section just measured. Said as a warning after each section that runs it.
+ */
+const bundleIdAtStart = buildIdOf(readFileSync(KPKI_BUNDLE, "latin1"));
+function checkNpmBuild(section: string): void {
+  if (olderThan(KPKI_BUNDLE, UNBUNDLED_ENTRY)) warn(`${section}: dist/src is newer than dist/bin/kpki.cjs, so node dist/bin/kpki.js ran tsc's unbundled output; its figures do not count`);
+  else if (buildIdOf(readFileSync(KPKI_BUNDLE, "latin1")) !== bundleIdAtStart) warn(`${section}: dist/bin/kpki.cjs was rebuilt during the run; node dist/bin/kpki.js's figures mix builds`);
+}
+
 // ---------------------------------------------------------------- 1. start-up
 
 console.log(`\n1. Start-up: kpki --version against bare Node (node -e 0), ${STARTUP_RUNS} runs each, in turn`);
@@ -402,6 +416,7 @@ for (let i = 0; i < STARTUP_RUNS; i++) {
 }
 console.log(table([STATS_HEAD, statsRow(nodeBare), ...versions.map(statsRow)]));
 for (const s of versions) console.log(`  ${s.label} / node -e 0: ${fmtRatio(ratioOf(s, nodeBare))} (wall, medians), ${fmtRatio(cpuRatioOf(s, nodeBare))} (CPU, means)`);
+checkNpmBuild("start-up");
 summary.push(["kpki --version / node -e 0", ...versions.map((s) => fmtRatio(ratioOf(s, nodeBare)))]);
 summary.push(["  the same, CPU time (means)", ...versions.map((s) => fmtRatio(cpuRatioOf(s, nodeBare)))]);
 
@@ -413,6 +428,7 @@ for (const [n, alg, mode, runs] of [
 ] as const) {
   console.log(`\n${n}. ${alg} full PKI (16 keys, 27 files), child processes, ${runs} runs each, in turn`);
   const r = cliComparison(alg, mode, runs);
+  checkNpmBuild(`${alg} init`);
   console.log(table([STATS_HEAD, ...r.kpki.map(statsRow), statsRow(r.openssl)]));
   for (const s of r.kpki) console.log(`  ${s.label} / openssl script: ${fmtRatio(ratioOf(s, r.openssl))} (wall, medians), ${fmtRatio(cpuRatioOf(s, r.openssl))} (CPU, means)`);
   console.log(`  same file names in both output dirs: ${r.pairsCompared - r.fileSetMismatches} of ${r.pairsCompared} run pairs`);
