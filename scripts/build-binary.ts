@@ -9,7 +9,7 @@
  *    @kubernetes/client-node + prom-client into another, embedded as an asset;
  * 2. V8's code cache for the bundle is made as for the npm build (scripts/bundle.ts, a training
  *    run of `kpki init`), and `node --experimental-sea-config` makes the blob: a small main script
- *    (SEA_MAIN, with `useCodeCache: true`) and the bundle, its cache and the vendor bundle as
+ *    (SEA_MAIN, with `useCodeCache: true`) and the bundle, the vendor bundle and their caches as
  *    assets;
  * 3. a copy of the running Node binary (process.execPath) receives the blob through postject,
  *    with Node's sentinel fuse.
@@ -78,6 +78,7 @@ async function buildIn(work: string, binary: string, log: (line: string) => void
 
   const bundle = await bundleCli(join(work, BUNDLE_ASSET));
   const cacheBytes = trainCodeCache(bundle.main, bundle.id);
+  trainCodeCache(bundle.vendor, bundle.vendorId, true); // compiled on first use (approver run, kubeconfig user --via-api)
   await esbuild.build({
     absWorkingDir: ROOT,
     stdin: { contents: SEA_MAIN, resolveDir: join(ROOT, "bin"), sourcefile: "kpki-sea-main.js", loader: "js" },
@@ -94,7 +95,7 @@ async function buildIn(work: string, binary: string, log: (line: string) => void
     output: basename(blob),
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
-    assets: { [BUNDLE_ASSET]: BUNDLE_ASSET, [`${BUNDLE_ASSET}.cache`]: `${BUNDLE_ASSET}.cache`, [VENDOR_FILE]: basename(bundle.vendor) },
+    assets: { [BUNDLE_ASSET]: BUNDLE_ASSET, [`${BUNDLE_ASSET}.cache`]: `${BUNDLE_ASSET}.cache`, [VENDOR_FILE]: basename(bundle.vendor), [`${VENDOR_FILE}.cache`]: `${basename(bundle.vendor)}.cache` },
   };
   writeFileSync(config, `${JSON.stringify(seaConfig, null, 2)}\n`);
   execFileSync(process.execPath, ["--experimental-sea-config", config], { stdio: ["ignore", "pipe", "pipe"], cwd: work });
