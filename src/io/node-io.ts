@@ -1,3 +1,4 @@
+import { fstatSync, writeSync } from "node:fs";
 import type { CliIo } from "../cli/io.js";
 import type { SignatureVerifier } from "../pki/signature.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "./fs-store.js";
@@ -5,20 +6,50 @@ import { hostFacts } from "./host.js";
 
 let verifier: SignatureVerifier | undefined;
 
-/** The real CliIo: process streams and env, the file system, Node's WebCrypto and the wall clock. */
-export function nodeIo(): CliIo {
-  // kubeadm captures the start time once per process (StartTimeUTC); so do we.
-  const start = new Date();
-  // `kpki ... | head` closes the pipe early; that is not an error worth a stack trace.
+/**
+ * What standard output is, looked at on first use: a file (a regular file, or a device such as
+ * /dev/null that is not a terminal), a terminal, or a stream (a pipe, a socket).
+ */
+function stdoutKind(): "file" | "tty" | "stream" {
+  try {
+    const st = fstatSync(1);
+    if (st.isFile()) return "file";
+    // Making process.stdout tells a terminal from other devices (it loads net and tty: ~1.5 ms).
+    if (st.isCharacterDevice()) return process.stdout.isTTY ? "tty" : "file";
+  } catch {
+    // no descriptor 1 to look at: process.stdout decides
+  }
+  return "stream";
+}
+
+/**
+ * Standard output. A file is written with fs.writeSync, which encodes the text straight into it:
+ * process.stdout (a SyncWriteStream there) first copies each string into a new Buffer, megabytes
+ * for a large `-o json`. A terminal or a pipe gets process.stdout; `kpki ... | head` closes the
+ * pipe early, which is not an error worth a stack trace.
+ */
+function stdoutWriter(kind: "file" | "tty" | "stream"): (text: string) => void {
+  if (kind === "file") return (text) => void writeSync(1, text);
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
+  return (text) => void process.stdout.write(text);
+}
+
+/** The real CliIo: process streams and env, the file system, Node's WebCrypto and the wall clock. */
+export function nodeIo(): CliIo {
+  // kubeadm captures the start time once per process (StartTimeUTC); so do we.
+  const start = new Date();
+  let kind: "file" | "tty" | "stream" | undefined;
+  let stdout: ((text: string) => void) | undefined;
   return {
-    stdout: (text) => process.stdout.write(text),
+    stdout: (text) => (stdout ??= stdoutWriter((kind ??= stdoutKind())))(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
-    isTty: process.stdout.isTTY === true,
+    get isTty(): boolean {
+      return (kind ??= stdoutKind()) === "tty";
+    },
     // Node's WebCrypto (globalThis.crypto), read when a command first uses it: loading node:crypto
     // takes about 4 ms, which commands that sign or verify nothing (version, --help) need not pay.
     get crypto(): Crypto {
