@@ -182,9 +182,25 @@ export function base64UrlToBytes(text: string): Bytes {
   return binaryToBytes(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
 }
 
-/** Unpadded base64url (RFC 4648 §5), as JWK members are written. */
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Unpadded base64url (RFC 4648 §5), as JWK members are written; one pass (a key's JWK is made for every CSR the approver checks). */
 export function bytesToBase64Url(bytes: Bytes): string {
-  return bytesToBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const a = BASE64URL_ALPHABET;
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += a[v >> 18]! + a[(v >> 12) & 63]! + a[(v >> 6) & 63]! + a[v & 63]!;
+  }
+  if (bytes.length - i === 1) {
+    const v = bytes[i]! << 16;
+    out += a[v >> 18]! + a[(v >> 12) & 63]!;
+  } else if (bytes.length - i === 2) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += a[v >> 18]! + a[(v >> 12) & 63]! + a[(v >> 6) & 63]!;
+  }
+  return out;
 }
 
 export function bytesToBase64(bytes: Bytes): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bytesToHex, decodeOne, DerError, oid, paddedBase64ToBytes, readOid, setOf, unsignedInteger, utf8String } from "../../src/pki/der.js";
+import { bytesToBase64Url, bytesToHex, decodeOne, DerError, oid, paddedBase64ToBytes, readOid, setOf, unsignedInteger, utf8String } from "../../src/pki/der.js";
 import { createRng } from "../fuzz/rng.js";
 import {
   authorityKeyIdentifierValue,
@@ -111,5 +111,16 @@ describe("paddedBase64ToBytes", () => {
       if (got) decoded++;
     }
     expect(decoded).toBeGreaterThan(5000);
+  });
+});
+
+describe("bytesToBase64Url", () => {
+  it("writes what Node's base64url writes, for every length from 0 to 300 bytes", () => {
+    const rng = createRng("bytesToBase64Url");
+    for (let n = 0; n <= 300; n++) {
+      const bytes = new Uint8Array(n);
+      for (let i = 0; i < n; i++) bytes[i] = rng.int(256);
+      expect(bytesToBase64Url(bytes)).toBe(Buffer.from(bytes).toString("base64url"));
+    }
   });
 });
