@@ -52,8 +52,13 @@ const QUICK = process.env["KPKI_BENCH_QUICK"] === "1";
 const N = QUICK || process.env["KPKI_BENCH_APPROVER_E2E_ONLY"] === "1" ? 1000 : 10_000;
 const BURST = Number(process.env["KPKI_BENCH_BURST"] ?? (QUICK ? 20 : 200));
 const ROUNDS = Math.max(1, Number(process.env["KPKI_BENCH_ROUNDS"] ?? (QUICK ? 1 : 3)));
-/** Another build's dist/bin/kpki.js, run in each round beside this one's (to compare two builds). */
+/**
+ * Another build's dist/bin/kpki.js, run in each round beside this one's (to compare two builds),
+ * with KPKI_BENCH_APPROVER_OTHER_ARGS in place of KPKI_BENCH_APPROVER_ARGS when given (to compare
+ * two settings: set OTHER to this build's dist/bin/kpki.js).
+ */
 const OTHER = process.env["KPKI_BENCH_APPROVER_OTHER"];
+const OTHER_ARGS = process.env["KPKI_BENCH_APPROVER_OTHER_ARGS"];
 const crypto = globalThis.crypto;
 /** CPU time (user + system, ms) of each process, from /proc (Linux; an absent process reads 0). */
 function cpuTimes(pids: number[]): Map<number, number> {
@@ -180,12 +185,12 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
     // kpki's approver, ready once its caches have synced. Each start brings a fresh process: no
     // open connections, no approval history, and of its code only what its warm-up at start ran
     // (src/approver/warm-up.ts: the policy and the signature check) optimised by V8.
-    const startKpki = async (script = KPKI): Promise<ReturnType<typeof spawn>> => {
+    const startKpki = async (script = KPKI, extra = process.env["KPKI_BENCH_APPROVER_ARGS"] ?? ""): Promise<ReturnType<typeof spawn>> => {
       const metrics = await freePort();
       const log = openSync(join(work, "approver.log"), "a");
       const prof = process.env["KPKI_BENCH_APPROVER_PROF"]; // a folder: the approver writes a V8 CPU profile there
       const child = spawn(process.execPath, [...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []), script, "approver", "run", "--kubeconfig", join(work, "approver.conf"), "--leader-elect=false",
-        "--metrics-bind-address", `127.0.0.1:${metrics}`, "--apiserver-address", "127.0.0.1", ...(process.env["KPKI_BENCH_APPROVER_ARGS"] ?? "").split(" ").filter(Boolean)],
+        "--metrics-bind-address", `127.0.0.1:${metrics}`, "--apiserver-address", "127.0.0.1", ...extra.split(" ").filter(Boolean)],
         { stdio: ["ignore", log, log] });
       closeSync(log);
       await waitFor("approver ready", async () => (await fetch(`http://127.0.0.1:${metrics}/readyz`)).status === 200, 30_000, 100);
@@ -332,7 +337,7 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
       keep("kpki, second burst (warm)", await burst(String(++seq), `${tag}kpki approver run, second burst (warm)`, approver.pid!, "kpki approver run"));
       await stopProcess(approver.pid, "SIGTERM", 3000);
       if (OTHER) {
-        approver = await startKpki(OTHER);
+        approver = await startKpki(OTHER, OTHER_ARGS);
         keep("other build, first burst", await burst(String(++seq), `${tag}${OTHER}, first burst after start`, approver.pid!, "other build"));
         keep("other build, second burst", await burst(String(++seq), `${tag}${OTHER}, second burst (warm)`, approver.pid!, "other build"));
         await stopProcess(approver.pid, "SIGTERM", 3000);
