@@ -55,7 +55,9 @@ const ROUNDS = Math.max(1, Number(process.env["KPKI_BENCH_ROUNDS"] ?? (QUICK ? 1
 /**
  * Another build's dist/bin/kpki.js, run in each round beside this one's (to compare two builds),
  * with KPKI_BENCH_APPROVER_OTHER_ARGS in place of KPKI_BENCH_APPROVER_ARGS when given (to compare
- * two settings: set OTHER to this build's dist/bin/kpki.js).
+ * two settings: set OTHER to this build's dist/bin/kpki.js). Each node then asks four times a
+ * round: both need --max-approvals-per-node 4 or more, or the other build's second burst is
+ * rate-limited and waits out its 60 s.
  */
 const OTHER = process.env["KPKI_BENCH_APPROVER_OTHER"];
 const OTHER_ARGS = process.env["KPKI_BENCH_APPROVER_OTHER_ARGS"];

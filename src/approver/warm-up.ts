@@ -19,7 +19,7 @@ const SAMPLE_REQUEST = btoa(
     "-----END CERTIFICATE REQUEST-----\n",
 );
 
-/** How many times `approver run` decides the sample at start: about 150 ms of CPU on a 2-core machine. */
+/** How many times `approver run` decides the sample at start (131–189 ms in the bench's runs on a 2-core machine). */
 export const WARM_UP_ROUNDS = 200;
 
 /**

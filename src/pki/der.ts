@@ -215,11 +215,13 @@ export function base64ToBytes(text: string): Bytes {
   return binaryToBytes(atob(text));
 }
 
+/** Standard base64's alphabet (RFC 4648 §4), in value order. */
+export const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 /** Each ASCII character's value in standard base64, -1 for the rest. */
 const BASE64_VALUES = (() => {
   const t = new Int8Array(128).fill(-1);
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (let i = 0; i < 64; i++) t[alphabet.charCodeAt(i)] = i;
+  for (let i = 0; i < 64; i++) t[BASE64_ALPHABET.charCodeAt(i)] = i;
   return t;
 })();
 

@@ -1,5 +1,5 @@
 import type { Bytes } from "./der.js";
-import { base64ToBytes, bytesToBase64, paddedBase64ToBytes } from "./der.js";
+import { BASE64_ALPHABET, base64ToBytes, bytesToBase64, paddedBase64ToBytes } from "./der.js";
 import { PkiError } from "../errors.js";
 
 /** One PEM block: its label (`CERTIFICATE`, `RSA PRIVATE KEY`, ...) and DER bytes. */
@@ -48,7 +48,6 @@ export function encodePem(label: string, der: Bytes): string {
 }
 
 const BASE64_LINE = /^[A-Za-z0-9+/=]+$/;
-const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /**
  * The DER of a PEM text that has exactly one reading: one `label` block and nothing else.
