@@ -62,14 +62,18 @@ const ROUNDS = Math.max(1, Number(process.env["KPKI_BENCH_ROUNDS"] ?? (QUICK ? 1
 const OTHER = process.env["KPKI_BENCH_APPROVER_OTHER"];
 const OTHER_ARGS = process.env["KPKI_BENCH_APPROVER_OTHER_ARGS"];
 const crypto = globalThis.crypto;
-/** CPU time (user + system, ms) of each process, from /proc (Linux; an absent process reads 0). */
+/** CPU time (user + system, ms) in a /proc stat file: a process's or one of its threads'. Throws when it is gone. */
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+/** CPU time (ms) of each process, from /proc (Linux; an absent process reads 0). */
 function cpuTimes(pids: number[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const pid of pids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100); // utime, stime in clock ticks (USER_HZ = 100)
+      out.set(pid, statCpuMs(`/proc/${pid}/stat`));
     } catch {
       out.set(pid, 0);
     }
@@ -86,9 +90,7 @@ function threadCpu(pid: number): { main: number; others: number } {
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        const ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+        const ms = statCpuMs(`/proc/${pid}/task/${tid}/stat`);
         if (tid === String(pid)) main += ms;
         else others += ms;
       } catch {
