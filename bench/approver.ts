@@ -14,8 +14,9 @@
  *      Two bursts run against `kpki approver run` (just started, then warm) and two against
  *      bench/naive-approver.ts, which approves without checking anything: the floor that the API
  *      server and this machine allow, and the baseline for the ratios printed last.
- *      The rounds (KPKI_BENCH_ROUNDS, 3 by default) interleave the two approvers, and the medians
- *      are printed: a single burst's p99 moves by 20–30% from run to run on a 2-core machine.
+ *      The rounds (KPKI_BENCH_ROUNDS, 5 by default) interleave the two approvers, and the medians
+ *      are printed: a single burst's p99 moves by 20–30% from run to run on a 2-core machine, and
+ *      the baseline's CPU by up to a third, so 3 rounds left the ratios moving by ±0.15.
  *      An approver's CPU for a burst is counted until it has settled after the last approval (its
  *      Events and logs included), and compared with the baseline's plus twice the bare signature
  *      verification of as many CSRs.
@@ -51,7 +52,7 @@ const KPKI = join(ROOT, "dist", "bin", "kpki.js");
 const QUICK = process.env["KPKI_BENCH_QUICK"] === "1";
 const N = QUICK || process.env["KPKI_BENCH_APPROVER_E2E_ONLY"] === "1" ? 1000 : 10_000;
 const BURST = Number(process.env["KPKI_BENCH_BURST"] ?? (QUICK ? 20 : 200));
-const ROUNDS = Math.max(1, Number(process.env["KPKI_BENCH_ROUNDS"] ?? (QUICK ? 1 : 3)));
+const ROUNDS = Math.max(1, Number(process.env["KPKI_BENCH_ROUNDS"] ?? (QUICK ? 1 : 5)));
 /**
  * Another build's dist/bin/kpki.js, run in each round beside this one's (to compare two builds),
  * with KPKI_BENCH_APPROVER_OTHER_ARGS in place of KPKI_BENCH_APPROVER_ARGS when given (to compare
