@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideCsr, DEFAULT_POLICY, type CsrObject, type Decision, type NodeObject, type PolicyConfig } from "../../src/approver/policy.js";
 import { readRequest, RequestError, type StrictRequest } from "../../src/approver/request.js";
 import { nodeSignatureVerifier } from "../../src/io/node-signature.js";
-import { bitString, concat, context, octetString, oid, sequence, setOf, smallInteger, tlv, unsignedInteger, type Bytes } from "../../src/pki/der.js";
+import { bitString, compareBytes, concat, context, octetString, oid, sequence, setOf, smallInteger, tlv, unsignedInteger, type Bytes } from "../../src/pki/der.js";
 import { encodePem } from "../../src/pki/pem.js";
 import {
   bmp, buildCsr, dnsName, extension, extensionRequest, ipAddress, nodeSubject, OIDS, rawOid, rdn, sanExtension, sanValue, str, testKey, utf8, type TestKey,
@@ -35,6 +35,17 @@ const object = (request: Bytes, rsa: boolean): CsrObject => ({
     groups: ["system:nodes", "system:authenticated"], usages: rsa ? ["digital signature", "key encipherment", "server auth"] : ["digital signature", "server auth"],
   },
 });
+
+/** Members in descending order of their encodings: the reverse of what DER (X.690 §11.6) requires of a SET OF. */
+const unsortedConcat = (...members: Bytes[]): Bytes => {
+  const sorted = [...members].sort(compareBytes);
+  if (compareBytes(sorted[0]!, sorted[sorted.length - 1]!) === 0) throw new Error("members must differ");
+  return concat(sorted.reverse());
+};
+const unsortedSet = (...members: Bytes[]): Bytes => tlv(0x31, unsortedConcat(...members));
+const CHALLENGE_PASSWORD = "1.2.840.113549.1.9.7";
+const challengePassword = (value: Bytes): Bytes => sequence(oid(CHALLENGE_PASSWORD), setOf([value]));
+const extensionRequestAttribute = (...extensions: Bytes[]): Bytes => sequence(oid(OIDS.extensionRequest), setOf([sequence(...extensions)]));
 
 interface Reading {
   readonly decision: Decision;
@@ -99,7 +110,7 @@ describe.skipIf(skip)("the approver reads a request as Go's crypto/x509 does", (
   // Each: a request, what kpki must decide, and (where it shows the danger) what Go reads from it.
   const evil = sanValue(dnsName("kubernetes.default.svc.cluster.local"), dnsName("n2"), ipAddress([10, 96, 0, 1]), ipAddress([10, 0, 0, 12]));
   const good = sanValue(dnsName("n1"), ipAddress([10, 0, 0, 11]));
-  const cases: { name: string; make: () => Bytes | string; reason: string; decision?: string; rsa?: boolean; go?: (g: GoCsrView) => void }[] = [
+  const cases: { name: string; make: () => Bytes | string; reason: string; decision?: string; message?: RegExp; rsa?: boolean; go?: (g: GoCsrView) => void }[] = [
     {
       name: "SAN smuggling: Extension { OID, OCTET STRING (evil SANs), OCTET STRING (the node's own) } — Go reads the first",
       make: () => buildCsr(ec, { attributes: extensionRequest(extension(OIDS.san, octetString(evil), octetString(good))) }).pem,
@@ -216,6 +227,27 @@ describe.skipIf(skip)("the approver reads a request as Go's crypto/x509 does", (
       rsa: true,
       go: (g) => expect(g.stage === "ok" && g.view.publicKey.type).toBe("rsa"),
     },
+    {
+      name: "a subject RDN with two attributes out of DER order (SET OF) is not canonical DER",
+      make: () => buildCsr(ec, { subject: sequence(unsortedSet(sequence(oid(OIDS.o), str("system:nodes", 0x13)), sequence(oid(OIDS.cn), str("system:node:n1", 0x13)))) }).pem,
+      reason: "MalformedRequest",
+      message: /not the canonical DER of the request \(an unsorted SET OF/,
+      go: (g) => expect(g.stage).toBe("ok"), // Go reads it all the same: its parser does not check the order of a SET OF
+    },
+    {
+      name: "attributes out of DER order in [0] are not canonical DER",
+      make: () => buildCsr(ec, { attributes: context(0, unsortedConcat(challengePassword(str("a", 0x13)), extensionRequestAttribute(sanExtension(dnsName("n1")))), true) }).pem,
+      reason: "MalformedRequest",
+      message: /not the canonical DER of the request \(an unsorted SET OF/,
+      go: (g) => expect(g.stage).toBe("ok"), // Go reads it all the same: its parser does not check the order of a SET OF
+    },
+    {
+      name: "an attribute's values out of DER order (SET OF) are not canonical DER",
+      make: () => buildCsr(ec, { attributes: context(0, concat([extensionRequestAttribute(sanExtension(dnsName("n1"))), sequence(oid(CHALLENGE_PASSWORD), unsortedSet(str("a", 0x13), str("b", 0x13)))].sort(compareBytes)), true) }).pem,
+      reason: "MalformedRequest",
+      message: /not the canonical DER of the request \(an unsorted SET OF/,
+      go: (g) => expect(g.stage).toBe("ok"), // Go reads it all the same: its parser does not check the order of a SET OF
+    },
     { name: "a DNS SAN that is an IP literal (10.0.0.12, node n2's address)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(dnsName("10.0.0.12"))) }).pem, reason: "DNSNameIsIPAddress" },
     { name: "a DNS SAN that inet_aton reads as an IP (0x0a00000c)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(dnsName("0x0a00000c"))) }).pem, reason: "DNSNameIsIPAddress" },
     { name: "NAT64 form of the kubernetes service IP (64:ff9b::10.96.0.1)", make: () => buildCsr(ec, { attributes: extensionRequest(sanExtension(ipAddress([0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 10, 96, 0, 1]))) }).pem, reason: "ReservedIP" },
@@ -249,6 +281,7 @@ describe.skipIf(skip)("the approver reads a request as Go's crypto/x509 does", (
     const r = await read(c.make(), c.rsa);
     expect([r.decision.decision, r.decision.reason], `${r.decision.message}\nGo: ${describeGo(r.go)}`).toEqual([c.decision ?? "deny", c.reason]);
     expect(r.decision.message.length).toBeGreaterThan(5);
+    if (c.message) expect(r.decision.message).toMatch(c.message);
     c.go?.(r.go);
     expectOneReading(r);
   });
