@@ -182,7 +182,11 @@ export function base64UrlToBytes(text: string): Bytes {
   return binaryToBytes(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
 }
 
-const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/** Standard base64's alphabet (RFC 4648 §4), in value order. */
+export const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** base64url's (RFC 4648 §5): the same but for its last two characters. */
+const BASE64URL_ALPHABET = `${BASE64_ALPHABET.slice(0, 62)}-_`;
 
 /** Unpadded base64url (RFC 4648 §5), as JWK members are written; one pass (a key's JWK is made for every CSR the approver checks). */
 export function bytesToBase64Url(bytes: Bytes): string {
@@ -214,9 +218,6 @@ export function bytesToBase64(bytes: Bytes): string {
 export function base64ToBytes(text: string): Bytes {
   return binaryToBytes(atob(text));
 }
-
-/** Standard base64's alphabet (RFC 4648 §4), in value order. */
-export const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /** Each ASCII character's value in standard base64, -1 for the rest. */
 const BASE64_VALUES = (() => {
