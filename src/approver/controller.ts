@@ -2,7 +2,7 @@ import type { SignatureVerifier } from "../pki/signature.js";
 import { factsFromCluster, NO_FACTS, readClusterConfiguration, withClusterFacts, type ClusterFacts } from "./discovery.js";
 import { ApprovalLedger, type Reservation } from "./history.js";
 import { assessCsr, BAD_SIGNATURE, checkSignature, indexNodes, KUBELET_SERVING, type Decision, type NodeIndex, type PolicyConfig, type RequestCache } from "./policy.js";
-import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type ApproverEvents, type WatchEventType, type WatchHandle } from "./ports.js";
+import { ApiStatusError, DEFAULT_WORKERS, type ApiCsr, type ApiNode, type ApproverApi, type ApproverEvents, type WatchEventType, type WatchHandle } from "./ports.js";
 import type { StrictRequest } from "./request.js";
 
 /** What the controller reports; src/io wires these to prom-client and JSON logs. */
@@ -32,7 +32,7 @@ export interface ControllerOptions {
   /** Backoff for requeued CSRs: first delay and cap, in ms. */
   readonly requeueBaseMs?: number;
   readonly requeueMaxMs?: number;
-  /** How many CSRs are reconciled at once (default 16). */
+  /** How many CSRs are reconciled at once (default DEFAULT_WORKERS). */
   readonly workers?: number;
   /**
    * Which decisions get an Event (default "denials"): a Warning Event names why a node's CSR was
@@ -281,7 +281,7 @@ export class ApproverController {
   private readonly inFlight = new Set<string>();
   private readonly events: (() => Promise<void>)[] = [];
   private drain(): void {
-    const workers = this.opts.workers ?? 16;
+    const workers = this.opts.workers ?? DEFAULT_WORKERS;
     while (this.active < workers && !this.stopped) {
       let name: string | undefined;
       for (const n of this.queue) {

@@ -1,5 +1,5 @@
 import type { ApproverController } from "../../approver/controller.js";
-import { APPROVER_EVENTS, type ApproverApi } from "../../approver/ports.js";
+import { APPROVER_EVENTS, DEFAULT_WORKERS, type ApproverApi } from "../../approver/ports.js";
 import { invalidInput, usageError } from "../../errors.js";
 import { defineCommand } from "../command.js";
 import { HISTORY_OPTIONS, policyFromArgs, POLICY_OPTIONS } from "../approver-options.js";
@@ -21,7 +21,7 @@ export const approverRunCommand = defineCommand({
     "renew-deadline": { type: "string", default: "10s", describe: "The leader gives up after failing to renew for this long" },
     "retry-period": { type: "string", default: "2s", describe: "How often to try to acquire or renew" },
     identity: { type: "string", describe: "This replica's identity in the Lease [default: hostname_random]" },
-    workers: { type: "number", default: 16, describe: "CSRs decided and written at once" },
+    workers: { type: "number", default: DEFAULT_WORKERS, describe: "CSRs decided and written at once" },
     events: { type: "string", default: "denials", choices: APPROVER_EVENTS, describe: "Which decisions get an Event: denials (a Warning each), all (approvals too: one more API write per CSR) or none" },
     discovery: { type: "boolean", default: true, describe: "Read the API server's addresses (the kubernetes Service and its endpoints) and kubeadm-config's subnets from the cluster, and refuse them as SANs" },
     "metrics-bind-address": { type: "string", default: "0.0.0.0:8080", describe: "Address for /metrics, /healthz and /readyz" },
