@@ -4,6 +4,7 @@ import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Lease
 import { KubeTransport } from "./kube-transport.js";
 
 const SIGNER_SELECTOR = `spec.signerName=${KUBELET_SERVING}`;
+const CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
 
 /** The HTTP status of a client-node error (ApiException), or of a watch that ended with one. */
 function statusOf(error: unknown): number | undefined {
@@ -65,30 +66,35 @@ function leaseFromJson(obj: LeaseJson): Lease {
 }
 
 /**
- * ApproverApi on @kubernetes/client-node 1.4 (Node 20): lists, reads and Lease writes through its
- * generated clients; the watches, the /approval write and the Events (one per decision) through
- * KubeTransport (the hot path, on HTTP/2, see kube-transport.ts). The generated clients use the
+ * ApproverApi on @kubernetes/client-node 1.4 (Node 20): the Lease's reads and writes through its
+ * generated client; the lists, reads, watches, the /approval write and the Events through
+ * KubeTransport (the hot path, on HTTP/2, see kube-transport.ts). The generated client uses the
  * transport's keep-alive https pool; both use client-node's authentication.
  */
 export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
   const transport = new KubeTransport(kc);
-  const certs = keepAliveApiClient(transport, k8s.CertificatesV1Api);
-  const core = keepAliveApiClient(transport, k8s.CoreV1Api);
   const coord = keepAliveApiClient(transport, k8s.CoordinationV1Api);
+  /**
+   * A list as the API server writes it, parsed as JSON like the watch events that follow it: the
+   * controller's objects then have the same shapes whichever way they came (client-node's
+   * generated clients make class instances, with Dates for timestamps).
+   */
+  const list = async <T>(path: string): Promise<{ items: T[]; resourceVersion: string }> => {
+    const l = await transport.json<{ items?: T[] | null; metadata?: { resourceVersion?: string } }>("GET", path);
+    return { items: l?.items ?? [], resourceVersion: l?.metadata?.resourceVersion ?? "" };
+  };
 
   return {
-    listCsrs: () => call(async () => {
-      const list = await certs.listCertificateSigningRequest({ fieldSelector: SIGNER_SELECTOR });
-      return { items: list.items as unknown as ApiCsr[], resourceVersion: list.metadata?.resourceVersion ?? "" };
-    }),
+    listCsrs: () => list<ApiCsr>(`${CSRS}?fieldSelector=${encodeURIComponent(SIGNER_SELECTOR)}`),
     watchCsrs: (rv, onEvent, onEnd) =>
-      transport.watch<ApiCsr>("/apis/certificates.k8s.io/v1/certificatesigningrequests", { resourceVersion: rv, fieldSelector: SIGNER_SELECTOR, timeoutSeconds: 300 }, onEvent, onEnd),
-    listNodes: () => call(async () => {
-      const list = await core.listNode();
-      return { items: list.items as unknown as ApiNode[], resourceVersion: list.metadata?.resourceVersion ?? "" };
-    }),
+      transport.watch<ApiCsr>(CSRS, { resourceVersion: rv, fieldSelector: SIGNER_SELECTOR, timeoutSeconds: 300 }, onEvent, onEnd),
+    listNodes: () => list<ApiNode>("/api/v1/nodes"),
     watchNodes: (rv, onEvent, onEnd) => transport.watch<ApiNode>("/api/v1/nodes", { resourceVersion: rv, timeoutSeconds: 300 }, onEvent, onEnd),
-    getCsr: (name) => call(async () => (await certs.readCertificateSigningRequest({ name })) as unknown as ApiCsr),
+    getCsr: async (name) => {
+      const csr = await transport.json<ApiCsr>("GET", `${CSRS}/${encodeURIComponent(name)}`);
+      if (!csr) throw new Error(`the API server answered GET of CSR ${name} with no object`);
+      return csr;
+    },
     getObject: async (path) => {
       try {
         return await transport.json<unknown>("GET", path);
@@ -102,8 +108,19 @@ export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
         ...(csr.status?.conditions ?? []),
         { type: condition.type, status: "True", reason: condition.reason, message: condition.message, lastUpdateTime: rfc3339(condition.lastUpdateTime) },
       ];
-      const body = { ...csr, apiVersion: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", status: { ...csr.status, conditions } };
-      await transport.json("PUT", `/apis/certificates.k8s.io/v1/certificatesigningrequests/${encodeURIComponent(csr.metadata.name)}/approval`, body, false);
+      // A new object, not a copy of `csr` with fields overwritten: V8 would then mark those fields
+      // of the watched objects' shape as changing, and drop the optimised code that relied on it.
+      // A CSR has no other top-level fields, and kube-apiserver takes only the status's conditions
+      // from an /approval write (it keeps the stored spec and certificate).
+      const certificate = csr.status?.certificate;
+      const body = {
+        apiVersion: "certificates.k8s.io/v1",
+        kind: "CertificateSigningRequest",
+        metadata: csr.metadata,
+        spec: csr.spec,
+        status: certificate === undefined ? { conditions } : { conditions, certificate },
+      };
+      await transport.json("PUT", `${CSRS}/${encodeURIComponent(csr.metadata.name)}/approval`, body, false);
     },
     createEvent: async (csr, type, reason, message, now) => {
       const at = rfc3339(now);

@@ -5,10 +5,10 @@ import * as k8s from "@kubernetes/client-node";
 import { ApiStatusError, type WatchEventType, type WatchHandle } from "../approver/ports.js";
 
 /**
- * The approver's hot path to the API server: the CSR, Node and Lease watches, the /approval write
- * and the Events, as streams of HTTP/2 connections, as client-go talks to the API server: one
- * for the watches and one for the calls.
- * client-node's generated clients (lists, reads, Lease writes) use a keep-alive https pool
+ * The approver's hot path to the API server: the CSR and Node lists and watches, the Lease watch,
+ * discovery's reads, the /approval write and the Events, as streams of HTTP/2 connections, as
+ * client-go talks to the API server: one for the watches and one for the calls.
+ * client-node's generated client (the Lease's reads and writes) uses a keep-alive https pool
  * (`authentication`) with the same TLS context. client-node still does everything about who we
  * are: it reads the kubeconfig (files, in-cluster service account, exec plugins) and applies its
  * authentication (client certificate, bearer token, basic auth) to each request; we ask it again at

@@ -70,7 +70,8 @@ export const approverRunCommand = defineCommand({
     const abort = new AbortController();
     telemetry.log("info", "starting", { identity, dryRun: args["dry-run"], leaderElect: args["leader-elect"], policy });
     const warmFrom = now().getTime();
-    const warmed = await warmUp(policy, io.verifySignature, WARM_UP_ROUNDS, now());
+    // The warm-up reports to a telemetry of its own that writes nowhere (see warm-up.ts).
+    const warmed = await warmUp(policy, io.verifySignature, WARM_UP_ROUNDS, now(), runtime.telemetry(() => undefined, now).observer);
     telemetry.log("info", "warmed up", { rounds: WARM_UP_ROUNDS, approved: warmed, ms: now().getTime() - warmFrom });
 
     return new Promise<number>((resolve) => {
