@@ -371,7 +371,9 @@ export class ApproverController {
     };
     try {
       let d = await decide(csr);
-      const fields = { csr: name, decision: d.decision, reason: d.reason, message: d.message, dryRun: this.opts.dryRun };
+      // Each log line's fields are a new object, never a copy with fields overwritten (see kube-api.ts's addCondition).
+      const fieldsOf = (x: Decision) => ({ csr: name, decision: x.decision, reason: x.reason, message: x.message, dryRun: this.opts.dryRun });
+      const fields = fieldsOf(d);
       if (d.decision === "ignore") {
         this.obs.log("info", "ignored", fields);
         this.obs.decision(d, csr, undefined);
@@ -411,7 +413,7 @@ export class ApproverController {
       const created = csr.metadata.creationTimestamp ? new Date(csr.metadata.creationTimestamp).getTime() : undefined;
       const latency = created === undefined ? undefined : (this.opts.now().getTime() - created) / 1000;
       this.obs.decision(d, csr, latency);
-      this.obs.log("info", d.decision === "approve" ? "approved" : "denied", { ...fields, decision: d.decision, reason: d.reason, message: d.message });
+      this.obs.log("info", d.decision === "approve" ? "approved" : "denied", fieldsOf(d)); // d may have changed on a conflict
       // The Event is best effort; it is sent when no decision is waiting (see drain).
       const events = this.opts.events ?? "denials";
       if (events === "all" || (events === "denials" && d.decision === "deny")) {
