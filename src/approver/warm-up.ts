@@ -5,33 +5,59 @@ import { assessCsr, BAD_SIGNATURE, checkSignature, KUBELET_SERVING, type NodeObj
 import type { ApiCsr } from "./ports.js";
 
 /**
- * A kubelet's serving CSR as the API server sends it (a watch event's object), for node
- * `kpki-warm-up` (192.0.2.1, TEST-NET-1: RFC 5737, never a real node): a P-256 key, the usages
- * and SANs a kubelet asks for, signed by its own key. It never reaches a cluster.
+ * Kubelets' serving CSRs as the API server sends them (in a watch event's object), for node
+ * `kpki-warm-up` (192.0.2.1, TEST-NET-1: RFC 5737, never a real node): P-256 keys, the usages
+ * and SANs a kubelet asks for, each signed by its own key. They never reach a cluster. Their
+ * ECDSA signatures cover the four ways r and s are written (each 32 bytes, or 33 with a leading
+ * zero when its top bit is set), so that no branch a real signature takes is new to the
+ * optimised code (V8 drops optimised code that meets a branch it has never seen run).
  */
-const SAMPLE_REQUEST = btoa(
-  "-----BEGIN CERTIFICATE REQUEST-----\n" +
-    "MIIBJDCBzAIBADA6MRUwEwYDVQQKEwxzeXN0ZW06bm9kZXMxITAfBgNVBAMTGHN5\n" +
+const SAMPLE_REQUESTS = [
+  // r 32 bytes, s 32
+  "MIIBJDCBzAIBADA6MRUwEwYDVQQKEwxzeXN0ZW06bm9kZXMxITAfBgNVBAMTGHN5\n" +
     "c3RlbTpub2RlOmtwa2ktd2FybS11cDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n" +
     "BGsfg3/2IIJrhCGXNUDkUEJmH2SaDlUymKSzgStEbqBvg46iqkPqyKrjY0CNLyF1\n" +
     "73WsVphTBrB+vUVVokxoOT+gMDAuBgkqhkiG9w0BCQ4xITAfMB0GA1UdEQQWMBSC\n" +
     "DGtwa2ktd2FybS11cIcEwAACATAKBggqhkjOPQQDAgNHADBEAiBaeZOrDkg0rDxr\n" +
     "MHBiSpL82m2RAO33zwRG6PuJxGsL6QIgVMJbl+nWqDsZQFUz8pdt1WOy/hCp4/oq\n" +
-    "8+ZKJxQbvdA=\n" +
-    "-----END CERTIFICATE REQUEST-----\n",
-);
+    "8+ZKJxQbvdA=\n",
+  // r 33, s 32
+  "MIIBJTCBzAIBADA6MRUwEwYDVQQKEwxzeXN0ZW06bm9kZXMxITAfBgNVBAMTGHN5\n" +
+    "c3RlbTpub2RlOmtwa2ktd2FybS11cDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n" +
+    "BOqtJQSleGWoByyaN7M0IYNCuvWNTualSFZM7g9Xeue0jczFY4KqmwO3KrOtur3Y\n" +
+    "aKP3b/xiz2zeClWr37gHbSagMDAuBgkqhkiG9w0BCQ4xITAfMB0GA1UdEQQWMBSC\n" +
+    "DGtwa2ktd2FybS11cIcEwAACATAKBggqhkjOPQQDAgNIADBFAiEAtTjLJFTLZ/AK\n" +
+    "h+h9r2H1MGyYfshrqOSxn9cohOZFmHMCIEfhFH556EW8ygjo9rQVqDNhf5Kzpqyz\n" +
+    "s02IKyKxbksZ\n",
+  // r 32, s 33
+  "MIIBJTCBzAIBADA6MRUwEwYDVQQKEwxzeXN0ZW06bm9kZXMxITAfBgNVBAMTGHN5\n" +
+    "c3RlbTpub2RlOmtwa2ktd2FybS11cDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n" +
+    "BLfZZUBjortFOWT8UtmRlpO9pfnzTSkIK4e41FpNh2VwbFWvS1Rc1IWEJRdU9TEv\n" +
+    "xkEJYw1X+9PiZvIuwXYst66gMDAuBgkqhkiG9w0BCQ4xITAfMB0GA1UdEQQWMBSC\n" +
+    "DGtwa2ktd2FybS11cIcEwAACATAKBggqhkjOPQQDAgNIADBFAiAHvxipnYXPaDkn\n" +
+    "w55BOfnBhhCndnkcdeyfQTSD8ep5sQIhAMPOBJ5QvqJZdvDl1+pml+9VGVRC7k4v\n" +
+    "WRkmczWw/0/P\n",
+  // r 33, s 33
+  "MIIBJjCBzAIBADA6MRUwEwYDVQQKEwxzeXN0ZW06bm9kZXMxITAfBgNVBAMTGHN5\n" +
+    "c3RlbTpub2RlOmtwa2ktd2FybS11cDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n" +
+    "BLrm3yRh2KexxcQhFGclbPKUaVo0kITz3GNhqM5gOBBIF/qn73TVZD7hmq1dEyw1\n" +
+    "JwbbSxuqW9VbSw9+GCVW0IOgMDAuBgkqhkiG9w0BCQ4xITAfMB0GA1UdEQQWMBSC\n" +
+    "DGtwa2ktd2FybS11cIcEwAACATAKBggqhkjOPQQDAgNJADBGAiEAvebCDD2znEil\n" +
+    "UIV8xra83l7DPtQg7ehKe32b6CY5QBsCIQDWWyO0Xrr+29WR9eMx/n4UZz110DzP\n" +
+    "bCBbxSSP3Hsn+A==\n",
+].map((body) => btoa(`-----BEGIN CERTIFICATE REQUEST-----\n${body}-----END CERTIFICATE REQUEST-----\n`));
 
-/** How many times `approver run` decides the sample at start (131–189 ms in the bench's runs on a 2-core machine). */
+/** How many times `approver run` decides a sample at start (131–189 ms in the bench's runs on a 2-core machine). */
 export const WARM_UP_ROUNDS = 200;
 
 /**
- * Decides the sample request `rounds` times, each from fresh JSON as a watch delivers it, with the
- * policy and the signature check the controller uses. V8 compiles and optimises code only once it
- * has run: without this, the first burst of CSRs after a start (a new leader, a cluster coming
- * up) is decided by cold code, at about 1.4x the CPU of later bursts. Resolves to the number of
- * rounds that approved, which is `rounds` unless the policy refuses the sample (an
- * --allowed-ip-ranges or --dns-suffix that excludes it): then only the rules up to the one that
- * refused it are warmed, and the signature check is not.
+ * Decides the sample requests in turn, `rounds` decisions in all, each from fresh JSON as a watch
+ * delivers it, with the policy and the signature check the controller uses. V8 compiles and
+ * optimises code only once it has run: without this, the first burst of CSRs after a start (a new
+ * leader, a cluster coming up) is decided by cold code, at about 1.4x the CPU of later bursts.
+ * Resolves to the number of rounds that approved, which is `rounds` unless the policy refuses the
+ * samples (an --allowed-ip-ranges or --dns-suffix that excludes them): then only the rules up to
+ * the one that refused them are warmed, and the signature check is not.
  *
  * Each decision is also reported to `observer`: `approver run` passes the observer of a telemetry
  * that writes nowhere and whose metrics nobody reads, built by the same code as its own. That
@@ -48,17 +74,22 @@ export async function warmUp(policy: PolicyConfig, verify: SignatureVerifier, ro
     metadata: { name: "kpki-warm-up", creationTimestamp: "2000-01-01T00:00:00Z" },
     status: { addresses: [{ type: "InternalIP", address: "192.0.2.1" }, { type: "Hostname", address: "kpki-warm-up" }] },
   });
-  const csrText = JSON.stringify({
-    apiVersion: "certificates.k8s.io/v1",
+  // As kube-apiserver writes a kubelet's CSR (its field order, generateName, managedFields): the
+  // objects parsed from it get the shapes that real ones get.
+  const csrTexts = SAMPLE_REQUESTS.map((request) => JSON.stringify({
     kind: "CertificateSigningRequest",
-    metadata: { name: "csr-kpki-warm-up", uid: "00000000-0000-0000-0000-000000000000", resourceVersion: "1", creationTimestamp: created },
-    spec: { request: SAMPLE_REQUEST, signerName: KUBELET_SERVING, usages: ["digital signature", "server auth"], username: "system:node:kpki-warm-up", groups: ["system:nodes", "system:authenticated"] },
+    apiVersion: "certificates.k8s.io/v1",
+    metadata: {
+      name: "csr-kpki-warm-up", generateName: "csr-", uid: "00000000-0000-0000-0000-000000000000", resourceVersion: "1", creationTimestamp: created,
+      managedFields: [{ manager: "kubelet", operation: "Update", apiVersion: "certificates.k8s.io/v1", time: created, fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:request": {}, "f:signerName": {}, "f:usages": {} } } }],
+    },
+    spec: { request, signerName: KUBELET_SERVING, usages: ["digital signature", "server auth"], username: "system:node:kpki-warm-up", groups: ["system:nodes", "system:authenticated"] },
     status: {},
-  });
+  }));
   let approved = 0;
   for (let i = 0; i < rounds; i++) {
     const index = indexNodes([JSON.parse(nodeText) as NodeObject]);
-    const csr = JSON.parse(csrText) as ApiCsr;
+    const csr = JSON.parse(csrTexts[i % csrTexts.length]!) as ApiCsr;
     const a = assessCsr(csr, index, policy, now);
     const decision = a.kind === "final" ? a.decision : (await checkSignature(a.request, verify)) ? a.approval : BAD_SIGNATURE;
     if (decision.decision === "approve") approved++;
