@@ -6,7 +6,7 @@ import { webCryptoVerifier } from "../../src/pki/signature.js";
 
 describe("warmUp", () => {
   const now = new Date("2026-11-30T12:00:00Z");
-  it("approves its sample request every round under the default policy, with node:crypto and with WebCrypto", async () => {
+  it("approves its sample requests every round under the default policy, with node:crypto and with WebCrypto", async () => {
     expect(await warmUp(DEFAULT_POLICY, nodeSignatureVerifier, 25, now)).toBe(25);
     expect(await warmUp(DEFAULT_POLICY, webCryptoVerifier(globalThis.crypto), 3, now)).toBe(3);
   });
