@@ -69,6 +69,15 @@ function statCpuMs(path: string): number {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
+/** Whether a process is there and not a zombie (its /proc stat's state field is not Z). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
 /** CPU time (ms) of each process, from /proc (Linux; an absent process reads 0). */
 function cpuTimes(pids: number[]): Map<number, number> {
   const out = new Map<number, number>();
@@ -300,7 +309,7 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
     });
     await openWatch();
     // A burst from every node, each CSR with a fresh key; prints latencies and each process's CPU time.
-    const burst = async (round: string, what: string, approverPid: number, approverName: string): Promise<{ latencies: number[]; approverCpu: number; mainCpu: number }> => {
+    const burst = async (round: string, what: string, approverPid: number, approverName: string): Promise<{ latencies: number[]; approverCpu: number; mainCpu: number; complete: boolean }> => {
       const pids = [process.pid, approverPid, ...cp.running().map((p) => p.pid)];
       const label = new Map<number, string>([[process.pid, `bench (${BURST} node clients + watch)`], [approverPid, approverName], ...cp.running().map((p) => [p.pid, p.name] as [number, string])]);
       const bodies = await Promise.all(nodeConfigs.map(async (_kc, i) => {
@@ -348,7 +357,9 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
         [...label].map(([pid, name]) => `${name} ${((cpu1.get(pid) ?? 0) - (cpu0.get(pid) ?? 0)).toFixed(0)} ms`).join(", "));
       console.log(`    ${approverName}'s CPU by thread: main (JavaScript) ${(threads1.main - threads0.main).toFixed(0)} ms, ` +
         `others (V8's compiler and GC helpers, libuv) ${(threads1.others - threads0.others).toFixed(0)} ms`);
-      return { latencies: fromAdded, approverCpu: (cpu1.get(approverPid) ?? 0) - (cpu0.get(approverPid) ?? 0), mainCpu: threads1.main - threads0.main };
+      const alive = running(approverPid);
+      if (!alive) console.log(`    the ${approverName} process ended during the burst`);
+      return { latencies: fromAdded, approverCpu: (cpu1.get(approverPid) ?? 0) - (cpu0.get(approverPid) ?? 0), mainCpu: threads1.main - threads0.main, complete: alive && done.length === names.length };
     };
     // Each round: kpki twice (the first burst finds the approver just started; the second is what a
     // running approver meets; two approvals per node stay within --max-approvals-per-node), then
@@ -359,7 +370,14 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
     const runs = new Map<string, number[][]>();
     const cpuOf = new Map<string, number[]>();
     const mainOf = new Map<string, number[]>();
-    const keep = (what: string, r: { latencies: number[]; approverCpu: number; mainCpu: number }): void => {
+    const left = new Map<string, number>();
+    // A burst that did not end with every CSR approved, by a live approver, is not a measurement of it.
+    const keep = (what: string, r: { latencies: number[]; approverCpu: number; mainCpu: number; complete: boolean }): void => {
+      if (!r.complete) {
+        console.log("    left out of the medians: not every CSR was approved");
+        left.set(what, (left.get(what) ?? 0) + 1);
+        return;
+      }
       runs.set(what, [...(runs.get(what) ?? []), r.latencies]);
       cpuOf.set(what, [...(cpuOf.get(what) ?? []), r.approverCpu]);
       mainOf.set(what, [...(mainOf.get(what) ?? []), r.mainCpu]);
@@ -385,12 +403,14 @@ if (!bins.etcd || !bins.kubeApiserver || !bins.kubeControllerManager) {
       // The next round starts from an empty CSR list, as the first did.
       await admin.makeApiClient(k8s.CertificatesV1Api).deleteCollectionCertificateSigningRequest();
     }
-    const p = (what: string, q: number): number => median(runs.get(what)!.map((l) => pct(l, q)));
-    const cpu = (what: string): number => median(cpuOf.get(what)!);
+    // NaN where every burst of a kind was left out.
+    const p = (what: string, q: number): number => (runs.has(what) ? median(runs.get(what)!.map((l) => pct(l, q))) : Number.NaN);
+    const cpu = (what: string): number => (cpuOf.has(what) ? median(cpuOf.get(what)!) : Number.NaN);
     console.log(`  ${ROUNDS > 1 ? `medians over ${ROUNDS} rounds` : "summary"}, CSR created → Approved, and the approver's CPU per burst:`);
     for (const what of runs.keys()) {
       console.log(`    ${what.padEnd(32)} p50 ${p(what, 50).toFixed(0).padStart(4)} ms, p99 ${p(what, 99).toFixed(0).padStart(4)} ms, CPU ${cpu(what).toFixed(0).padStart(4)} ms (main thread ${median(mainOf.get(what)!).toFixed(0)})` +
-        `   (each round: p99 ${runs.get(what)!.map((l) => pct(l, 99).toFixed(0)).join(", ")}; CPU ${cpuOf.get(what)!.map((c) => c.toFixed(0)).join(", ")})`);
+        `   (each round: p99 ${runs.get(what)!.map((l) => pct(l, 99).toFixed(0)).join(", ")}; CPU ${cpuOf.get(what)!.map((c) => c.toFixed(0)).join(", ")}` +
+        `${left.get(what) ? `; ${left.get(what)} left out` : ""})`);
     }
     const ratio = (q: number, a: string, b: string) => (p(a, q) / p(b, q)).toFixed(2);
     // Bare verification of BURST CSRs, from part 5's node:crypto loop (PEM → DER → verify, this process).

@@ -67,21 +67,43 @@ function retry(name: string): void {
   }, 100);
 }
 
-const watch = request({ ...base, path: `${PATH}?watch=1&fieldSelector=${encodeURIComponent("spec.signerName=kubernetes.io/kubelet-serving")}` }, (res) => {
-  process.stdout.write("ready\n");
-  let buf = "";
-  res.setEncoding("utf8");
-  res.on("data", (chunk: string) => {
-    buf += chunk;
-    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-      const ev = JSON.parse(buf.slice(0, nl)) as { type: string; object: Csr };
-      buf = buf.slice(nl + 1);
-      if (ev.type !== "ADDED" || ev.object.status?.conditions?.length || seen.has(ev.object.metadata.name)) continue;
-      seen.add(ev.object.metadata.name);
-      queue.push(ev.object);
-      drain();
+/**
+ * The watch, opened again whenever the API server ends it (as it does after a while), from the
+ * last resourceVersion seen; after 410 Gone, from now, which starts with an ADDED event for every
+ * CSR there is. Without this the process ran out of work and exited mid-bench.
+ */
+let lastRv = "";
+let ready = false;
+function watchCsrs(): void {
+  const from = lastRv ? `&resourceVersion=${lastRv}&allowWatchBookmarks=true` : "";
+  const watch = request({ ...base, path: `${PATH}?watch=1&fieldSelector=${encodeURIComponent("spec.signerName=kubernetes.io/kubelet-serving")}${from}` }, (res) => {
+    if (res.statusCode !== 200) {
+      lastRv = "";
+      res.resume();
+      res.on("end", () => setTimeout(watchCsrs, 100));
+      return;
     }
+    if (!ready) process.stdout.write("ready\n");
+    ready = true;
+    let buf = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const ev = JSON.parse(buf.slice(0, nl)) as { type: string; object: Csr & { metadata: { resourceVersion?: string } } };
+        buf = buf.slice(nl + 1);
+        if (ev.type === "ERROR") lastRv = "";
+        else lastRv = ev.object.metadata.resourceVersion ?? lastRv;
+        if (ev.type !== "ADDED" || ev.object.status?.conditions?.length || seen.has(ev.object.metadata.name)) continue;
+        seen.add(ev.object.metadata.name);
+        queue.push(ev.object);
+        drain();
+      }
+    });
+    res.on("end", watchCsrs);
   });
-});
-watch.end();
+  watch.on("error", () => setTimeout(watchCsrs, 100));
+  watch.end();
+}
+watchCsrs();
 process.on("SIGTERM", () => process.exit(0));
