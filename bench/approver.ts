@@ -63,17 +63,20 @@ const ROUNDS = Math.max(1, Number(process.env["KPKI_BENCH_ROUNDS"] ?? (QUICK ? 1
 const OTHER = process.env["KPKI_BENCH_APPROVER_OTHER"];
 const OTHER_ARGS = process.env["KPKI_BENCH_APPROVER_OTHER_ARGS"];
 const crypto = globalThis.crypto;
-/** CPU time (user + system, ms) in a /proc stat file: a process's or one of its threads'. Throws when it is gone. */
-function statCpuMs(path: string): number {
+/** The fields of a /proc stat file after the command name (state first): a process's or one of its threads'. Throws when it is gone. */
+function statFields(path: string): string[] {
   const stat = readFileSync(path, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+/** CPU time (user + system, ms) in a /proc stat file. Throws when it is gone. */
+function statCpuMs(path: string): number {
+  const f = statFields(path);
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
-/** Whether a process is there and not a zombie (its /proc stat's state field is not Z). */
+/** Whether a process is there and not a zombie (state Z). */
 function running(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+    return statFields(`/proc/${pid}/stat`)[0] !== "Z";
   } catch {
     return false;
   }

@@ -47,7 +47,7 @@ const SAMPLE_REQUESTS = [
     "bCBbxSSP3Hsn+A==\n",
 ].map((body) => btoa(`-----BEGIN CERTIFICATE REQUEST-----\n${body}-----END CERTIFICATE REQUEST-----\n`));
 
-/** How many times `approver run` decides a sample at start (131–189 ms in the bench's runs on a 2-core machine). */
+/** How many times `approver run` decides a sample at start (124–136 ms in three starts on a 2-core machine). */
 export const WARM_UP_ROUNDS = 200;
 
 /**
