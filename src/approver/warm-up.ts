@@ -1,8 +1,9 @@
 import type { SignatureVerifier } from "../pki/signature.js";
 import { indexNodes } from "./addresses.js";
-import type { ApproverObserver } from "./controller.js";
+import type { ApproverController, ApproverObserver } from "./controller.js";
+import { NO_FACTS, withClusterFacts } from "./discovery.js";
 import { assessCsr, BAD_SIGNATURE, checkSignature, KUBELET_SERVING, type NodeObject, type PolicyConfig } from "./policy.js";
-import type { ApiCsr } from "./ports.js";
+import type { ApiCsr, ApproverApi } from "./ports.js";
 
 /**
  * Kubelets' serving CSRs as the API server sends them (in a watch event's object), for node
@@ -47,6 +48,12 @@ const SAMPLE_REQUESTS = [
     "bCBbxSSP3Hsn+A==\n",
 ].map((body) => btoa(`-----BEGIN CERTIFICATE REQUEST-----\n${body}-----END CERTIFICATE REQUEST-----\n`));
 
+/** The node the samples are for, as kube-apiserver writes a Node (the fields the policy reads). */
+const WARM_UP_NODE = {
+  metadata: { name: "kpki-warm-up", uid: "00000000-0000-0000-0000-000000000001", resourceVersion: "1", creationTimestamp: "2000-01-01T00:00:00Z" },
+  status: { addresses: [{ type: "InternalIP", address: "192.0.2.1" }, { type: "Hostname", address: "kpki-warm-up" }] },
+};
+
 /** How many times `approver run` decides a sample at start (124–136 ms in three starts on a 2-core machine). */
 export const WARM_UP_ROUNDS = 200;
 
@@ -69,23 +76,9 @@ export const WARM_UP_ROUNDS = 200;
  * had optimised, and the first burst ran on code being compiled again.
  */
 export async function warmUp(policy: PolicyConfig, verify: SignatureVerifier, rounds: number, now: Date, observer?: Pick<ApproverObserver, "decision">): Promise<number> {
-  const created = new Date(now.getTime() - 1000).toISOString().replace(/\.\d+Z$/, "Z");
-  const nodeText = JSON.stringify({
-    metadata: { name: "kpki-warm-up", creationTimestamp: "2000-01-01T00:00:00Z" },
-    status: { addresses: [{ type: "InternalIP", address: "192.0.2.1" }, { type: "Hostname", address: "kpki-warm-up" }] },
-  });
-  // As kube-apiserver writes a kubelet's CSR (its field order, generateName, managedFields): the
-  // objects parsed from it get the shapes that real ones get.
-  const csrTexts = SAMPLE_REQUESTS.map((request) => JSON.stringify({
-    kind: "CertificateSigningRequest",
-    apiVersion: "certificates.k8s.io/v1",
-    metadata: {
-      name: "csr-kpki-warm-up", generateName: "csr-", uid: "00000000-0000-0000-0000-000000000000", resourceVersion: "1", creationTimestamp: created,
-      managedFields: [{ manager: "kubelet", operation: "Update", apiVersion: "certificates.k8s.io/v1", time: created, fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:request": {}, "f:signerName": {}, "f:usages": {} } } }],
-    },
-    spec: { request, signerName: KUBELET_SERVING, usages: ["digital signature", "server auth"], username: "system:node:kpki-warm-up", groups: ["system:nodes", "system:authenticated"] },
-    status: {},
-  }));
+  const created = rfc3339Seconds(new Date(now.getTime() - 1000));
+  const nodeText = JSON.stringify(WARM_UP_NODE);
+  const csrTexts = SAMPLE_REQUESTS.map((_, i) => csrText(i, created));
   let approved = 0;
   for (let i = 0; i < rounds; i++) {
     const index = indexNodes([JSON.parse(nodeText) as NodeObject]);
@@ -97,3 +90,77 @@ export async function warmUp(policy: PolicyConfig, verify: SignatureVerifier, ro
   }
   return approved;
 }
+
+/**
+ * A stand-in API server for the warm-up (src/io/warm-up-api.ts): `api` talks to it as to a
+ * cluster; it lists the warm-up node (WARM_UP_NODE_LIST) and no CSRs.
+ */
+export interface WarmUpApi {
+  readonly api: ApproverApi;
+  /**
+   * Sends CSRs (their JSON) as ADDED events on the CSR watch, once a controller has opened it;
+   * resolves once each of them has been written to (Approved or Denied through /approval).
+   */
+  send(csrTexts: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The warm-up node as kube-apiserver lists it; the list's resourceVersion is "0". */
+export const WARM_UP_NODE_LIST = JSON.stringify({ kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: "0" }, items: [WARM_UP_NODE] });
+
+/** How many CSRs `approver run` passes through a controller and a stand-in API server at start. */
+export const WARM_UP_CSRS = 2000;
+
+/**
+ * The policy a warm-up controller decides with: the approver's, in the form its controller will
+ * hold (with discovery, the configured policy merged with what was discovered), without a per-node
+ * budget that one node's samples would use up. The budget is a small integer, as a flag's is: a
+ * larger number would change how V8 stores the field, and drop the code optimised for it.
+ */
+export function warmUpPolicy(policy: PolicyConfig, discovery: boolean): PolicyConfig {
+  return { ...(discovery ? withClusterFacts(policy, NO_FACTS) : policy), maxApprovalsPerNode: 1_000_000_000 };
+}
+
+/**
+ * Passes `count` sample CSRs, in bursts of 200, through `controller` (built as the real one is,
+ * on the stand-in's API, with warmUpPolicy and without discovery) and stops it once each has been
+ * written. One in 25 is denied (its requester is another node), so that the denial path is not
+ * new to the optimised code either.
+ */
+export async function warmUpController(server: WarmUpApi, controller: ApproverController, count: number, now: () => Date): Promise<void> {
+  await controller.start();
+  try {
+    const created = rfc3339Seconds(new Date(now().getTime() - 1000));
+    for (let sent = 0; sent < count; sent += 200) {
+      await server.send(Array.from({ length: Math.min(200, count - sent) }, (_, i) => csrText(sent + i, created)));
+    }
+  } finally {
+    controller.stop();
+  }
+}
+
+/**
+ * The i-th warm-up CSR as kube-apiserver writes a kubelet's (its field order, generateName,
+ * managedFields): the objects parsed from it get the shapes that real ones get.
+ */
+function csrText(i: number, created: string): string {
+  return JSON.stringify({
+    kind: "CertificateSigningRequest",
+    apiVersion: "certificates.k8s.io/v1",
+    // Every other one named by its client rather than by generateName (a kubelet's way), as kubeadm and kubectl name theirs.
+    metadata: {
+      name: `csr-kpki-warm-up-${i}`, ...(i % 2 ? {} : { generateName: "csr-" }), uid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, resourceVersion: String(i + 10), creationTimestamp: created,
+      managedFields: [{ manager: "kubelet", operation: "Update", apiVersion: "certificates.k8s.io/v1", time: created, fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:request": {}, "f:signerName": {}, "f:usages": {} } } }],
+    },
+    spec: {
+      request: SAMPLE_REQUESTS[i % SAMPLE_REQUESTS.length],
+      signerName: KUBELET_SERVING,
+      usages: ["digital signature", "server auth"],
+      username: i % 25 === 24 ? "system:node:kpki-warm-up-2" : "system:node:kpki-warm-up",
+      groups: ["system:nodes", "system:authenticated"],
+    },
+    status: {},
+  });
+}
+
+const rfc3339Seconds = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, "Z");

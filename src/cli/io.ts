@@ -7,6 +7,7 @@ import type { ApproverApi } from "../approver/ports.js";
 import type { ApproverTelemetry } from "../io/approver-http.js";
 import type { UserCsrApi } from "../kubeadm/kubeconfig-user.js";
 import type { TrustPort } from "../trust/apply.js";
+import type { WarmUpApi } from "../approver/warm-up.js";
 
 /** What `approver run` needs beyond files, loaded on first use (it pulls in the Kubernetes client and prom-client). */
 export interface ApproverRuntime {
@@ -14,6 +15,8 @@ export interface ApproverRuntime {
   readonly api: (kubeconfig: string | undefined) => ApproverApi;
   /** JSON logs written with `write`, Prometheus metrics and the /healthz, /readyz, /metrics server. */
   readonly telemetry: (write: (line: string) => void, now: () => Date) => ApproverTelemetry;
+  /** A stand-in API server for the warm-up, on 127.0.0.1 (src/io/warm-up-api.ts). */
+  readonly warmUpApi: (nodeListJson: string, crypto: Crypto) => Promise<WarmUpApi>;
 }
 
 /** The signals a long-running command stops on. */

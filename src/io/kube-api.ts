@@ -71,7 +71,7 @@ function leaseFromJson(obj: LeaseJson): Lease {
  * KubeTransport (the hot path, on HTTP/2, see kube-transport.ts). The generated client uses the
  * transport's keep-alive https pool; both use client-node's authentication.
  */
-export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
+export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi & { close(): void } {
   const transport = new KubeTransport(kc);
   const coord = keepAliveApiClient(transport, k8s.CoordinationV1Api);
   /**
@@ -85,6 +85,7 @@ export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi {
   };
 
   return {
+    close: () => transport.close(),
     listCsrs: () => list<ApiCsr>(`${CSRS}?fieldSelector=${encodeURIComponent(SIGNER_SELECTOR)}`),
     watchCsrs: (rv, onEvent, onEnd) =>
       transport.watch<ApiCsr>(CSRS, { resourceVersion: rv, fieldSelector: SIGNER_SELECTOR, timeoutSeconds: 300 }, onEvent, onEnd),

@@ -22,8 +22,8 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     clock: () => T0,
     onStopSignal: () => () => undefined,
     approverRuntime: async () => {
-      const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }] = await Promise.all([import("../../src/io/approver-http.js"), import("../../src/io/kube-api.js")]);
-      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry };
+      const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }, { startWarmUpApi }] = await Promise.all([import("../../src/io/approver-http.js"), import("../../src/io/kube-api.js"), import("../../src/io/warm-up-api.js")]);
+      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, warmUpApi: startWarmUpApi };
     },
     userCsrApi: async (kubeconfig) => (await import("../../src/io/kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     runtime: { node: "v20.0.0", platform: "linux/x64" },

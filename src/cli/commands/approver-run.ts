@@ -1,4 +1,5 @@
-import type { ApproverController } from "../../approver/controller.js";
+import type { ApproverController, ApproverObserver } from "../../approver/controller.js";
+import type { PolicyConfig } from "../../approver/policy.js";
 import { APPROVER_EVENTS, DEFAULT_WORKERS, type ApproverApi } from "../../approver/ports.js";
 import { invalidInput, usageError } from "../../errors.js";
 import { defineCommand } from "../command.js";
@@ -46,7 +47,7 @@ export const approverRunCommand = defineCommand({
     const workers = integerFlag("workers", args.workers, 1);
     const now = io.clock;
     // Loaded here, not at start-up: @kubernetes/client-node and prom-client would slow every other command.
-    const [runtime, { ApproverController }, { runLeaderElection }, { warmUp, WARM_UP_ROUNDS }] = await Promise.all([
+    const [runtime, { ApproverController }, { runLeaderElection }, { warmUp, WARM_UP_ROUNDS, warmUpController, warmUpPolicy, WARM_UP_CSRS, WARM_UP_NODE_LIST }] = await Promise.all([
       io.approverRuntime(),
       import("../../approver/controller.js"),
       import("../../approver/leader.js"),
@@ -63,16 +64,31 @@ export const approverRunCommand = defineCommand({
       throw invalidInput(`cannot listen on --metrics-bind-address ${args["metrics-bind-address"]}: ${error.message}`);
     });
     const identity = args.identity ?? `${io.host().hostname}_${Buffer.from(io.crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
-    const newController = () =>
-      new ApproverController(api, telemetry.observer, { policy, discovery: args.discovery, dryRun: args["dry-run"], verify: io.verifySignature, now, workers, events: args.events });
+    // The warm-up's controller and the real one are built here alike (V8 optimises for the shapes it has seen).
+    const controllerFor = (to: ApproverApi, observer: ApproverObserver, withPolicy: PolicyConfig, discovery: boolean) =>
+      new ApproverController(to, observer, { policy: withPolicy, discovery, dryRun: args["dry-run"], verify: io.verifySignature, now, workers, events: args.events });
+    const newController = () => controllerFor(api, telemetry.observer, policy, args.discovery);
     let controller: ApproverController | undefined;
     telemetry.countsFrom(() => controller?.counts() ?? { pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
     const abort = new AbortController();
     telemetry.log("info", "starting", { identity, dryRun: args["dry-run"], leaderElect: args["leader-elect"], policy });
     const warmFrom = now().getTime();
     // The warm-up reports to a telemetry of its own that writes nowhere (see warm-up.ts).
-    const warmed = await warmUp(policy, io.verifySignature, WARM_UP_ROUNDS, now(), runtime.telemetry(() => undefined, now).observer);
-    telemetry.log("info", "warmed up", { rounds: WARM_UP_ROUNDS, approved: warmed, ms: now().getTime() - warmFrom });
+    const warmTelemetry = runtime.telemetry(() => undefined, now);
+    const warmed = await warmUp(policy, io.verifySignature, WARM_UP_ROUNDS, now(), warmTelemetry.observer);
+    // Then the whole path, HTTP/2 and JSON included, against a stand-in API server; a dry run writes nothing, so it is not warmed.
+    const csrs = args["dry-run"] ? 0 : WARM_UP_CSRS;
+    if (csrs) {
+      const stand = await runtime.warmUpApi(WARM_UP_NODE_LIST, io.crypto);
+      try {
+        await warmUpController(stand, controllerFor(stand.api, warmTelemetry.observer, warmUpPolicy(policy, args.discovery), false), csrs, now);
+      } catch (error) {
+        telemetry.log("warn", "the warm-up did not finish; starting anyway", { error: (error as Error).message });
+      } finally {
+        await stand.close();
+      }
+    }
+    telemetry.log("info", "warmed up", { rounds: WARM_UP_ROUNDS, approved: warmed, csrs, ms: now().getTime() - warmFrom });
 
     return new Promise<number>((resolve) => {
       const finish = (code: number, why: string): void => {
