@@ -97,6 +97,8 @@ export async function warmUp(policy: PolicyConfig, verify: SignatureVerifier, ro
  */
 export interface WarmUpApi {
   readonly api: ApproverApi;
+  /** Where it listens: https://127.0.0.1 and a free port. */
+  readonly url: string;
   /**
    * Sends CSRs (their JSON) as ADDED events on the CSR watch, once a controller has opened it;
    * resolves once each of them has been written to (Approved or Denied through /approval).

@@ -20,8 +20,8 @@ const CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
  * does), and answers each /approval write as kube-apiserver does: the object back, and a MODIFIED
  * event on the watch. The client is the approver's own (kube-api.ts on kube-transport.ts), so the
  * HTTP/2 streams, the JSON of lists, watch events and bodies run the code a real cluster runs.
- * It answers nothing else (404), holds no secret, and is closed before the approver connects to
- * its cluster.
+ * It answers nothing else (404), and nobody but that client (401: a bearer token made for the run).
+ * It holds no secret of the cluster's, and is closed before the approver connects to its cluster.
  */
 export async function startWarmUpApi(nodeListJson: string, crypto: Crypto): Promise<WarmUpApi> {
   const key = await generateKeyPair("ECDSA-P256", crypto);
@@ -49,8 +49,11 @@ export async function startWarmUpApi(nodeListJson: string, crypto: Crypto): Prom
     stream.respond({ ":status": status, "content-type": "application/json" });
     stream.end(body);
   };
+  // Only this run's client may use it: another local process could connect to the port.
+  const token = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("hex");
   server.on("stream", (stream, headers) => {
     stream.on("error", () => undefined); // a stream the client cancels (its watches, at the end)
+    if (headers.authorization !== `Bearer ${token}`) return answer(stream, 401, '{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}');
     const url = new URL(String(headers[":path"]), "https://127.0.0.1");
     const method = headers[":method"];
     if (method === "GET" && url.searchParams.get("watch") === "true") {
@@ -85,13 +88,14 @@ export async function startWarmUpApi(nodeListJson: string, crypto: Crypto): Prom
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "warm-up", server: `https://127.0.0.1:${port}`, caData: Buffer.from(cert.pem).toString("base64"), skipTLSVerify: false }],
-    users: [{ name: "warm-up", token: "warm-up" }],
+    users: [{ name: "warm-up", token }],
     contexts: [{ name: "warm-up", cluster: "warm-up", user: "warm-up" }],
     currentContext: "warm-up",
   });
   const api = kubeApproverApi(kc);
   return {
     api,
+    url: `https://127.0.0.1:${port}`,
     send: async (csrTexts) => {
       await watchOpen;
       const written = new Promise<void>((resolve) => (allWritten = resolve));
@@ -122,7 +126,7 @@ export async function startWarmUpApi(nodeListJson: string, crypto: Crypto): Prom
 
 /**
  * A full, compacting garbage collection, now. The warm-up leaves tens of MB of dead objects in V8's
- * old generation (its controller's cache of 2000 CSRs, their bodies and streams); left alone, V8
+ * old generation (the CSRs its controllers cached, their bodies and streams); left alone, V8
  * collects them in a major GC when the old generation next fills, which was during the second burst
  * of CSRs after a start (40 ms of marking and compaction on the main thread, more on helpers:
  * `node --trace-gc`). `gc` is V8's own function, which Node exposes only with --expose-gc; a new

@@ -1,3 +1,4 @@
+import { connect } from "node:http2";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_POLICY } from "../../src/approver/policy.js";
 import { ApproverController } from "../../src/approver/controller.js";
@@ -65,6 +66,19 @@ describe("warmUpController on the stand-in API server (src/io/warm-up-api.ts)", 
       const denied = seen.filter((s) => s.startsWith("deny/"));
       expect(denied).toHaveLength(10); // CSRs 24, 49, …, 249
       expect(new Set(denied).size).toBe(1);
+      // Nobody but its own client: a request without the run's token is refused.
+      const session = connect(stand.url, { rejectUnauthorized: false });
+      try {
+        const status = await new Promise<unknown>((resolve, reject) => {
+          const req = session.request({ ":path": "/api/v1/nodes" });
+          req.on("response", (headers) => resolve(headers[":status"]));
+          req.on("error", reject);
+          req.end();
+        });
+        expect(status).toBe(401);
+      } finally {
+        session.destroy();
+      }
     } finally {
       await stand.close();
     }
