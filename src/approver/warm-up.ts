@@ -112,18 +112,21 @@ export const WARM_UP_NODE_LIST = JSON.stringify({ kind: "NodeList", apiVersion: 
 
 /**
  * How many CSRs `approver run` passes through a controller and a stand-in API server at start, in
- * two runs, each with a new controller, API client and telemetry (2,000 in all). Optimised code that
+ * two runs, each with a new controller, API client and telemetry (3,500 in all). Optimised code that
  * calls a function it has always seen as one object (a method of the API client, the observer, a
  * watch's callback: closures, new in each instance) checks for that very object, and V8 drops it
  * when another one comes: the real controller's, at its first CSR. Once a call has seen two closures
  * of the same code, V8 checks for the code instead, so the second run's optimised code also serves
  * the real controller. Measured with `node --trace-deopt` and `npm run bench` (approver part, 5
- * rounds, 2 cores): one run of 2,000 left "wrong call target" deoptimisations at the first real
- * CSR and 260 ms of CPU in the second burst, the two runs 240 ms. 5,000 CSRs in all gave 180 and
- * 210 ms against 220 and 220 (first and second burst) in one run, at 4.6 s before ready and 172 MB
- * of peak resident memory against 2.1 s and 146 MB.
+ * rounds, 2 cores, CPU per burst): one run of 2,000 left "wrong call target" deoptimisations at the
+ * first real CSR and 260 ms in the second burst, two runs of 2,000 in all 240 ms. Small functions
+ * that run once per CSR reach TurboFan only after a few thousand calls, and until they do, each
+ * burst pays for their compiling: 3,500 in all gave 190 and 200 ms against 220 and 230 with 2,000
+ * (first and second burst, one run), at 3.4 s before ready (4.6 s for two replicas starting
+ * together) and 160 MB of peak resident memory, against 2.1 s and 146 MB. 5,000 took 4.6 s and
+ * 172 MB for no clear further gain.
  */
-export const WARM_UP_CSR_RUNS: readonly number[] = [200, 1800];
+export const WARM_UP_CSR_RUNS: readonly number[] = [200, 3300];
 
 /**
  * The policy a warm-up controller decides with: the approver's, in the form its controller will
