@@ -208,28 +208,32 @@ describe.skipIf(skipEtcd)("a real 3-member etcd cluster on certs create --profil
     const etcdctl = findBinary("etcdctl")!;
     mkdirSync(dir);
     kpki("ca", "create", "--name", "ca", "--common-name", "etcd-ca", "--out-dir", join(dir, "ca"));
-    const members = await Promise.all(["m0", "m1", "m2"].map(async (name) => {
-      kpki("certs", "create", name, "--profile", "etcd-member", "--san", "127.0.0.1", "--ca-dir", join(dir, "ca"), "--out-dir", join(dir, name));
+    for (const name of ["m0", "m1", "m2"]) kpki("certs", "create", name, "--profile", "etcd-member", "--san", "127.0.0.1", "--ca-dir", join(dir, "ca"), "--out-dir", join(dir, name));
+    // A member's ports are found just before it starts: a port found free long before (m2 starts
+    // tens of seconds after m0) may by then be the source port of some other connection.
+    const member = async (name: string) => {
       const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
       return { name, client: `https://127.0.0.1:${client}`, peer: `https://127.0.0.1:${peer}`, metrics: `http://127.0.0.1:${metrics}`, log: join(dir, `${name}.log`),
         file: (suffix: string, ext: string) => join(dir, name, `${name}-${suffix}.${ext}`) };
-    }));
-    const ctl = (m: (typeof members)[number], args: string[]) => run(etcdctl, [
+    };
+    type Member = Awaited<ReturnType<typeof member>>;
+    const ctl = (m: Member, args: string[]) => run(etcdctl, [
       "--endpoints", m.client, "--cacert", join(dir, "ca/ca.crt"), "--cert", m.file("client", "crt"), "--key", m.file("client", "key"),
       "--dial-timeout", "3s", "--command-timeout", "5s", ...args,
     ], { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 });
 
-    const joined: (typeof members)[number][] = [];
-    for (const m of members) {
+    const members: Member[] = [];
+    for (const name of ["m0", "m1", "m2"]) {
+      const m = await member(name);
       // etcd refuses `member add` ("unhealthy cluster") until every member has been connected for a while.
-      if (joined.length) await waitFor(`member add ${m.name}`, async () => (await ctl(joined[0]!, ["member", "add", m.name, `--peer-urls=${m.peer}`]), true), 60_000, 1000);
-      joined.push(m);
+      if (members.length) await waitFor(`member add ${m.name}`, async () => (await ctl(members[0]!, ["member", "add", m.name, `--peer-urls=${m.peer}`]), true), 60_000, 1000);
+      members.push(m);
       const child = startProcess(etcd, [
         "--name", m.name, "--data-dir", join(dir, `${m.name}.etcd`),
         "--listen-client-urls", m.client, "--advertise-client-urls", m.client,
         "--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer, "--listen-metrics-urls", m.metrics,
-        "--initial-cluster", joined.map((j) => `${j.name}=${j.peer}`).join(","),
-        "--initial-cluster-state", joined.length === 1 ? "new" : "existing", "--initial-cluster-token", "kpki-create",
+        "--initial-cluster", members.map((j) => `${j.name}=${j.peer}`).join(","),
+        "--initial-cluster-state", members.length === 1 ? "new" : "existing", "--initial-cluster-token", "kpki-create",
         "--cert-file", m.file("server", "crt"), "--key-file", m.file("server", "key"),
         "--client-cert-auth", "--trusted-ca-file", join(dir, "ca/ca.crt"),
         "--peer-cert-file", m.file("peer", "crt"), "--peer-key-file", m.file("peer", "key"),
@@ -240,7 +244,9 @@ describe.skipIf(skipEtcd)("a real 3-member etcd cluster on certs create --profil
       await waitFor(`etcd ${m.name} /health`, async () => {
         const res = await fetch(`${m.metrics}/health`);
         return res.ok && (await res.text()).includes('"true"');
-      }, 30_000);
+      }, 30_000).catch((error: Error) => {
+        throw new Error(`${error.message}; the end of its log:\n${readFileSync(m.log, "utf8").split("\n").slice(-15).join("\n")}`);
+      });
     }
 
     const { stdout } = await ctl(members[2]!, ["endpoint", "health", "--cluster", "-w", "json"]);
