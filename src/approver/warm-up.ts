@@ -100,15 +100,21 @@ export interface WarmUpApi {
   /** Where it listens: https://127.0.0.1 and a free port. */
   readonly url: string;
   /**
-   * Sends CSRs (their JSON) as ADDED events on the CSR watch, once a controller has opened it;
-   * resolves once each of them has been written to (Approved or Denied through /approval).
+   * Sends CSRs (each one's name and JSON) as ADDED events on the CSR watch, once a controller has
+   * opened it; resolves once each of them has been written to (Approved or Denied through /approval).
    */
-  send(csrTexts: readonly string[]): Promise<void>;
+  send(csrs: readonly WarmUpCsr[]): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The warm-up node as kube-apiserver lists it; the list's resourceVersion is "0". */
-export const WARM_UP_NODE_LIST = JSON.stringify({ kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: "0" }, items: [WARM_UP_NODE] });
+/** A warm-up CSR: its name, and its JSON as a watch event carries it. */
+export interface WarmUpCsr {
+  readonly name: string;
+  readonly json: string;
+}
+
+/** The warm-up node as kube-apiserver lists it. */
+export const WARM_UP_NODE_LIST = JSON.stringify({ kind: "NodeList", apiVersion: "v1", metadata: { resourceVersion: "1" }, items: [WARM_UP_NODE] });
 
 /**
  * How many CSRs `approver run` passes through a controller and a stand-in API server at start, in
@@ -139,7 +145,7 @@ export function warmUpPolicy(policy: PolicyConfig, discovery: boolean): PolicyCo
 }
 
 /**
- * Passes `count` sample CSRs, in bursts of 200, through `controller` (built as the real one is,
+ * Passes `count` sample CSRs, in bursts of BURST, through `controller` (built as the real one is,
  * on the stand-in's API, with warmUpPolicy and without discovery) and stops it once each has been
  * written. One in 25 is denied (its requester is another node), so that the denial path is not
  * new to the optimised code either.
@@ -148,8 +154,8 @@ export async function warmUpController(server: WarmUpApi, controller: ApproverCo
   await controller.start();
   try {
     const created = rfc3339Seconds(new Date(now().getTime() - 1000));
-    for (let sent = 0; sent < count; sent += 200) {
-      await server.send(Array.from({ length: Math.min(200, count - sent) }, (_, i) => csrText(sent + i, created)));
+    for (let sent = 0; sent < count; sent += BURST) {
+      await server.send(Array.from({ length: Math.min(BURST, count - sent) }, (_, i) => ({ name: csrName(sent + i), json: csrText(sent + i, created) })));
     }
   } finally {
     controller.stop();
@@ -166,7 +172,7 @@ function csrText(i: number, created: string): string {
     apiVersion: "certificates.k8s.io/v1",
     // Every other one named by its client rather than by generateName (a kubelet's way), as kubeadm and kubectl name theirs.
     metadata: {
-      name: `csr-kpki-warm-up-${i}`, ...(i % 2 ? {} : { generateName: "csr-" }), uid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, resourceVersion: String(i + 10), creationTimestamp: created,
+      name: csrName(i), ...(i % 2 ? {} : { generateName: "csr-" }), uid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, resourceVersion: String(i + 10), creationTimestamp: created,
       managedFields: [{ manager: "kubelet", operation: "Update", apiVersion: "certificates.k8s.io/v1", time: created, fieldsType: "FieldsV1", fieldsV1: { "f:spec": { "f:request": {}, "f:signerName": {}, "f:usages": {} } } }],
     },
     spec: {
@@ -179,5 +185,10 @@ function csrText(i: number, created: string): string {
     status: {},
   });
 }
+
+/** How many CSRs the warm-up sends at once, as a bench burst (`npm run bench`) brings them. */
+const BURST = 200;
+
+const csrName = (i: number): string => `csr-kpki-warm-up-${i}`;
 
 const rfc3339Seconds = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, "Z");

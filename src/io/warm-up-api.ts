@@ -65,7 +65,7 @@ export async function startWarmUpApi(nodeListJson: string, crypto: Crypto): Prom
       return; // held open until the client ends it
     }
     if (method === "GET" && url.pathname === CSRS) return answer(stream, 200, `{"kind":"CertificateSigningRequestList","apiVersion":"certificates.k8s.io/v1","metadata":{"resourceVersion":"${resourceVersion}"},"items":[]}`);
-    if (method === "GET" && url.pathname === "/api/v1/nodes") return answer(stream, 200, nodeListJson.replace('"resourceVersion":"0"', `"resourceVersion":"${resourceVersion}"`));
+    if (method === "GET" && url.pathname === "/api/v1/nodes") return answer(stream, 200, nodeListJson); // Nodes never change here: its watch stays quiet
     if (method === "PUT" && url.pathname.startsWith(`${CSRS}/`) && url.pathname.endsWith("/approval")) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -96,12 +96,12 @@ export async function startWarmUpApi(nodeListJson: string, crypto: Crypto): Prom
   return {
     api,
     url: `https://127.0.0.1:${port}`,
-    send: async (csrTexts) => {
+    send: async (csrs) => {
       await watchOpen;
       const written = new Promise<void>((resolve) => (allWritten = resolve));
-      for (const text of csrTexts) waiting.add((JSON.parse(text) as { metadata: { name: string } }).metadata.name);
-      for (let i = 0; i < csrTexts.length; i += 4) {
-        csrWatch?.write(csrTexts.slice(i, i + 4).map((text) => `{"type":"ADDED","object":${text}}\n`).join(""));
+      for (const { name } of csrs) waiting.add(name);
+      for (let i = 0; i < csrs.length; i += 4) {
+        csrWatch?.write(csrs.slice(i, i + 4).map(({ json }) => `{"type":"ADDED","object":${json}}\n`).join(""));
         await new Promise((resolve) => setImmediate(resolve));
       }
       // A controller that cannot write (it never should) must not hold the approver's start for long.

@@ -208,7 +208,8 @@ describe.skipIf(skipEtcd)("a real 3-member etcd cluster on certs create --profil
     const etcdctl = findBinary("etcdctl")!;
     mkdirSync(dir);
     kpki("ca", "create", "--name", "ca", "--common-name", "etcd-ca", "--out-dir", join(dir, "ca"));
-    for (const name of ["m0", "m1", "m2"]) kpki("certs", "create", name, "--profile", "etcd-member", "--san", "127.0.0.1", "--ca-dir", join(dir, "ca"), "--out-dir", join(dir, name));
+    const names = ["m0", "m1", "m2"];
+    for (const name of names) kpki("certs", "create", name, "--profile", "etcd-member", "--san", "127.0.0.1", "--ca-dir", join(dir, "ca"), "--out-dir", join(dir, name));
     // A member's ports are found just before it starts: a port found free long before (m2 starts
     // tens of seconds after m0) may by then be the source port of some other connection.
     const member = async (name: string) => {
@@ -223,7 +224,7 @@ describe.skipIf(skipEtcd)("a real 3-member etcd cluster on certs create --profil
     ], { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 });
 
     const members: Member[] = [];
-    for (const name of ["m0", "m1", "m2"]) {
+    for (const name of names) {
       const m = await member(name);
       // etcd refuses `member add` ("unhealthy cluster") until every member has been connected for a while.
       if (members.length) await waitFor(`member add ${m.name}`, async () => (await ctl(members[0]!, ["member", "add", m.name, `--peer-urls=${m.peer}`]), true), 60_000, 1000);
