@@ -15,6 +15,8 @@ export interface ApproverRuntime {
   readonly api: (kubeconfig: string | undefined) => ApproverApi;
   /** JSON logs written with `write`, Prometheus metrics and the /healthz, /readyz, /metrics server. */
   readonly telemetry: (write: (line: string) => void, now: () => Date) => ApproverTelemetry;
+  /** The approver's signature check: the check itself off the main thread (src/io/node-signature.ts). */
+  readonly verifySignature: SignatureVerifier;
   /** A stand-in API server for the warm-up, on 127.0.0.1 (src/io/warm-up-api.ts). */
   readonly warmUpApi: (nodeListJson: string, crypto: Crypto) => Promise<WarmUpApi>;
 }
@@ -30,7 +32,7 @@ export interface CliIo {
   /** Whether stdout is a terminal (colour and progress only then). */
   readonly isTty: boolean;
   readonly crypto: Crypto;
-  /** The approver's per-request signature check (node:crypto; see src/io/node-signature.ts). */
+  /** A signature check on the calling thread (node:crypto; see src/io/node-signature.ts): `certs check-expiration --verify`, `approver check`. */
   readonly verifySignature: SignatureVerifier;
   /** The process start time (kubeadm captures it once: StartTimeUTC). */
   readonly now: () => Date;

@@ -78,8 +78,10 @@ export function nodeIo(): CliIo {
       return off;
     },
     approverRuntime: async () => {
-      const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }, { startWarmUpApi }] = await Promise.all([import("./approver-http.js"), import("./kube-api.js"), import("./warm-up-api.js")]);
-      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, warmUpApi: startWarmUpApi };
+      const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }, { startWarmUpApi }, { threadPoolSignatureVerifier }] = await Promise.all([
+        import("./approver-http.js"), import("./kube-api.js"), import("./warm-up-api.js"), import("./node-signature.js"),
+      ]);
+      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, verifySignature: threadPoolSignatureVerifier, warmUpApi: startWarmUpApi };
     },
     userCsrApi: async (kubeconfig) => (await import("./kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     store: fsStore(),

@@ -1,6 +1,6 @@
 import type { CliIo } from "../../src/cli/io.js";
 import { directoryListingCache, dryRunStore, fsStore, readBytesIfExists, readFileIfExists } from "../../src/io/fs-store.js";
-import { nodeSignatureVerifier } from "../../src/io/node-signature.js";
+import { nodeSignatureVerifier, threadPoolSignatureVerifier } from "../../src/io/node-signature.js";
 import { fsRenewPort } from "../../src/io/renew-port.js";
 import { scanPaths } from "../../src/io/scan.js";
 import { tlsPeerChain } from "../../src/io/tls-peer.js";
@@ -23,7 +23,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     onStopSignal: () => () => undefined,
     approverRuntime: async () => {
       const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }, { startWarmUpApi }] = await Promise.all([import("../../src/io/approver-http.js"), import("../../src/io/kube-api.js"), import("../../src/io/warm-up-api.js")]);
-      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, warmUpApi: startWarmUpApi };
+      return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, verifySignature: threadPoolSignatureVerifier, warmUpApi: startWarmUpApi };
     },
     userCsrApi: async (kubeconfig) => (await import("../../src/io/kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     runtime: { node: "v20.0.0", platform: "linux/x64" },

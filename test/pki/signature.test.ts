@@ -1,7 +1,7 @@
 import { createPublicKey, ECDH, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair, KEY_ALGORITHMS } from "../../src/pki/keys.js";
-import { nodeSignatureVerifier } from "../../src/io/node-signature.js";
+import { nodeSignatureVerifier, threadPoolSignatureVerifier } from "../../src/io/node-signature.js";
 import { sign, signatureOidFor, verify, webCryptoVerifier, type SignatureVerifier, type VerifyKeyCache } from "../../src/pki/signature.js";
 import { crypto } from "../helpers/clock.js";
 
@@ -19,10 +19,11 @@ const NODE_HASH: Record<string, string | null> = { "RSA-2048": "sha256", "RSA-30
 
 /**
  * verifyKeyParts takes the SPKI apart; WebCrypto imports RSA keys as JWK and EC/Ed25519 keys as
- * raw points, node:crypto (the approver's verifier) imports JWKs. Each verdict of both is checked
- * against OpenSSL reading the same SPKI whole.
+ * raw points, node:crypto imports JWKs, on the calling thread (--verify) or with the check on the
+ * thread pool (the approver's). Each verdict of all three is checked against OpenSSL reading the
+ * same SPKI whole.
  */
-const VERIFIERS: [string, SignatureVerifier][] = [["WebCrypto", webCryptoVerifier(crypto)], ["node:crypto", nodeSignatureVerifier]];
+const VERIFIERS: [string, SignatureVerifier][] = [["WebCrypto", webCryptoVerifier(crypto)], ["node:crypto", nodeSignatureVerifier], ["node:crypto, thread pool", threadPoolSignatureVerifier]];
 
 describe("signature verification", () => {
   it.each(KEY_ALGORITHMS.filter((a) => a !== "RSA-4096"))("%s: agrees with node:crypto on good, tampered and foreign signatures", async (algorithm) => {

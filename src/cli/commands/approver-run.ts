@@ -66,7 +66,7 @@ export const approverRunCommand = defineCommand({
     const identity = args.identity ?? `${io.host().hostname}_${Buffer.from(io.crypto.getRandomValues(new Uint8Array(4))).toString("hex")}`;
     // The warm-up's controller and the real one are built here alike (V8 optimises for the shapes it has seen).
     const controllerFor = (to: ApproverApi, observer: ApproverObserver, withPolicy: PolicyConfig, discovery: boolean) =>
-      new ApproverController(to, observer, { policy: withPolicy, discovery, dryRun: args["dry-run"], verify: io.verifySignature, now, workers, events: args.events });
+      new ApproverController(to, observer, { policy: withPolicy, discovery, dryRun: args["dry-run"], verify: runtime.verifySignature, now, workers, events: args.events });
     const newController = () => controllerFor(api, telemetry.observer, policy, args.discovery);
     let controller: ApproverController | undefined;
     telemetry.countsFrom(() => controller?.counts() ?? { pending: 0, approvedNotIssued: 0, approvedFailed: 0 });
@@ -74,7 +74,7 @@ export const approverRunCommand = defineCommand({
     telemetry.log("info", "starting", { identity, dryRun: args["dry-run"], leaderElect: args["leader-elect"], policy });
     const warmFrom = now().getTime();
     // The warm-up reports to telemetries of its own that write nowhere (see warm-up.ts).
-    const warmed = await warmUp(policy, io.verifySignature, WARM_UP_ROUNDS, now(), runtime.telemetry(() => undefined, now).observer);
+    const warmed = await warmUp(policy, runtime.verifySignature, WARM_UP_ROUNDS, now(), runtime.telemetry(() => undefined, now).observer);
     // Then the whole path, HTTP/2 and JSON included, against a stand-in API server, in two runs (see
     // WARM_UP_CSR_RUNS); a dry run writes nothing, so it is not warmed.
     const runs = args["dry-run"] ? [] : WARM_UP_CSR_RUNS;
