@@ -171,7 +171,7 @@ for (let r = 0; r < 3; r++) {
 }
 const rate = (ms: number[]) => (N / (median(ms) / 1000)).toFixed(0).padStart(7);
 console.log(`  bare signature verification, WebCrypto     ${rate(bareWeb)} CSRs/s`);
-console.log(`  bare signature verification, node:crypto   ${rate(bareNode)} CSRs/s   ${(median(bareWeb) / median(bareNode)).toFixed(2)}x of WebCrypto (the approver uses this one)`);
+console.log(`  bare signature verification, node:crypto   ${rate(bareNode)} CSRs/s   ${(median(bareWeb) / median(bareNode)).toFixed(2)}x of WebCrypto (the approver's check, here on the calling thread)`);
 console.log(`  full policy (decideCsr, node:crypto)       ${rate(pol)} CSRs/s   ${(median(bareNode) / median(pol)).toFixed(2)}x of bare verification with the same check (target >= 0.5x)`);
 
 // The differential fuzzer's rate (`npm run fuzz`): mutate, re-sign, decide with kpki, read with Go.
