@@ -10,7 +10,8 @@
 #     iproute2 (the live tests make veth pairs and a network namespace), containerd and runc (the
 #     kubelet test's container runtime), containernetworking-plugins (the CNI binaries the node's
 #     containerd is given), iptables (kube-proxy's, inside the node's network namespace), buildah
-#     and podman (the approver image is built and run with them), and rsync, jq, make when the
+#     and podman (the approver image is built and run with them), prometheus (promtool reads
+#     `kpki exporter`'s metrics), and rsync, jq, make when the
 #     Kubernetes binaries have to be built, gcc and libc6-dev when the pause image has to be.
 #     `apt-get update` runs at most once, and only if something has to be installed.
 #     Package scripts may not start services during the install (a temporary policy-rc.d), and
@@ -84,7 +85,7 @@ readonly KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubele
 readonly RECIPE="kpki-testenv/2 kubernetes=${K8S_VERSION} reflect2=1.0.2 go=debian-golang-go"
 # golang-go is also a test peer: test/interop/go-x509.test.ts checks kpki against Go's crypto/x509 byte for byte.
 readonly APT_PKGS=(openssl etcd-server etcd-client golang-cfssl easy-rsa curl golang-go iproute2 containerd runc libnss3-tools
-  containernetworking-plugins iptables buildah podman)
+  containernetworking-plugins iptables buildah podman prometheus)
 readonly BUILD_PKGS=(golang-go rsync jq make)
 readonly PAUSE_PKGS=(gcc libc6-dev)
 # Recipe id of the pause image, in its stamp file; change it to rebuild the image.
@@ -255,7 +256,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 
-# No containerd or podman service may run outside the tests (they start their own containerd, with
+# No containerd, podman or Prometheus service may run outside the tests (they start their own containerd, with
 # a private socket and state, and run podman themselves). Installing Debian's containerd enables its
 # unit, and podman's enables podman.socket, podman.service, podman-restart.service and the
 # auto-update timer; policy-rc.d kept them from starting, but a machine with its own policy may have
@@ -280,6 +281,7 @@ if command -v systemctl >/dev/null 2>&1; then
     case $p in
       containerd) disable_units containerd.service ;;
       podman) disable_units podman.socket podman.service podman-restart.service podman-auto-update.timer podman-auto-update.service ;;
+      prometheus) disable_units prometheus.service ;;
     esac
   done
 fi
@@ -496,7 +498,7 @@ fi
 
 first_line() { "$@" 2>&1 | sed -n '1p'; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH after installation"; }
-for c in etcd etcdctl openssl cfssl cfssljson curl containerd runc iptables buildah podman; do need_cmd "$c"; done
+for c in etcd etcdctl openssl cfssl cfssljson curl containerd runc iptables buildah podman prometheus promtool; do need_cmd "$c"; done
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ] && [ -x /usr/lib/cni/loopback ] ||
   die "the CNI plugins are not in /usr/lib/cni (package containernetworking-plugins)"
 [ -x "$EASYRSA" ] || die "$EASYRSA not found (package easy-rsa)"
@@ -517,6 +519,7 @@ v_buildah=$(first_line buildah --version)
 v_podman=$(first_line podman --version)
 v_containerd=$(first_line containerd --version)
 v_runc=$(first_line runc --version)
+v_prometheus=$(first_line prometheus --version)
 [ -n "$v_kubectl" ] || die "$KUBECTL does not run (kubectl version --client failed)"
 
 log "ready in $((SECONDS - T0)) s; cache: $CACHE"
@@ -538,4 +541,5 @@ printf '  %-24s %-48s %s\n' \
   buildah "$(command -v buildah)" "$v_buildah" \
   podman "$(command -v podman)" "$v_podman" \
   containerd "$(command -v containerd)" "$v_containerd" \
-  runc "$(command -v runc)" "$v_runc"
+  runc "$(command -v runc)" "$v_runc" \
+  prometheus "$(command -v prometheus)" "$v_prometheus"

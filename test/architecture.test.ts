@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
  * (I/O at the edges). For the approver this also proves it never resolves DNS: a SAN
  * is judged only against the Node objects, never against what a name resolves to.
  */
-const PURE = ["src/pki", "src/kubeadm", "src/expiry", "src/renew", "src/approver", "src/trust"];
+const PURE = ["src/pki", "src/kubeadm", "src/expiry", "src/renew", "src/approver", "src/trust", "src/exporter"];
 const FORBIDDEN = [
   /from "node:(fs|fs\/promises|process|child_process|os|net|http|https|path|dns|tls)"/,
   /\bprocess\.(env|argv|exit|stdout|stderr)/,

@@ -8,6 +8,7 @@ import type { ApproverTelemetry } from "../io/approver-http.js";
 import type { UserCsrApi } from "../kubeadm/kubeconfig-user.js";
 import type { TrustPort } from "../trust/apply.js";
 import type { WarmUpApi } from "../approver/warm-up.js";
+import type { ExporterHandler, ExporterServer } from "../io/exporter-http.js";
 
 /** What `approver run` needs beyond files, loaded on first use (it pulls in the Kubernetes client and prom-client). */
 export interface ApproverRuntime {
@@ -41,6 +42,8 @@ export interface CliIo {
   /** Calls `handler` once on the first SIGINT or SIGTERM; returns a function that stops listening. */
   readonly onStopSignal: (handler: (signal: StopSignal) => void) => () => void;
   readonly approverRuntime: () => Promise<ApproverRuntime>;
+  /** `kpki exporter`: serves /metrics, /healthz and /readyz on `listen` ([HOST]:PORT; src/io/exporter-http.ts), loaded on first use. */
+  readonly exporterServer: (listen: string, handler: ExporterHandler) => Promise<ExporterServer>;
   /** `kubeconfig user --via-api`: the certificates API as the user of a kubeconfig ($KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
   readonly userCsrApi: (kubeconfig: string | undefined) => Promise<UserCsrApi>;
   /** What `kpki version` reports of the runtime: Node's version and the platform (`linux/x64`). */

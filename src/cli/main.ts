@@ -12,6 +12,7 @@ import { certsRenewCommand } from "./commands/certs-renew.js";
 import { certsSignCommand } from "./commands/certs-sign.js";
 import { certsCreateCommand } from "./commands/certs-create.js";
 import { configCommand } from "./commands/config.js";
+import { exporterCommand } from "./commands/exporter.js";
 import { initCommand } from "./commands/init.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { kubeconfigUserCommand } from "./commands/kubeconfig-user.js";
@@ -42,6 +43,7 @@ export const COMMANDS: readonly AnyCommand[] = [
     describe: "The kubelet-serving CSR approver: the controller (run) and its policy offline (check)",
     subcommands: [approverRunCommand, approverCheckCommand],
   }),
+  exporterCommand,
   inspectCommand,
   trustCommand,
   configCommand,

@@ -32,6 +32,8 @@ export interface FoundRow {
   /** The error is that the file could not be read (permission, I/O), not what it holds. */
   readonly unreadable?: boolean;
   readonly missing?: boolean;
+  /** For a certificate of a kubeconfig: whether a cluster's CA or a user's client certificate, and the entry's name. */
+  readonly embedded?: { readonly kind: "cluster" | "user"; readonly name: string };
 }
 
 const CERT_EXTENSIONS = /\.(crt|cer|cert|pem|der)$/i;
@@ -253,35 +255,35 @@ export async function rowsFromKubeconfig(path: string, reader: BytesReader, stri
   const resolvePath = (p: string): string => (p.startsWith("/") ? p : joinPath(dir, p));
   const decode = (value: string): string => text.decode(base64ToBytes(value.replace(/\s+/g, "")));
 
-  const fromRef = async (name: string, data: unknown, file: unknown): Promise<FoundRow[]> => {
+  const fromRef = async (name: string, embedded: NonNullable<FoundRow["embedded"]>, data: unknown, file: unknown): Promise<FoundRow[]> => {
     if (typeof data === "string") {
       let pem: string;
       try {
         pem = decode(data);
       } catch {
-        return [{ name, path, error: "embedded data is not valid base64" }];
+        return [{ name, path, embedded, error: "embedded data is not valid base64" }];
       }
       const certs = decodePem(pem).filter((b) => b.label === "CERTIFICATE");
-      if (!certs.length) return [{ name, path, error: "embedded data holds no certificate" }];
+      if (!certs.length) return [{ name, path, embedded, error: "embedded data holds no certificate" }];
       return certs.map((b, i) => {
         try {
-          return { name: certs.length > 1 ? `${name}#${i + 1}` : name, path, certificate: parseCertificateDer(b.der) };
+          return { name: certs.length > 1 ? `${name}#${i + 1}` : name, path, embedded, certificate: parseCertificateDer(b.der) };
         } catch (error) {
-          return { name, path, error: (error as Error).message };
+          return { name, path, embedded, error: (error as Error).message };
         }
       });
     }
     if (typeof file === "string") {
       const rowsOfFile = await rowsFromFile(resolvePath(file), reader, true);
-      return rowsOfFile.map((r, i) => ({ ...r, name: `${name}${rowsOfFile.length > 1 ? `#${i + 1}` : ""} (${r.path})` }));
+      return rowsOfFile.map((r, i) => ({ ...r, embedded, name: `${name}${rowsOfFile.length > 1 ? `#${i + 1}` : ""} (${r.path})` }));
     }
     return [];
   };
 
   for (const u of Array.isArray(root["users"]) ? (root["users"] as Record<string, unknown>[]) : []) {
     const user = (u?.["user"] ?? {}) as Record<string, unknown>;
-    const name = `${path} user ${String(u?.["name"] ?? "?")}`;
-    const found = await fromRef(name, user["client-certificate-data"], user["client-certificate"]);
+    const entry = String(u?.["name"] ?? "?");
+    const found = await fromRef(`${path} user ${entry}`, { kind: "user", name: entry }, user["client-certificate-data"], user["client-certificate"]);
     let keyPem: string | undefined;
     let keyPath: string | undefined;
     try {
@@ -302,7 +304,8 @@ export async function rowsFromKubeconfig(path: string, reader: BytesReader, stri
   }
   for (const c of Array.isArray(root["clusters"]) ? (root["clusters"] as Record<string, unknown>[]) : []) {
     const cluster = (c?.["cluster"] ?? {}) as Record<string, unknown>;
-    rows.push(...(await fromRef(`${path} cluster ${String(c?.["name"] ?? "?")} CA`, cluster["certificate-authority-data"], cluster["certificate-authority"])));
+    const entry = String(c?.["name"] ?? "?");
+    rows.push(...(await fromRef(`${path} cluster ${entry} CA`, { kind: "cluster", name: entry }, cluster["certificate-authority-data"], cluster["certificate-authority"])));
   }
   return rows;
 }

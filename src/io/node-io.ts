@@ -83,6 +83,7 @@ export function nodeIo(): CliIo {
       ]);
       return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, verifySignature: threadPoolSignatureVerifier, warmUpApi: startWarmUpApi };
     },
+    exporterServer: async (listen, handler) => (await import("./exporter-http.js")).serveExporter(listen, handler),
     userCsrApi: async (kubeconfig) => (await import("./kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     store: fsStore(),
     dryRunStore,

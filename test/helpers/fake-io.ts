@@ -25,6 +25,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
       const [{ approverTelemetry }, { kubeApproverApi, loadKubeConfig }, { startWarmUpApi }] = await Promise.all([import("../../src/io/approver-http.js"), import("../../src/io/kube-api.js"), import("../../src/io/warm-up-api.js")]);
       return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, verifySignature: threadPoolSignatureVerifier, warmUpApi: startWarmUpApi };
     },
+    exporterServer: async (listen, handler) => (await import("../../src/io/exporter-http.js")).serveExporter(listen, handler),
     userCsrApi: async (kubeconfig) => (await import("../../src/io/kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     runtime: { node: "v20.0.0", platform: "linux/x64" },
     store: fsStore(),
