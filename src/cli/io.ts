@@ -44,6 +44,8 @@ export interface CliIo {
   readonly approverRuntime: () => Promise<ApproverRuntime>;
   /** `kpki exporter`: serves /metrics, /healthz and /readyz on `listen` ([HOST]:PORT; src/io/exporter-http.ts), loaded on first use. */
   readonly exporterServer: (listen: string, handler: ExporterHandler) => Promise<ExporterServer>;
+  /** `kpki exporter`: calls `onChange` after a change in the folders of these paths (src/io/exporter-watch.ts); `recursive` for trees. */
+  readonly watchPaths: (paths: readonly { readonly path: string; readonly recursive: boolean }[], onChange: () => void) => Promise<{ readonly close: () => void }>;
   /** `kubeconfig user --via-api`: the certificates API as the user of a kubeconfig ($KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
   readonly userCsrApi: (kubeconfig: string | undefined) => Promise<UserCsrApi>;
   /** What `kpki version` reports of the runtime: Node's version and the platform (`linux/x64`). */

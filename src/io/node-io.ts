@@ -84,6 +84,10 @@ export function nodeIo(): CliIo {
       return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, verifySignature: threadPoolSignatureVerifier, warmUpApi: startWarmUpApi };
     },
     exporterServer: async (listen, handler) => (await import("./exporter-http.js")).serveExporter(listen, handler),
+    watchPaths: async (paths, onChange) => {
+      const { foldersToWatch, watchFolders } = await import("./exporter-watch.js");
+      return watchFolders(foldersToWatch(paths), onChange);
+    },
     userCsrApi: async (kubeconfig) => (await import("./kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     store: fsStore(),
     dryRunStore,

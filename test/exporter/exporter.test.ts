@@ -222,12 +222,12 @@ describe("the exposition text", () => {
 });
 
 describe("kpki exporter serving /metrics", () => {
-  it("serves /metrics, /healthz and /readyz, reads the files again, and stops on SIGTERM with 0", async () => {
+  it("serves /metrics, /healthz and /readyz, reads the files again when they change, and stops on SIGTERM with 0", async () => {
     const dir = join(work, "served");
     execFileSync(process.execPath, [join(import.meta.dirname, "../../dist/bin/kpki.js"), "init", "phase", "certs", "all", "--cert-dir", dir, "--encryption-algorithm", "ECDSA-P256"], { stdio: "pipe" });
     let stop: ((s: StopSignal) => void) | undefined;
     const f = fakeIo({ clock: () => new Date(), onStopSignal: (handler) => ((stop = handler), () => (stop = undefined)) });
-    const running = run(["exporter", "--cert-dir", dir, "--kubeconfig-dir", dir, "--no-kubelet", "--listen", "127.0.0.1:0", "--rescan-interval", "200ms"], f.io);
+    const running = run(["exporter", "--cert-dir", dir, "--kubeconfig-dir", dir, "--no-kubelet", "--listen", "127.0.0.1:0", "--rescan-interval", "1h"], f.io);
     const deadline = Date.now() + 20_000;
     const until = async <T>(what: string, get: () => Promise<T | undefined> | T | undefined): Promise<T> => {
       for (;;) {
@@ -248,12 +248,15 @@ describe("kpki exporter serving /metrics", () => {
       expect((await get("/healthz")).status).toBe(200);
       expect((await get("/readyz")).status).toBe(200);
       expect((await get("/nothing")).status).toBe(404);
-      // A file removed is no longer exported once the files are read again.
+      // Files removed, one in a subfolder, are no longer exported: the change in their folders brings
+      // a new read (the periodic one is an hour away).
       unlinkSync(join(dir, "front-proxy-client.crt"));
-      await until("front-proxy-client to go", async () => {
+      unlinkSync(join(dir, "etcd", "peer.crt"));
+      const after = await until("front-proxy-client and etcd-peer to go", async () => {
         const now = samples(await (await get("/metrics")).text()).filter((s) => s.name === "x509_cert_not_after");
-        return now.some((s) => s.labels["kubeadm_name"] === "front-proxy-client") ? undefined : now;
+        return now.some((s) => s.labels["kubeadm_name"] === "front-proxy-client" || s.labels["kubeadm_name"] === "etcd-peer") ? undefined : now;
       });
+      expect(after.map((s) => s.labels["kubeadm_name"]).sort()).toEqual(["apiserver", "apiserver-etcd-client", "apiserver-kubelet-client", "ca", "etcd-ca", "etcd-healthcheck-client", "etcd-server", "front-proxy-ca"]);
     } finally {
       stop?.("SIGTERM");
     }

@@ -26,6 +26,10 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
       return { api: (kubeconfig) => kubeApproverApi(loadKubeConfig(kubeconfig)), telemetry: approverTelemetry, verifySignature: threadPoolSignatureVerifier, warmUpApi: startWarmUpApi };
     },
     exporterServer: async (listen, handler) => (await import("../../src/io/exporter-http.js")).serveExporter(listen, handler),
+    watchPaths: async (paths, onChange) => {
+      const { foldersToWatch, watchFolders } = await import("../../src/io/exporter-watch.js");
+      return watchFolders(foldersToWatch(paths), onChange);
+    },
     userCsrApi: async (kubeconfig) => (await import("../../src/io/kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
     runtime: { node: "v20.0.0", platform: "linux/x64" },
     store: fsStore(),

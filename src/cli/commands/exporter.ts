@@ -25,7 +25,7 @@ export const exporterCommand = defineCommand({
     "leaf-only": { type: "boolean", default: false, describe: "Export leaf certificates only, not the CAs of bundles and kubeconfigs" },
     "expose-relative-metrics": { type: "boolean", default: false, describe: "Also export x509_cert_expires_in_seconds and x509_cert_valid_since_seconds" },
     listen: { type: "string", default: ":9793", describe: "[HOST]:PORT for /metrics, /healthz and /readyz" },
-    "rescan-interval": { type: "string", default: "30s", describe: "How often the files are read again" },
+    "rescan-interval": { type: "string", default: "5m", describe: "How often the files are read again, besides after each change in their folders" },
     once: { type: "boolean", default: false, describe: "Print the metrics once and exit with a status (no server)" },
     output: { alias: "o", type: "string", default: "text", choices: ["text", "json"] as const, describe: "With --once: text (the /metrics text, e.g. for node_exporter's textfile collector) or json" },
     "warn-within": { type: "string", default: WARN_DEFAULT, describe: "With --once: exit 1 (WARNING) if a certificate expires within this duration" },
@@ -93,25 +93,42 @@ export const exporterCommand = defineCommand({
     let snap = await read();
     // The server starts once the first read is done, so it is ready from its first answer.
     const server = await io.exporterServer(args.listen, { metrics: (out) => write(snap, out), ready: () => true });
-    io.stderr(`exporter: serving /metrics on ${server.address}: ${snap.labelled.length} certificates, ${snap.errors.length} errors; files read again every ${args["rescan-interval"]}\n`);
+    // Read again after a change in the sources' folders, and every --rescan-interval in any case
+    // (a folder made later, a watch the kernel refused, a file a kubeconfig names elsewhere).
+    // One read at a time; a change during a read brings one more read after it.
+    let reading = false;
+    let dirty = false;
+    const reread = (): void => {
+      if (reading) {
+        dirty = true;
+        return;
+      }
+      reading = true;
+      void read()
+        .then((next) => (snap = next))
+        .catch((error: unknown) => io.stderr(`exporter: reading the sources failed: ${(error as Error).message}\n`))
+        .finally(() => {
+          reading = false;
+          if (dirty) {
+            dirty = false;
+            reread();
+          }
+        });
+    };
+    const watched = [
+      ...(sources.kubeadm ? [{ path: sources.kubeadm.certificatesDir, recursive: true }, { path: sources.kubeadm.kubeconfigDir, recursive: false }] : []),
+      ...(sources.kubelet ? [{ path: sources.kubelet.dir, recursive: false }, { path: sources.kubelet.kubeconfigDir, recursive: false }] : []),
+      ...sources.kubeconfigs.map((path) => ({ path, recursive: false })),
+      ...sources.scan.map((path) => ({ path, recursive: true })),
+    ];
+    const watcher = await io.watchPaths(watched, reread);
+    const interval = setInterval(reread, rescanMs);
+    io.stderr(`exporter: serving /metrics on ${server.address}: ${snap.labelled.length} certificates, ${snap.errors.length} errors; files read again on change and every ${args["rescan-interval"]}\n`);
     return new Promise<number>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let stopped = false;
-      const again = (): void => {
-        timer = setTimeout(() => {
-          void read()
-            .then((next) => (snap = next))
-            .catch((error: unknown) => io.stderr(`exporter: reading the sources failed: ${(error as Error).message}\n`))
-            .finally(() => {
-              if (!stopped) again();
-            });
-        }, rescanMs);
-      };
-      again();
       const stop = io.onStopSignal((signal) => {
-        stopped = true;
         stop();
-        if (timer !== undefined) clearTimeout(timer);
+        clearInterval(interval);
+        watcher.close();
         void server.close().then(() => {
           io.stderr(`exporter: stopping: ${signal}\n`);
           resolve(0);
