@@ -32,8 +32,8 @@ export interface FoundRow {
   /** The error is that the file could not be read (permission, I/O), not what it holds. */
   readonly unreadable?: boolean;
   readonly missing?: boolean;
-  /** For a certificate of a kubeconfig: whether a cluster's CA or a user's client certificate, and the entry's name. */
-  readonly embedded?: { readonly kind: "cluster" | "user"; readonly name: string };
+  /** For a certificate of a kubeconfig (`path` is the file it names, when not embedded): the kubeconfig, whether a cluster's CA or a user's client certificate, and the entry's name. */
+  readonly embedded?: { readonly kubeconfig: string; readonly kind: "cluster" | "user"; readonly name: string };
 }
 
 const CERT_EXTENSIONS = /\.(crt|cer|cert|pem|der)$/i;
@@ -283,7 +283,7 @@ export async function rowsFromKubeconfig(path: string, reader: BytesReader, stri
   for (const u of Array.isArray(root["users"]) ? (root["users"] as Record<string, unknown>[]) : []) {
     const user = (u?.["user"] ?? {}) as Record<string, unknown>;
     const entry = String(u?.["name"] ?? "?");
-    const found = await fromRef(`${path} user ${entry}`, { kind: "user", name: entry }, user["client-certificate-data"], user["client-certificate"]);
+    const found = await fromRef(`${path} user ${entry}`, { kubeconfig: path, kind: "user", name: entry }, user["client-certificate-data"], user["client-certificate"]);
     let keyPem: string | undefined;
     let keyPath: string | undefined;
     try {
@@ -305,7 +305,7 @@ export async function rowsFromKubeconfig(path: string, reader: BytesReader, stri
   for (const c of Array.isArray(root["clusters"]) ? (root["clusters"] as Record<string, unknown>[]) : []) {
     const cluster = (c?.["cluster"] ?? {}) as Record<string, unknown>;
     const entry = String(c?.["name"] ?? "?");
-    rows.push(...(await fromRef(`${path} cluster ${entry} CA`, { kind: "cluster", name: entry }, cluster["certificate-authority-data"], cluster["certificate-authority"])));
+    rows.push(...(await fromRef(`${path} cluster ${entry} CA`, { kubeconfig: path, kind: "cluster", name: entry }, cluster["certificate-authority-data"], cluster["certificate-authority"])));
   }
   return rows;
 }

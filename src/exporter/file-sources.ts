@@ -57,15 +57,16 @@ class SourceRows {
   }
 
   /**
-   * Adds the rows of one file or kubeconfig; `lenient` drops a missing file. Every certificate of
-   * a bundle, or of one kubeconfig entry, is numbered from 0 in the order it was read.
+   * Adds the rows of one file or kubeconfig; `lenient` drops the file itself when it is missing (a
+   * file a kubeconfig names that is missing is still an error). Every certificate of a bundle, or
+   * of one kubeconfig entry, is numbered from 0 in the order it was read.
    */
   add(rows: readonly FoundRow[], extra: Omit<Location, "filepath" | "filename" | "embedded_kind" | "embedded_key">, lenient: boolean): void {
     const index = new Map<string, number>();
     for (const row of rows) {
-      if (row.missing && lenient) continue;
-      // A kubeconfig's series carry the kubeconfig's path, also for a certificate it references by file.
-      const filepath = row.embedded ? row.path : (row.path ?? "");
+      if (row.missing && lenient && !row.embedded) continue;
+      // A kubeconfig's series carry the kubeconfig's path, also for a certificate it names by file.
+      const filepath = row.embedded?.kubeconfig ?? row.path;
       const location: Location = {
         ...extra,
         filepath,

@@ -151,6 +151,24 @@ describe("names, bundles and collisions", () => {
     if (!promtoolMissing) expect(promtoolCheck(r.stdout).status).toBe(0);
   });
 
+  it("a kubeconfig that names its certificate files: the series carry the kubeconfig's path, as for embedded ones", async () => {
+    writeFileSync(join(dir, "by-file.conf"), [
+      "apiVersion: v1", "kind: Config", "current-context: c",
+      "clusters: [{name: k, cluster: {server: 'https://192.0.2.1:6443', certificate-authority: root.pem}}]",
+      "users: [{name: u, user: {client-certificate: chain.pem, client-key: leaf.key}}]",
+      "contexts: [{name: c, context: {cluster: k, user: u}}]", "",
+    ].join("\n"));
+    const r = await scan("--kubeconfig", join(dir, "by-file.conf"));
+    expect(r.code).toBe(2); // the leaf ends within 14 days
+    const s = samples(r.stdout).filter((x) => x.name === "x509_cert_not_after");
+    expect(s.map((x) => [x.labels["embedded_kind"], x.labels["embedded_key"], x.labels["subject_CN"], x.labels["filepath"], x.labels["filename"]])).toEqual([
+      ["user", "u", "last.example", join(dir, "by-file.conf"), "by-file.conf"],
+      ["user", "u", "Intermediate", join(dir, "by-file.conf"), "by-file.conf"],
+      ["user", "u", "Root", join(dir, "by-file.conf"), "by-file.conf"],
+      ["cluster", "k", "Root", join(dir, "by-file.conf"), "by-file.conf"],
+    ]);
+  });
+
   it("--expose-relative-metrics adds the seconds left and the seconds since, from the clock", async () => {
     const r = await scan("--scan", join(dir, "leaf.pem"), "--expose-relative-metrics");
     const s = samples(r.stdout);
