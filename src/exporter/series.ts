@@ -187,40 +187,18 @@ export const CERT_LABELS = [
 ] as const;
 export type CertLabel = (typeof CERT_LABELS)[number];
 
+const DN_KEYS = ["C", "CN", "L", "O", "OU", "ST"] as const;
+
+/** The label values in CERT_LABELS' order; the Location's fields are named as their labels. */
 function labelValues(c: ExportedCertificate | undefined, location: Location, discriminator: string): string[] {
-  const l = location;
-  const values: Record<CertLabel, string> = {
-    chain_position: c?.chainPosition ?? "",
-    configmap_key: l.configmap_key ?? "",
-    configmap_name: l.configmap_name ?? "",
-    configmap_namespace: l.configmap_namespace ?? "",
-    csr_name: l.csr_name ?? "",
-    csr_signer: l.csr_signer ?? "",
-    discriminator,
-    embedded_key: l.embedded_key ?? "",
-    embedded_kind: l.embedded_kind ?? "",
-    filename: l.filename ?? "",
-    filepath: l.filepath ?? "",
-    issuer_C: c?.issuer.C ?? "",
-    issuer_CN: c?.issuer.CN ?? "",
-    issuer_L: c?.issuer.L ?? "",
-    issuer_O: c?.issuer.O ?? "",
-    issuer_OU: c?.issuer.OU ?? "",
-    issuer_ST: c?.issuer.ST ?? "",
-    kubeadm_name: l.kubeadm_name ?? "",
-    node: l.node ?? "",
-    secret_key: l.secret_key ?? "",
-    secret_name: l.secret_name ?? "",
-    secret_namespace: l.secret_namespace ?? "",
-    serial_number: c?.serialNumber ?? "",
-    subject_C: c?.subject.C ?? "",
-    subject_CN: c?.subject.CN ?? "",
-    subject_L: c?.subject.L ?? "",
-    subject_O: c?.subject.O ?? "",
-    subject_OU: c?.subject.OU ?? "",
-    subject_ST: c?.subject.ST ?? "",
-  };
-  return CERT_LABELS.map((k) => values[k]);
+  const values: Partial<Record<CertLabel, string | undefined>> = { ...location, discriminator, chain_position: c?.chainPosition, serial_number: c?.serialNumber };
+  if (c) {
+    for (const k of DN_KEYS) {
+      values[`issuer_${k}`] = c.issuer[k];
+      values[`subject_${k}`] = c.subject[k];
+    }
+  }
+  return CERT_LABELS.map((k) => values[k] ?? "");
 }
 
 /** What to export besides x509_cert_not_after, not_before and expired. */
