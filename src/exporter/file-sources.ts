@@ -33,7 +33,7 @@ export interface FileExport {
   readonly sources: SourceState[];
 }
 
-/** The reason an unreadable place is counted under in x509_source_errors_total (the anchor's names where they fit). */
+/** The reason an unreadable place is counted under in x509_source_errors_total (x509-certificate-exporter v4's names, pkg/cert/reason.go, where they fit). */
 export function reasonOf(row: FoundRow): string {
   if (row.missing) return "not_found";
   if (row.unreadable) return /EACCES|EPERM|permission denied/i.test(row.error ?? "") ? "permission_denied" : "read_failed";

@@ -205,7 +205,7 @@ function labelValues(c: ExportedCertificate | undefined, location: Location, dis
 export interface SeriesOptions {
   /** Seconds since the epoch. */
   readonly now: number;
-  /** x509_cert_expires_in_seconds and x509_cert_valid_since_seconds (the anchor's exposeRelative). */
+  /** x509_cert_expires_in_seconds and x509_cert_valid_since_seconds (x509-certificate-exporter v4's metrics.exposeRelative). */
   readonly relative: boolean;
 }
 
@@ -267,8 +267,8 @@ export interface SourceState {
 
 /**
  * x509_source_errors_total is a counter: each read adds the errors it met to the totals of the reads
- * before (an error that stays is counted again at every read, as the anchor counts it at every
- * re-read of a bundle), so the value only grows while the process runs.
+ * before (an error that stays is counted again at every read, as x509-certificate-exporter v4
+ * counts it at every re-read of a bundle), so the value only grows while the process runs.
  */
 export function addErrors(before: readonly SourceState[], read: readonly SourceState[]): SourceState[] {
   const key = (s: SourceState): string => `${s.kind}\u0000${s.name}`;

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StopSignal } from "../../src/cli/io.js";
 import { run } from "../../src/cli/main.js";
-import { CERT_LABELS } from "../../src/exporter/series.js";
+import { addErrors, CERT_LABELS, type SourceState } from "../../src/exporter/series.js";
+import { parseListen } from "../../src/io/exporter-http.js";
 import { writeExposition } from "../../src/exporter/exposition.js";
 import { fakeIo } from "../helpers/fake-io.js";
 import { T0 } from "../helpers/clock.js";
@@ -225,6 +226,26 @@ describe("exit codes of --once (the monitoring-plugin convention) and errors", (
     expect(apiserver.status).toBe("WARNING");
     expect(apiserver.notAfter).toBe(new Date(certOf(join(cluster, "pki", "apiserver.crt")).validTo).toISOString());
     expect(obj.errors).toEqual([]);
+  });
+});
+
+describe("counters and flags", () => {
+  it("x509_source_errors_total only grows: each read adds its errors to the totals, and a fixed error keeps its count", () => {
+    const read = (n: number): SourceState[] => [{ kind: "file", name: "scan", up: true, errors: new Map(n ? [["not_found", n]] : []) }];
+    const once = addErrors([], read(1));
+    const twice = addErrors(once, read(2));
+    const fixed = addErrors(twice, read(0));
+    expect([once, twice, fixed].map((s) => s[0]!.errors.get("not_found"))).toEqual([1, 3, 3]);
+  });
+
+  it("--listen is [HOST]:PORT; anything else is a usage error before anything is read", async () => {
+    expect(parseListen(":9793")).toEqual({ host: undefined, port: 9793 });
+    expect(parseListen("127.0.0.1:0")).toEqual({ host: "127.0.0.1", port: 0 });
+    expect(parseListen("[::1]:9793")).toEqual({ host: "::1", port: 9793 });
+    for (const bad of ["9793", "host", ":99999", "a:b:1"]) expect(() => parseListen(bad), bad).toThrow();
+    const r = await kpki(["exporter", "--listen", "9793", "--no-kubeadm", "--no-kubelet"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid --listen "9793"');
   });
 });
 

@@ -80,7 +80,7 @@ describe.skipIf(skip)("Prometheus scrapes kpki exporter", () => {
     const byName = await query('x509_cert_not_after{kubeadm_name="apiserver"}');
     expect(byName).toHaveLength(1);
     expect(byName[0]!.metric).toMatchObject({ subject_CN: "kube-apiserver", issuer_CN: "kubernetes", filename: "apiserver.crt", chain_position: "leaf", job: "kpki" });
-    // Empty labels are absent in Prometheus, as for the anchor's series.
+    // Empty labels are absent in Prometheus, as for x509-certificate-exporter's series.
     expect(byName[0]!.metric).not.toHaveProperty("secret_name");
   });
 

@@ -5,7 +5,7 @@ import { VERSION } from "../../version.js";
 import { defineCommand } from "../command.js";
 import { CERT_DIR_OPTIONS, dirsFromArgs, durationFlag, KUBECONFIG_DIR_OPTIONS } from "../options.js";
 
-/** The anchor chart's alert thresholds: CertificateRenewal at 28 days, CertificateExpiration at 14. */
+/** x509-certificate-exporter's Helm chart's alert thresholds (values.yaml warningDaysLeft, criticalDaysLeft): CertificateRenewal at 28 days, CertificateExpiration at 14. */
 const WARN_DEFAULT = "28d";
 const CRIT_DEFAULT = "14d";
 
