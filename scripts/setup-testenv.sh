@@ -257,7 +257,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # No containerd, podman or Prometheus service may run outside the tests (they start their own containerd, with
-# a private socket and state, and run podman themselves). Installing Debian's containerd enables its
+# a private socket and state, and run podman and Prometheus themselves). Installing Debian's containerd enables its
 # unit, and podman's enables podman.socket, podman.service, podman-restart.service and the
 # auto-update timer; policy-rc.d kept them from starting, but a machine with its own policy may have
 # started them. Only for packages this run installed (a containerd the machine already had, say for
