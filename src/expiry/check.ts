@@ -53,6 +53,19 @@ export interface CheckExpirationDeps {
 export type Verdict = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
 export const MONITORING_EXIT: Readonly<Record<Verdict, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
 
+/**
+ * The monitoring verdict from what a check found, in this order: a whole-check problem (a folder
+ * that does not exist, nothing found) is UNKNOWN; anything failing (expired, critical, not yet
+ * valid, invalid content) is CRITICAL; something that could not be read is UNKNOWN; something
+ * within the warning threshold is WARNING; else OK. `exporter --once` judges with it too.
+ */
+export function monitoringVerdict(found: { readonly problems: boolean; readonly critical: boolean; readonly cannotRead: boolean; readonly warning: boolean }): Verdict {
+  if (found.problems) return "UNKNOWN";
+  if (found.critical) return "CRITICAL";
+  if (found.cannotRead) return "UNKNOWN";
+  return found.warning ? "WARNING" : "OK";
+}
+
 export interface ExpirationCheck {
   readonly info: CertificateExpirationInfo;
   /** The detailed rows (empty when no option beyond kubeadm's was given), in the order read. */
@@ -144,16 +157,12 @@ export async function checkExpiration(opts: CheckExpirationOptions, deps: CheckE
   }
 
   const statuses = kubeadmEntries.map(statusOf).filter((s): s is RowStatus => s !== undefined);
-  const cannotRead = kubeadmEntries.some((e) => e.unreadable) || rowUnreadable;
-  const verdict: Verdict = problems.length
-    ? "UNKNOWN"
-    : statuses.some((s) => FAILING.has(s) && s !== "INVALID") || rowFailing || kubeadmEntries.some((e) => e.error && !e.unreadable) || rowInvalidContent
-      ? "CRITICAL"
-      : cannotRead
-        ? "UNKNOWN"
-        : statuses.includes("WARNING") || rowWarning
-          ? "WARNING"
-          : "OK";
+  const verdict = monitoringVerdict({
+    problems: problems.length > 0,
+    critical: statuses.some((s) => FAILING.has(s) && s !== "INVALID") || rowFailing || kubeadmEntries.some((e) => e.error && !e.unreadable) || rowInvalidContent,
+    cannotRead: kubeadmEntries.some((e) => e.unreadable) || rowUnreadable,
+    warning: statuses.includes("WARNING") || rowWarning,
+  });
   const kubeadmFailed = kubeadmEntries.some((e) => e.error) || rowInvalid;
   return { info, rows, extended, problems, verdict, kubeadmExit: kubeadmFailed ? 1 : 0, monitoringExit: MONITORING_EXIT[verdict], statusOf };
 }

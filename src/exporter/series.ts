@@ -18,7 +18,9 @@
  * `admin.conf`), `chain_position` (`leaf`, `intermediate` or `root`), and, for a certificate read
  * from a CertificateSigningRequest, `csr_name`, `csr_signer` and `node`.
  */
-import { children, decodeOne, readOid, type Bytes } from "../pki/der.js";
+import { scanCertificate } from "../pki/cert-scan.js";
+import { bytesEqual, bytesToHex, type Bytes } from "../pki/der.js";
+import { nameAttributes } from "../pki/name.js";
 import type { MetricFamily, Series } from "./exposition.js";
 
 /** Where a certificate was found: the location labels. Omitted fields are `""`. */
@@ -98,19 +100,13 @@ const DN_OIDS: Readonly<Record<string, keyof DnFields>> = {
   "2.5.4.11": "OU",
   "2.5.4.3": "CN",
 };
-const utf8 = new TextDecoder();
 
 /** A Name's label values: the first C, ST, L, O and OU, and the last CN. */
 export function dnFields(nameDer: Bytes): DnFields {
   const found: Record<keyof DnFields, string | undefined> = { C: undefined, ST: undefined, L: undefined, O: undefined, OU: undefined, CN: undefined };
-  for (const rdn of children(decodeOne(nameDer))) {
-    for (const atv of children(rdn)) {
-      const [type, value] = children(atv);
-      if (!type || !value) continue;
-      const field = DN_OIDS[readOid(type)];
-      if (field === undefined) continue;
-      if (field === "CN" || found[field] === undefined) found[field] = utf8.decode(value.content);
-    }
+  for (const { oid, value } of nameAttributes(nameDer)) {
+    const field = DN_OIDS[oid];
+    if (field !== undefined && (field === "CN" || found[field] === undefined)) found[field] = value;
   }
   return { C: found.C ?? "", ST: found.ST ?? "", L: found.L ?? "", O: found.O ?? "", OU: found.OU ?? "", CN: found.CN ?? "" };
 }
@@ -120,21 +116,9 @@ export const decimalSerial = (serialHex: string): string => (serialHex ? BigInt(
 
 /** `root` for a self-issued CA (or a self-issued certificate without BasicConstraints, a v1 CA), `intermediate` for another CA, `leaf` otherwise. */
 export function chainPosition(c: CertificateFacts): ChainPosition {
-  const selfIssued = sameBytes(c.subjectDer, c.issuerDer);
+  const selfIssued = bytesEqual(c.subjectDer, c.issuerDer);
   if (c.isCa) return selfIssued ? "root" : "intermediate";
-  return selfIssued && !hasBasicConstraints(c.der) ? "root" : "leaf";
-}
-
-const sameBytes = (a: Bytes, b: Bytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-
-/** Whether the certificate carries a BasicConstraints extension (2.5.29.19): a byte search for its OID in the DER is enough here. */
-function hasBasicConstraints(der: Bytes): boolean {
-  const oid = [0x06, 0x03, 0x55, 0x1d, 0x13];
-  outer: for (let i = 0; i + oid.length <= der.length; i++) {
-    for (let k = 0; k < oid.length; k++) if (der[i + k] !== oid[k]) continue outer;
-    return true;
-  }
-  return false;
+  return selfIssued && !scanCertificate(c.der)?.hasBasicConstraints ? "root" : "leaf";
 }
 
 /** A certificate read from a source, as exported. */
@@ -224,7 +208,6 @@ export interface LabelledCertificate {
 }
 
 const DISCRIMINATOR = CERT_LABELS.indexOf("discriminator");
-const hex = (b: Bytes): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 /**
  * Labels every certificate; those whose labels collide get a discriminator: the first 8 hex digits
@@ -250,7 +233,7 @@ export async function labelCertificates(certs: readonly ExportedCertificate[], o
       input.set(source, c.der.length + 1);
       new DataView(input.buffer).setUint32(input.length - 4, c.index);
       const next = labels.slice();
-      next[DISCRIMINATOR] = hex(new Uint8Array(await opts.sha256(input))).slice(0, 8);
+      next[DISCRIMINATOR] = bytesToHex(new Uint8Array(await opts.sha256(input))).slice(0, 8);
       labelled[i] = { certificate: c, labels: next };
     }
   }

@@ -3,7 +3,7 @@
  * and the thresholds are passed in. The verdict follows `certs check-expiration`'s monitoring
  * convention (src/expiry/check.ts): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
  */
-import { MONITORING_EXIT, type Verdict } from "../expiry/check.js";
+import { MONITORING_EXIT, monitoringVerdict, type Verdict } from "../expiry/check.js";
 import { statusOf, type RowStatus, type Thresholds } from "../expiry/inventory.js";
 import { CERT_LABELS, UNREADABLE_REASONS, type ExportError, type ExportedCertificate, type LabelledCertificate } from "./series.js";
 
@@ -23,16 +23,12 @@ const statusOfCertificate = (c: ExportedCertificate, now: Date, t: Thresholds): 
 export function exportStatus(certs: readonly ExportedCertificate[], errors: readonly ExportError[], now: Date, t: Thresholds): ExportStatus {
   const statuses = certs.map((c) => statusOfCertificate(c, now, t));
   const nothingFound = certs.length === 0 && errors.length === 0;
-  const unreadable = errors.some((e) => UNREADABLE_REASONS.has(e.reason));
-  const badContent = errors.some((e) => !UNREADABLE_REASONS.has(e.reason));
-  const verdict: Verdict =
-    statuses.some((s) => s === "EXPIRED" || s === "CRITICAL" || s === "NOT YET VALID") || badContent
-      ? "CRITICAL"
-      : nothingFound || unreadable
-        ? "UNKNOWN"
-        : statuses.includes("WARNING")
-          ? "WARNING"
-          : "OK";
+  const verdict = monitoringVerdict({
+    problems: nothingFound,
+    critical: statuses.some((s) => s === "EXPIRED" || s === "CRITICAL" || s === "NOT YET VALID") || errors.some((e) => !UNREADABLE_REASONS.has(e.reason)),
+    cannotRead: errors.some((e) => UNREADABLE_REASONS.has(e.reason)),
+    warning: statuses.includes("WARNING"),
+  });
   return { verdict, exitCode: MONITORING_EXIT[verdict], nothingFound };
 }
 

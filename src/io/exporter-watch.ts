@@ -1,13 +1,12 @@
 import { existsSync, statSync, watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
+import { scanRoot } from "./scan.js";
 
 /** A folder to watch, and whether its subfolders too. */
 export interface WatchedFolder {
   readonly path: string;
   readonly recursive: boolean;
 }
-
-const GLOB_CHARS = /[*?[]/;
 
 /**
  * The folders whose changes can change what `paths` hold: a folder itself (with its subfolders when
@@ -22,10 +21,9 @@ export function foldersToWatch(paths: readonly { readonly path: string; readonly
     byPath.set(path, (byPath.get(path) ?? false) || recursive);
   };
   for (const { path, recursive } of paths) {
-    const wildcard = path.search(GLOB_CHARS);
-    if (wildcard >= 0) {
-      const prefix = path.slice(0, wildcard);
-      add(prefix.endsWith("/") ? prefix.slice(0, -1) || "/" : dirname(prefix), true);
+    const { root, glob } = scanRoot(path);
+    if (glob) {
+      add(root, true);
       continue;
     }
     let folder = false;

@@ -51,6 +51,12 @@ class EntryList {
   }
 }
 
+/** Where a --scan argument's walk starts: the path itself, or a glob's folders before its first wildcard (`.` when none). */
+export function scanRoot(arg: string): { readonly root: string; readonly glob: boolean } {
+  const globAt = arg.search(GLOB_CHARS);
+  return globAt < 0 ? { root: arg, glob: false } : { root: arg.slice(0, arg.lastIndexOf("/", globAt) + 1) || ".", glob: true };
+}
+
 /** A glob (`*`, `?`, `[...]`, `**`) as a regular expression over whole paths. */
 function globToRegex(glob: string): RegExp {
   let re = "";
@@ -95,9 +101,8 @@ export async function scanPaths(args: readonly string[]): Promise<ScanEntry[]> {
   const out: ScanEntry[] = [];
   const seenFiles = new Set<string>();
   for (const arg of args) {
-    const globAt = arg.search(GLOB_CHARS);
-    const root = globAt < 0 ? arg : arg.slice(0, arg.lastIndexOf("/", globAt) + 1) || ".";
-    const matcher = globAt < 0 ? undefined : globToRegex(resolve(arg));
+    const { root, glob } = scanRoot(arg);
+    const matcher = glob ? globToRegex(resolve(arg)) : undefined;
     const visitedDirs = new Set<string>();
     const found = new EntryList();
 

@@ -33,20 +33,27 @@ export function encodeSubject(subject: Subject): Bytes {
   return sequence(...rdns);
 }
 
-/** The CN and O values of a DER Name (other attributes are ignored). */
-export function readName(name: DerNode | Bytes): { commonName: string; organizations: string[] } {
+/** Every attribute of a DER Name, in order: its type's OID and its value's text. */
+export function nameAttributes(name: DerNode | Bytes): { readonly oid: string; readonly value: string }[] {
   const node = name instanceof Uint8Array ? decodeOne(name) : name;
   const text = new TextDecoder();
-  let commonName = "";
-  const organizations: string[] = [];
+  const out: { oid: string; value: string }[] = [];
   for (const rdn of children(node)) {
     for (const atv of children(rdn)) {
       const [type, value] = children(atv);
-      if (!type || !value) continue;
-      const o = readOid(type);
-      if (o === OID_CN) commonName = text.decode(value.content);
-      if (o === OID_O) organizations.push(text.decode(value.content));
+      if (type && value) out.push({ oid: readOid(type), value: text.decode(value.content) });
     }
+  }
+  return out;
+}
+
+/** The CN and O values of a DER Name (other attributes are ignored). */
+export function readName(name: DerNode | Bytes): { commonName: string; organizations: string[] } {
+  let commonName = "";
+  const organizations: string[] = [];
+  for (const { oid: o, value } of nameAttributes(name)) {
+    if (o === OID_CN) commonName = value;
+    if (o === OID_O) organizations.push(value);
   }
   return { commonName, organizations };
 }
