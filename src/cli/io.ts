@@ -6,6 +6,7 @@ import type { SignatureVerifier } from "../pki/signature.js";
 import type { ApproverApi } from "../approver/ports.js";
 import type { ApproverTelemetry } from "../io/approver-http.js";
 import type { UserCsrApi } from "../kubeadm/kubeconfig-user.js";
+import type { ListWatchApi } from "../exporter/reflector.js";
 import type { TrustPort } from "../trust/apply.js";
 import type { WarmUpApi } from "../approver/warm-up.js";
 import type { ExporterHandler, ExporterServer } from "../io/exporter-http.js";
@@ -48,6 +49,8 @@ export interface CliIo {
   readonly watchPaths: (paths: readonly { readonly path: string; readonly recursive: boolean }[], onChange: () => void) => Promise<{ readonly close: () => void }>;
   /** `kubeconfig user --via-api`: the certificates API as the user of a kubeconfig ($KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
   readonly userCsrApi: (kubeconfig: string | undefined) => Promise<UserCsrApi>;
+  /** `exporter --secrets/--configmaps/--csrs`: LIST and WATCH as the user of a kubeconfig (in-cluster, $KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
+  readonly exporterApi: (kubeconfig: string | undefined) => Promise<ListWatchApi & { readonly close: () => void }>;
   /** What `kpki version` reports of the runtime: Node's version and the platform (`linux/x64`). */
   readonly runtime: { readonly node: string; readonly platform: string };
   readonly store: PkiStore;

@@ -12,6 +12,8 @@ export type MetricType = "gauge" | "counter" | "untyped";
 export interface Series {
   readonly labels: readonly string[];
   readonly value: number;
+  /** The labels as renderLabels wrote them for the same names, when the caller keeps them: then `labels` is not read. */
+  readonly rendered?: string;
 }
 
 export interface MetricFamily {
@@ -39,18 +41,20 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
+/** `{name="value",...}` for the given names and values; `""` when there are no names. */
+export function renderLabels(names: readonly string[], values: readonly string[]): string {
+  if (!names.length) return "";
+  let out = "{";
+  for (let i = 0; i < names.length; i++) out += `${i ? "," : ""}${names[i]}="${escapeLabelValue(values[i] ?? "")}"`;
+  return `${out}}`;
+}
+
 /** Writes families in the order given; a family with no series still gets its HELP and TYPE lines. */
 export function writeExposition(families: Iterable<MetricFamily>, write: (chunk: string) => void): void {
   for (const f of families) {
     let out = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
     for (const s of f.series) {
-      out += f.name;
-      if (f.labelNames.length) {
-        out += "{";
-        for (let i = 0; i < f.labelNames.length; i++) out += `${i ? "," : ""}${f.labelNames[i]}="${escapeLabelValue(s.labels[i] ?? "")}"`;
-        out += "}";
-      }
-      out += ` ${formatValue(s.value)}\n`;
+      out += `${f.name}${s.rendered ?? renderLabels(f.labelNames, s.labels)} ${formatValue(s.value)}\n`;
       // Flush every few hundred kB so that 100,000 series never build one huge string.
       if (out.length > 256 << 10) {
         write(out);

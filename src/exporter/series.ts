@@ -16,12 +16,13 @@
  *   certificate, where it was found and its place in the bundle; every other series has `""`.
  * kpki adds `kubeadm_name` (the name kubeadm gives the file: `apiserver`, `etcd-peer`,
  * `admin.conf`), `chain_position` (`leaf`, `intermediate` or `root`), and, for a certificate read
- * from a CertificateSigningRequest, `csr_name`, `csr_signer` and `node`.
+ * from a CertificateSigningRequest, `csr_name`, `csr_signer`, `csr_requester`, `csr_usages` and
+ * `node`.
  */
 import { scanCertificate } from "../pki/cert-scan.js";
 import { bytesEqual, bytesToHex, type Bytes } from "../pki/der.js";
 import { nameAttributes } from "../pki/name.js";
-import type { MetricFamily, Series } from "./exposition.js";
+import { renderLabels, type MetricFamily, type Series } from "./exposition.js";
 
 /** Where a certificate was found: the location labels. Omitted fields are `""`. */
 export interface Location {
@@ -38,6 +39,10 @@ export interface Location {
   readonly kubeadm_name?: string;
   readonly csr_name?: string;
   readonly csr_signer?: string;
+  /** The CSR's spec.username. */
+  readonly csr_requester?: string;
+  /** The CSR's spec.usages, joined with commas. */
+  readonly csr_usages?: string;
   readonly node?: string;
 }
 
@@ -144,7 +149,9 @@ export const CERT_LABELS = [
   "configmap_name",
   "configmap_namespace",
   "csr_name",
+  "csr_requester",
   "csr_signer",
+  "csr_usages",
   "discriminator",
   "embedded_key",
   "embedded_kind",
@@ -205,39 +212,53 @@ export interface LabelOptions {
 export interface LabelledCertificate {
   readonly certificate: ExportedCertificate;
   readonly labels: readonly string[];
+  /** The label values without the discriminator, joined: equal keys collide. */
+  readonly key: string;
 }
 
 const DISCRIMINATOR = CERT_LABELS.indexOf("discriminator");
 
+/** A certificate's labels, its discriminator `""`. */
+export function labelOne(c: ExportedCertificate): LabelledCertificate {
+  const labels = labelValues(c, c.location, "");
+  return { certificate: c, labels, key: labels.join("\u0000") };
+}
+
 /**
- * Labels every certificate; those whose labels collide get a discriminator: the first 8 hex digits
- * of SHA-256(DER || 0 || source || 0 || index as 4 big-endian bytes).
+ * Gives every certificate whose labels collide with another's a discriminator: the first 8 hex
+ * digits of SHA-256(DER || 0 || source || 0 || index as 4 big-endian bytes). The others are
+ * returned as they are.
  */
-export async function labelCertificates(certs: readonly ExportedCertificate[], opts: LabelOptions): Promise<LabelledCertificate[]> {
-  const kept = opts.leafOnly ? certs.filter((c) => c.chainPosition === "leaf") : certs;
-  const labelled = kept.map((c) => ({ certificate: c, labels: labelValues(c, c.location, "") }));
-  const byKey = new Map<string, number[]>();
-  labelled.forEach((l, i) => {
-    const key = l.labels.join("\u0000");
-    const same = byKey.get(key);
-    if (same) same.push(i);
-    else byKey.set(key, [i]);
+export async function discriminate(labelled: readonly LabelledCertificate[], sha256: LabelOptions["sha256"]): Promise<LabelledCertificate[]> {
+  const out = labelled.slice();
+  const byKey = new Map<string, number | number[]>();
+  out.forEach((l, i) => {
+    const same = byKey.get(l.key);
+    if (same === undefined) byKey.set(l.key, i);
+    else if (typeof same === "number") byKey.set(l.key, [same, i]);
+    else same.push(i);
   });
   for (const same of byKey.values()) {
-    if (same.length < 2) continue;
+    if (typeof same === "number") continue;
     for (const i of same) {
-      const { certificate: c, labels } = labelled[i]!;
+      const { certificate: c, labels, key } = out[i]!;
       const source = new TextEncoder().encode(c.source);
       const input = new Uint8Array(c.der.length + 1 + source.length + 1 + 4);
       input.set(c.der, 0);
       input.set(source, c.der.length + 1);
       new DataView(input.buffer).setUint32(input.length - 4, c.index);
       const next = labels.slice();
-      next[DISCRIMINATOR] = bytesToHex(new Uint8Array(await opts.sha256(input))).slice(0, 8);
-      labelled[i] = { certificate: c, labels: next };
+      next[DISCRIMINATOR] = bytesToHex(new Uint8Array(await sha256(input))).slice(0, 8);
+      out[i] = { certificate: c, labels: next, key };
     }
   }
-  return labelled;
+  return out;
+}
+
+/** Labels every certificate (the leaves only with `leafOnly`), with discriminators where labels collide. */
+export async function labelCertificates(certs: readonly ExportedCertificate[], opts: LabelOptions): Promise<LabelledCertificate[]> {
+  const kept = opts.leafOnly ? certs.filter((c) => c.chainPosition === "leaf") : certs;
+  return discriminate(kept.map(labelOne), opts.sha256);
 }
 
 /** A source's state: its first read finished (`up`), and its errors so far by reason. */
@@ -246,6 +267,8 @@ export interface SourceState {
   readonly name: string;
   readonly up: boolean;
   readonly errors: ReadonlyMap<string, number>;
+  /** A cluster source's resource (`secrets`, `configmaps`, `certificatesigningrequests`) and its new LISTs after 410 Gone. */
+  readonly resyncs?: { readonly resource: string; readonly count: number };
 }
 
 /**
@@ -271,9 +294,17 @@ export interface BuildInfo {
   readonly arch: string;
 }
 
+/** Each certificate's labels as written on the wire, rendered once and reused by every family and scrape. */
+const RENDERED = new WeakMap<LabelledCertificate, string>();
+function rendered(l: LabelledCertificate): string {
+  let r = RENDERED.get(l);
+  if (r === undefined) RENDERED.set(l, (r = renderLabels(CERT_LABELS, l.labels)));
+  return r;
+}
+
 /** Every metric family, in a fixed order: the certificates', the errors', then the exporter's own. */
 export function metricFamilies(certs: readonly LabelledCertificate[], errors: readonly ExportError[], sources: readonly SourceState[], build: BuildInfo, opts: SeriesOptions): MetricFamily[] {
-  const per = (value: (c: ExportedCertificate) => number): Iterable<Series> => certs.map((l) => ({ labels: l.labels, value: value(l.certificate) }));
+  const per = (value: (c: ExportedCertificate) => number): Iterable<Series> => certs.map((l) => ({ labels: l.labels, value: value(l.certificate), rendered: rendered(l) }));
   const families: MetricFamily[] = [
     { name: "x509_cert_not_after", help: "Unix timestamp of the certificate's NotAfter.", type: "gauge", labelNames: CERT_LABELS, series: per((c) => c.notAfter) },
     { name: "x509_cert_not_before", help: "Unix timestamp of the certificate's NotBefore.", type: "gauge", labelNames: CERT_LABELS, series: per((c) => c.notBefore) },
@@ -288,24 +319,31 @@ export function metricFamilies(certs: readonly LabelledCertificate[], errors: re
   families.push(
     {
       name: "x509_cert_error",
-      help: "1 for a file, kubeconfig entry or object key that should hold certificates and could not be read.",
+      help: "1 for each file, kubeconfig entry, object key or bundle item that failed to read or parse.",
       type: "gauge",
       labelNames: CERT_LABELS,
       series: errors.map((e) => ({ labels: labelValues(undefined, e.location, ""), value: 1 })),
     },
     {
       name: "x509_source_up",
-      help: "1 once the source's first read has finished, 0 before.",
+      help: "1 if the source has produced its first sync, 0 otherwise.",
       type: "gauge",
       labelNames: ["source_kind", "source_name"],
       series: sources.map((s) => ({ labels: [s.kind, s.name], value: s.up ? 1 : 0 })),
     },
     {
       name: "x509_source_errors_total",
-      help: "Errors met by sources, by reason.",
+      help: "Errors emitted by sources, by reason code.",
       type: "counter",
       labelNames: ["reason", "source_kind", "source_name"],
       series: sources.flatMap((s) => [...s.errors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([reason, n]) => ({ labels: [reason, s.kind, s.name], value: n }))),
+    },
+    {
+      name: "x509_kube_watch_resyncs_total",
+      help: "Number of forced resyncs (WatchExpired / 410 Gone).",
+      type: "counter",
+      labelNames: ["resource", "source_name"],
+      series: sources.flatMap((s) => (s.resyncs ? [{ labels: [s.resyncs.resource, s.name], value: s.resyncs.count }] : [])),
     },
     {
       name: "x509_exporter_build_info",

@@ -5,7 +5,7 @@ import { EXPOSITION_CONTENT_TYPE } from "../exporter/exposition.js";
 
 /** What `kpki exporter` serves: the metrics text, written in chunks, and whether its first read is done. */
 export interface ExporterHandler {
-  readonly metrics: (write: (chunk: string) => void) => void;
+  readonly metrics: (write: (chunk: string) => void) => void | Promise<void>;
   readonly ready: () => boolean;
 }
 
@@ -39,8 +39,13 @@ export async function serveExporter(listen: string, handler: ExporterHandler): P
     }
     if (path === "/metrics") {
       res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE });
-      if (req.method === "GET") handler.metrics((chunk) => res.write(chunk));
-      res.end();
+      if (req.method !== "GET") return void res.end();
+      void Promise.resolve()
+        .then(() => handler.metrics((chunk) => res.write(chunk)))
+        .then(
+          () => res.end(),
+          () => res.destroy(),
+        );
     } else if (path === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {

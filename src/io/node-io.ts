@@ -89,6 +89,7 @@ export function nodeIo(): CliIo {
       return watchFolders(foldersToWatch(paths), onChange);
     },
     userCsrApi: async (kubeconfig) => (await import("./kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
+    exporterApi: async (kubeconfig) => (await import("./exporter-api.js")).exporterApi(kubeconfig),
     store: fsStore(),
     dryRunStore,
     host: hostFacts,

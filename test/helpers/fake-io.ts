@@ -31,6 +31,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
       return watchFolders(foldersToWatch(paths), onChange);
     },
     userCsrApi: async (kubeconfig) => (await import("../../src/io/kube-user-csr.js")).kubeUserCsrApi(kubeconfig),
+    exporterApi: async (kubeconfig) => (await import("../../src/io/exporter-api.js")).exporterApi(kubeconfig),
     runtime: { node: "v20.0.0", platform: "linux/x64" },
     store: fsStore(),
     dryRunStore,
