@@ -33,13 +33,15 @@ export interface FileExport {
   readonly sources: SourceState[];
 }
 
-/** The reason an unreadable place is counted under in x509_source_errors_total (x509-certificate-exporter v4's names, pkg/cert/reason.go, where they fit). */
+/** The reason an unreadable place is counted under in x509_source_errors_total: x509-certificate-exporter v4's names (pkg/cert/reason.go), as its file and PEM readers give them (pkg/source/file/file.go classifyReadError, pkg/cert/pem/pem.go). */
 export function reasonOf(row: FoundRow): string {
+  const e = row.error ?? "";
   if (row.missing) return "not_found";
-  if (row.unreadable) return /EACCES|EPERM|permission denied/i.test(row.error ?? "") ? "permission_denied" : "read_failed";
-  if (/^not a kubeconfig/.test(row.error ?? "") || /not valid base64/.test(row.error ?? "")) return "decode_failed";
-  if (/no certificate/i.test(row.error ?? "")) return "no_certificate_found";
-  return "bad_certificate";
+  if (row.unreadable) return /ENOENT|no such file/i.test(e) ? "not_found" : /EACCES|EPERM|permission denied/i.test(e) ? "permission_denied" : "read_failed";
+  if (/^not a kubeconfig|not valid base64|current-context/.test(e)) return "decode_failed";
+  if (/^empty file$|no certificate|^no CERTIFICATE block|^neither PEM nor DER|^holds a private key/i.test(e)) return "no_certificate_found";
+  if (/^DER data/.test(e)) return "bad_der";
+  return "bad_pem";
 }
 
 const baseName = (path: string): string => path.slice(path.lastIndexOf("/") + 1);

@@ -80,7 +80,7 @@ export interface ExportedCertificate {
 export interface ExportError {
   readonly location: Location;
   readonly source: string;
-  /** x509_source_errors_total's reason: not_found, permission_denied, read_failed (the place could not be read), or bad_certificate, no_certificate_found, decode_failed (what it holds). */
+  /** x509_source_errors_total's reason: not_found, permission_denied, read_failed (the place could not be read), or bad_pem, bad_der, no_certificate_found, decode_failed (what it holds); api_error for a failed LIST or WATCH. */
   readonly reason: string;
   readonly message: string;
 }

@@ -203,7 +203,7 @@ describe("exit codes of --once (the monitoring-plugin convention) and errors", (
     expect(bad.stderr).toContain(`error: ${join(dir, "garbage.crt")}: `);
     const s = samples(bad.stdout);
     expect(s.filter((x) => x.name === "x509_cert_error").map((x) => [x.labels["filepath"], x.value])).toEqual([[join(dir, "garbage.crt"), 1]]);
-    expect(s.filter((x) => x.name === "x509_source_errors_total").map((x) => [x.labels["reason"], x.value])).toEqual([["bad_certificate", 1]]);
+    expect(s.filter((x) => x.name === "x509_source_errors_total").map((x) => [x.labels["reason"], x.value])).toEqual([["bad_pem", 1]]);
     const missing = await kpki(["exporter", "--once", "--no-kubeadm", "--no-kubelet", "--scan", join(dir, "nothing-here.crt")]);
     expect(missing.code).toBe(3);
   });

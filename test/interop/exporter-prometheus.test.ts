@@ -9,7 +9,8 @@ import { freePort, startProcess, stopProcess, teardown, waitFor } from "../helpe
 /**
  * A real Prometheus (Debian's) scrapes a real `kpki exporter` process every second, with
  * deploy/exporter's alert rules loaded: the series, the labels dashboards filter on, the alerts as
- * Prometheus itself computes them, and every query of deploy/exporter's Grafana dashboard.
+ * Prometheus itself computes them, every query of deploy/exporter's Grafana dashboard, and every
+ * PromQL example of x509-certificate-exporter v4.2.0's docs/metrics.md (test/exporter's golden file).
  */
 const ROOT = resolve(import.meta.dirname, "../..");
 const KPKI = join(ROOT, "dist", "bin", "kpki.js");
@@ -118,5 +119,51 @@ describe.skipIf(skip)("Prometheus scrapes kpki exporter", () => {
     expect(results.get("Where a certificate could not be read")).toEqual([]);
     expect(results.get("Days left: the soonest certificate of each instance")).toHaveLength(1);
     expect(new Set(dashboard.panels.map((p) => p.title)).size).toBe(dashboard.panels.length);
+  });
+
+  it("every PromQL example of x509-certificate-exporter v4.2.0's docs/metrics.md runs, and those that select kpki's series find them", async () => {
+    const golden = JSON.parse(readFileSync(join(ROOT, "test", "exporter", "x509-certificate-exporter-v4.golden.json"), "utf8")) as { promql: { expr: string }[] };
+    // Series each returns here: 19 certificates, soon.example 10 days from its end, none expired, one exporter.
+    const expected: Record<string, number> = {
+      "(x509_cert_not_after - time()) / 86400": 19,
+      "(x509_cert_not_after - time()) / 86400 < 14": 1,
+      '(x509_cert_not_after - time()) / 86400 < 14\n  unless x509_cert_not_after{secret_namespace="kube-public"}': 1,
+      "bottomk(1, x509_cert_not_after - time()) by (secret_namespace)": 1, // one secret_namespace, "" (absent) for files
+      "(x509_cert_not_after < bool time())": 19,
+      "count by (version) (x509_exporter_build_info)": 1,
+      "x509_cert_not_after * on(instance) group_left(version) x509_exporter_build_info": 19,
+      // Empty here, success only: no Secret source,
+      'count by (secret_namespace) (x509_cert_not_after{secret_namespace!=""})': 0,
+      // no expired certificate,
+      "x509_cert_expired == 1": 0,
+      "x509_cert_not_after < time()": 0,
+      // every source up,
+      "x509_source_up == 0": 0,
+      "min_over_time(x509_source_up[1m]) == 0": 0,
+      // no source error (every file reads, so x509_source_errors_total has no series),
+      "increase(x509_source_errors_total[15m]) > 0": 0,
+      'increase(x509_source_errors_total{reason="bad_passphrase"}[15m]) > 0': 0,
+      'increase(x509_source_errors_total{reason=~"broken_symlink|permission_denied|not_found|walk_error|read_failed"}[15m]) > 0': 0,
+      "topk(3, sum by (reason) (rate(x509_source_errors_total[1h])))": 0,
+      'increase(x509_source_errors_total{source_kind="kubernetes", reason=~"rate_limited|http_5..|http_401|http_403"}[15m]) > 0': 0,
+      // and no cluster source, so no watch to resync.
+      "rate(x509_kube_watch_resyncs_total[15m]) * 60 > 1": 0,
+    };
+    expect(golden.promql.map((p) => p.expr).sort()).toEqual(Object.keys(expected).sort());
+    const results = new Map<string, { metric: Record<string, string>; value: [number, string] }[]>();
+    for (const { expr } of golden.promql) {
+      const r = (await (await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { status: string; error?: string; data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+      expect({ expr, status: r.status, error: r.error, resultType: r.data?.resultType }).toEqual({ expr, status: "success", error: undefined, resultType: "vector" });
+      expect(r.data!.result, expr).toHaveLength(expected[expr]!);
+      results.set(expr, r.data!.result);
+    }
+    for (const expr of ["(x509_cert_not_after - time()) / 86400 < 14", "bottomk(1, x509_cert_not_after - time()) by (secret_namespace)"]) {
+      expect(results.get(expr)!.map((r) => r.metric["subject_CN"]), expr).toEqual(["soon.example"]);
+    }
+    const versions = results.get("count by (version) (x509_exporter_build_info)")!;
+    expect(versions[0]!.metric["version"]).toMatch(/^\d+\.\d+\.\d+/);
+    expect(versions[0]!.value[1]).toBe("1");
+    const pinned = results.get("x509_cert_not_after * on(instance) group_left(version) x509_exporter_build_info")!;
+    expect(new Set(pinned.map((r) => r.metric["version"]))).toEqual(new Set([versions[0]!.metric["version"]]));
   });
 });
