@@ -1,7 +1,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { KUBELET_SERVING } from "../approver/policy.js";
 import { ApiStatusError, type ApiCsr, type ApiNode, type ApproverApi, type Lease } from "../approver/ports.js";
-import { KubeTransport } from "./kube-transport.js";
+import type { Agent } from "node:https";
+import { KubeTransport, type KubeAuth, type KubeTls } from "./kube-transport.js";
 
 const SIGNER_SELECTOR = `spec.signerName=${KUBELET_SERVING}`;
 const CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
@@ -36,13 +37,44 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
 }
 
 /**
+ * Who a client-node KubeConfig says we are, for KubeTransport: everything client-node reads (files,
+ * the in-cluster service account, exec plugins, auth providers) and applies to a request.
+ */
+export function clientNodeAuth(kc: k8s.KubeConfig): KubeAuth {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig has no current cluster");
+  if (cluster.proxyUrl) throw new Error("a kubeconfig cluster with proxy-url is not supported");
+  return {
+    server: cluster.server,
+    credentials: async () => {
+      const context = new k8s.RequestContext(cluster.server, "GET" as k8s.HttpMethod);
+      await kc.applySecurityAuthentication(context);
+      const made = context.getAgent() as Agent | undefined;
+      const o = made?.options ?? {};
+      made?.destroy();
+      const tls: KubeTls = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized };
+      return { tls, headers: context.getHeaders() };
+    },
+  };
+}
+
+/**
  * client-node 1.4's `makeApiClient`, on the transport's keep-alive pool. client-node builds a new
  * https.Agent for each request (KubeConfig.applySecurityAuthentication), so each call paid a fresh
  * TLS handshake with the API server; in a burst of node CSRs that was most of the approver's time.
  * Headers and tokens are still applied per request by client-node.
  */
-export function keepAliveApiClient<T extends k8s.ApiType>(transport: KubeTransport, apiClientType: k8s.ApiConstructor<T>): T {
-  return new apiClientType(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(transport.serverUrl, {}), authMethods: { default: transport.authentication } }));
+export function keepAliveApiClient<T extends k8s.ApiType>(transport: KubeTransport, kc: k8s.KubeConfig, apiClientType: k8s.ApiConstructor<T>): T {
+  // client-node's authentication, with the transport's pool in place of the new https.Agent client-node builds for every request.
+  const authentication: k8s.SecurityAuthentication = {
+    getName: () => "kpki-keep-alive",
+    applySecurityAuthentication: async (context) => {
+      await kc.applySecurityAuthentication(context);
+      (context.getAgent() as Agent | undefined)?.destroy();
+      context.setAgent(await transport.httpsAgent());
+    },
+  };
+  return new apiClientType(k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(transport.serverUrl, {}), authMethods: { default: authentication } }));
 }
 
 /** metav1.Time's form: RFC 3339 in whole seconds, UTC. */
@@ -72,8 +104,8 @@ function leaseFromJson(obj: LeaseJson): Lease {
  * transport's keep-alive https pool; both use client-node's authentication.
  */
 export function kubeApproverApi(kc: k8s.KubeConfig): ApproverApi & { close(): void } {
-  const transport = new KubeTransport(kc);
-  const coord = keepAliveApiClient(transport, k8s.CoordinationV1Api);
+  const transport = new KubeTransport(clientNodeAuth(kc));
+  const coord = keepAliveApiClient(transport, kc, k8s.CoordinationV1Api);
   /**
    * A list as the API server writes it, parsed as JSON like the watch events that follow it: the
    * controller's objects then have the same shapes whichever way they came (client-node's

@@ -1,18 +1,34 @@
 import { Agent } from "node:https";
 import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from "node:http2";
-import { createSecureContext, type SecureContext } from "node:tls";
-import * as k8s from "@kubernetes/client-node";
+import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import { ApiStatusError, type WatchEventType, type WatchHandle } from "../approver/ports.js";
+
+/** TLS material for the connections to the API server, as a kubeconfig or the service account gives it. */
+export type KubeTls = Pick<SecureContextOptions, "ca" | "cert" | "key" | "pfx" | "passphrase"> & {
+  readonly servername?: string | undefined;
+  readonly rejectUnauthorized?: boolean | undefined;
+};
+
+/**
+ * Who we are to the API server: its URL, the TLS material (read once, for every connection), and
+ * the headers of each request (a bearer token; asked again at most once a second, so a rotated
+ * token is picked up). src/io/kube-api.ts makes one from client-node's KubeConfig (exec plugins
+ * and every other kind of kubeconfig); src/io/kube-credentials.ts one without client-node.
+ */
+export interface KubeAuth {
+  readonly server: string;
+  readonly credentials: () => Promise<{ readonly tls: KubeTls; readonly headers: Readonly<Record<string, unknown>> }>;
+}
 
 /**
  * The approver's hot path to the API server: the CSR and Node lists and watches, the Lease watch,
  * discovery's reads, the /approval write and the Events, as streams of HTTP/2 connections, as
  * client-go talks to the API server: one for the watches and one for the calls.
  * client-node's generated client (the Lease's reads and writes) uses a keep-alive https pool
- * (`authentication`) with the same TLS context. client-node still does everything about who we
- * are: it reads the kubeconfig (files, in-cluster service account, exec plugins) and applies its
- * authentication (client certificate, bearer token, basic auth) to each request; we ask it again at
- * most once a second, so rotated tokens are picked up as client-node's own caches refresh them.
+ * (`httpsAgent`) with the same TLS context. Who we are comes from a KubeAuth: client-node's
+ * (the kubeconfig's files, the in-cluster service account, exec plugins; its authentication
+ * applied to each request) for the approver; we ask it again at most once a second, so rotated
+ * tokens are picked up as client-node's own caches refresh them.
  *
  * Why not client-node's generated clients and Watch here: in a burst of 200 node CSRs they cost
  * the approver 430–540 ms of CPU on a 2-core machine it shares with kube-apiserver and etcd
@@ -25,7 +41,7 @@ import { ApiStatusError, type WatchEventType, type WatchHandle } from "../approv
  * watches on the writes' connection, warm bursts were 30–70 ms slower, so they have their own.
  */
 export class KubeTransport {
-  private readonly kc: k8s.KubeConfig;
+  private readonly identity: KubeAuth;
   private readonly server: URL;
   private agent: Agent | undefined;
   private tls: { secureContext: SecureContext; servername?: string; rejectUnauthorized?: boolean } | undefined;
@@ -36,29 +52,18 @@ export class KubeTransport {
   private readonly health: HealthCheck;
   private opened = 0;
 
-  constructor(kc: k8s.KubeConfig, now: () => number = Date.now, health: HealthCheck = CLIENT_GO_HEALTH_CHECK) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster");
-    if (cluster.proxyUrl) throw new Error("a kubeconfig cluster with proxy-url is not supported by the approver");
-    this.kc = kc;
-    this.server = new URL(cluster.server);
+  constructor(auth: KubeAuth, now: () => number = Date.now, health: HealthCheck = CLIENT_GO_HEALTH_CHECK) {
+    this.identity = auth;
+    this.server = new URL(auth.server);
     if (this.server.protocol !== "https:") throw new Error(`the API server must be https, not ${this.server.protocol}`);
     this.now = now;
     this.health = health;
   }
 
-  /**
-   * client-node's authentication for its generated API clients, with this transport's pool in place
-   * of the new https.Agent client-node builds for every request.
-   */
-  readonly authentication: k8s.SecurityAuthentication = {
-    getName: () => "kpki-keep-alive",
-    applySecurityAuthentication: async (context) => {
-      await this.kc.applySecurityAuthentication(context);
-      (context.getAgent() as Agent | undefined)?.destroy();
-      context.setAgent((await this.options()).agent as Agent);
-    },
-  };
+  /** The keep-alive https pool, on the same TLS context (for client-node's generated clients). */
+  async httpsAgent(): Promise<Agent> {
+    return (await this.options()).agent;
+  }
 
   /** HTTP/2 connections opened so far (one per lane while the API server keeps them). */
   get connections(): number {
@@ -67,7 +72,7 @@ export class KubeTransport {
 
   /** The API server's URL, as the kubeconfig names it. */
   get serverUrl(): string {
-    return this.kc.getCurrentCluster()!.server;
+    return this.identity.server;
   }
 
   /** The https agent (for client-node's clients), and the auth headers (refreshed each second). */
@@ -81,21 +86,20 @@ export class KubeTransport {
   }
   private refreshing: Promise<void> | undefined;
   private async refresh(): Promise<void> {
-    const context = new k8s.RequestContext(this.server.href, "GET" as k8s.HttpMethod);
-    await this.kc.applySecurityAuthentication(context);
-    const made = context.getAgent() as Agent | undefined;
+    const { tls: o, headers: given } = await this.identity.credentials();
     if (!this.agent) {
       // One TLS context for every connection: the key and certificates are parsed once, not per socket.
-      const o = made?.options ?? {};
       const { ca, cert, key, pfx, passphrase } = o;
       const secureContext = createSecureContext({ ca, cert, key, pfx, passphrase });
-      this.tls = { secureContext, ...(o.servername ? { servername: o.servername } : {}), ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}) };
-      this.agent = new Agent({ ...o, keepAlive: true, maxSockets: 64, secureContext });
+      const peer = { ...(o.servername ? { servername: o.servername } : {}), ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}) };
+      this.tls = { secureContext, ...peer };
+      this.agent = new Agent({ ...peer, keepAlive: true, maxSockets: 64, secureContext });
     }
-    made?.destroy();
     // HTTP/2 wants lower-case header names and no connection-level headers.
     const headers: OutgoingHttpHeaders = { accept: "application/json" };
-    for (const [k, v] of Object.entries(context.getHeaders())) if (!/^(host|connection|keep-alive|transfer-encoding|upgrade|proxy-connection)$/i.test(k)) headers[k.toLowerCase()] = v;
+    for (const [k, v] of Object.entries(given)) {
+      if (!/^(host|connection|keep-alive|transfer-encoding|upgrade|proxy-connection)$/i.test(k) && (typeof v === "string" || typeof v === "number" || Array.isArray(v))) headers[k.toLowerCase()] = v as string | number | string[];
+    }
     this.auth = { headers, at: this.now() };
   }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import type { AccessQuestion, CsrWatch, UserCsrApi, UserCsrObject } from "../kubeadm/kubeconfig-user.js";
-import { keepAliveApiClient, loadKubeConfig } from "./kube-api.js";
+import { clientNodeAuth, keepAliveApiClient, loadKubeConfig } from "./kube-api.js";
 import { KubeTransport } from "./kube-transport.js";
 
 const CSRS = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
@@ -30,8 +30,8 @@ export function kubeUserCsrApi(kubeconfig: string | undefined): UserCsrApi {
   const kc = loadKubeConfig(kubeconfig);
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error(`the kubeconfig ${kubeconfig ?? "($KUBECONFIG or ~/.kube/config)"} has no current cluster`);
-  const transport = new KubeTransport(kc);
-  const certs = keepAliveApiClient(transport, k8s.CertificatesV1Api);
+  const transport = new KubeTransport(clientNodeAuth(kc));
+  const certs = keepAliveApiClient(transport, kc, k8s.CertificatesV1Api);
   const others: KubeTransport[] = [];
   return {
     cluster: { name: cluster.name, server: cluster.server, caPem: clusterCaPem(cluster) },
@@ -61,7 +61,7 @@ export function kubeUserCsrApi(kubeconfig: string | undefined): UserCsrApi {
       await certs.deleteCertificateSigningRequest({ name });
     },
     proveKubeconfig: async (path) => {
-      const other = new KubeTransport(loadKubeConfig(path));
+      const other = new KubeTransport(clientNodeAuth(loadKubeConfig(path)));
       others.push(other);
       return verdict(await other.json<AccessReview>("POST", SSAR, {
         apiVersion: "authorization.k8s.io/v1",

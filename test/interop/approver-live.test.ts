@@ -8,6 +8,7 @@ import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiStatusError } from "../../src/approver/ports.js";
 import { KubeTransport } from "../../src/io/kube-transport.js";
+import { clientNodeAuth } from "../../src/io/kube-api.js";
 import { createCsr } from "../../src/pki/csr.js";
 import { generateKeyPair, type KeyAlgorithm, type KeyPair } from "../../src/pki/keys.js";
 import { ipStrings, parseCertificatePem } from "../../src/pki/cert.js";
@@ -155,7 +156,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
   it("KubeTransport (the approver's watch and write path): a new CSR arrives as ADDED, stop() ends the watch once, the server's timeout ends it cleanly, 404 is a status, all on two HTTP/2 connections", async () => {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(join(dir, "approver.conf"));
-    const transport = new KubeTransport(kc);
+    const transport = new KubeTransport(clientNodeAuth(kc));
     try {
       const path = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
       const list = (await transport.json<{ metadata: { resourceVersion: string } }>("GET", path))!;
@@ -201,7 +202,7 @@ describe.skipIf(skip)("kpki approver run against a real kube-apiserver and kube-
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(join(dir, "approver.conf"));
     // PING after 200 ms of silence and give up after 300 ms: a quiet 2.5 s brings several PINGs.
-    const transport = new KubeTransport(kc, Date.now, { readIdleMs: 200, pingTimeoutMs: 300 });
+    const transport = new KubeTransport(clientNodeAuth(kc), Date.now, { readIdleMs: 200, pingTimeoutMs: 300 });
     try {
       const ends: unknown[] = [];
       await transport.watch("/apis/certificates.k8s.io/v1/certificatesigningrequests", { fieldSelector: "metadata.name=no-such-csr" }, () => undefined, (e) => void ends.push(e));

@@ -19,28 +19,12 @@ import { controlPlane, extractClient, httpsGet, type ControlPlane } from "../hel
 import { kubectl } from "../helpers/kubectl.js";
 import { freePort, startProcess, stopProcess, teardown, waitFor } from "../helpers/procs.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
+import { samples } from "../helpers/exposition.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const KPKI = join(ROOT, "dist", "bin", "kpki.js");
 const skip = missingBinaries("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "openssl");
 
-interface Sample {
-  readonly name: string;
-  readonly labels: Record<string, string>;
-  readonly value: number;
-}
-function samples(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const m = /^([a-z_0-9]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([A-Za-z_0-9]+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_s, c: string) => (c === "n" ? "\n" : c));
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
 describe.skipIf(skip)("kpki exporter lists and watches Secrets, ConfigMaps and CSRs of a real API server", () => {
   const work = mkdtempSync(join(tmpdir(), "kpki-exporter-cluster-"));
@@ -221,7 +205,7 @@ describe.skipIf(skip)("kpki exporter lists and watches Secrets, ConfigMaps and C
   }, 120_000);
 
   it("a watch from a resourceVersion the API server no longer has ends with 410 Gone, and a new LIST replaces everything without duplicates", async () => {
-    const real = exporterApi(join(dir, "exporter.conf"));
+    const real = await exporterApi(join(dir, "exporter.conf"));
     // The pages of the first LIST say they were taken at resourceVersion 1, older than anything kube-apiserver's watch cache holds.
     const api = { ...real, list: async (path: string, params: Readonly<Record<string, string | number>>) => {
       const page = await real.list(path, params);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
+import { clientNodeAuth } from "../../src/io/kube-api.js";
 import { KubeTransport } from "../../src/io/kube-transport.js";
 import { fakeIo } from "../helpers/fake-io.js";
 import { freePort, waitFor } from "../helpers/procs.js";
@@ -34,7 +35,7 @@ describe("KubeTransport's HTTP/2 health check", () => {
     try {
       const kc = new k8s.KubeConfig();
       kc.loadFromFile(join(work, "admin.conf"));
-      const transport = new KubeTransport(kc, Date.now, { readIdleMs: 200, pingTimeoutMs: 300 });
+      const transport = new KubeTransport(clientNodeAuth(kc), Date.now, { readIdleMs: 200, pingTimeoutMs: 300 });
       const ends: unknown[] = [];
       const t0 = Date.now();
       await transport.watch("/api/v1/nodes", {}, () => undefined, (e) => void ends.push(e));
