@@ -16,7 +16,7 @@
 import { usageError } from "../errors.js";
 import { parseCertificateDer } from "../pki/cert.js";
 import { scanCertificate } from "../pki/cert-scan.js";
-import { base64ToBytes, type Bytes } from "../pki/der.js";
+import { paddedBase64ToBytes, type Bytes } from "../pki/der.js";
 import { decodePem } from "../pki/pem.js";
 import { exportedCertificate, labelOne, type CertificateFacts, type ExportError, type LabelledCertificate, type Location, type SourceState } from "./series.js";
 
@@ -216,14 +216,8 @@ function bundleExport(read: BundleRead, location: Location, source: string, leaf
   for (const e of read.errors) into.errors.push({ location, source, reason: e.reason, message: e.message });
 }
 
-/** base64 as the API server writes `[]byte` fields; undefined when it is not. */
-function decodeBase64(value: string): Bytes | undefined {
-  try {
-    return base64ToBytes(value);
-  } catch {
-    return undefined;
-  }
-}
+/** base64 as the API server writes `[]byte` fields (Go's base64.StdEncoding, padded), decoded in one pass; undefined when it is not. */
+const decodeBase64 = (value: string): Bytes | undefined => paddedBase64ToBytes(value);
 
 const keyOf = (j: ObjectJson): string | undefined => {
   const name = stringOf(j.metadata?.name);

@@ -44,23 +44,29 @@ export function formatValue(v: number): string {
 /** `{name="value",...}` for the given names and values; `""` when there are no names. */
 export function renderLabels(names: readonly string[], values: readonly string[]): string {
   if (!names.length) return "";
-  let out = "{";
-  for (let i = 0; i < names.length; i++) out += `${i ? "," : ""}${names[i]}="${escapeLabelValue(values[i] ?? "")}"`;
-  return `${out}}`;
+  // Joined, not concatenated: the result is one flat string, not a rope of 100 pieces that stays in memory as long as it does.
+  const parts = new Array<string>(names.length);
+  for (let i = 0; i < names.length; i++) parts[i] = `${names[i]}="${escapeLabelValue(values[i] ?? "")}"`;
+  return `{${parts.join(",")}}`;
 }
 
-/** Writes families in the order given; a family with no series still gets its HELP and TYPE lines. */
-export function writeExposition(families: Iterable<MetricFamily>, write: (chunk: string) => void): void {
+/** The text of the families, in the order given, in chunks of about 256 kB; a family with no series still gets its HELP and TYPE lines. */
+export function* expositionChunks(families: Iterable<MetricFamily>): Generator<string> {
   for (const f of families) {
     let out = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
     for (const s of f.series) {
       out += `${f.name}${s.rendered ?? renderLabels(f.labelNames, s.labels)} ${formatValue(s.value)}\n`;
       // Flush every few hundred kB so that 100,000 series never build one huge string.
       if (out.length > 256 << 10) {
-        write(out);
+        yield out;
         out = "";
       }
     }
-    if (out) write(out);
+    if (out) yield out;
   }
+}
+
+/** Writes families in the order given (expositionChunks). */
+export function writeExposition(families: Iterable<MetricFamily>, write: (chunk: string) => void): void {
+  for (const chunk of expositionChunks(families)) write(chunk);
 }

@@ -115,7 +115,8 @@ export async function readFileSources(sources: FileSources, reader: BytesReader)
     const kubelet = new SourceRows("file", "kubelet", out);
     const { dir, kubeconfigDir } = sources.kubelet;
     for (const row of await kubeletRows(kubeconfigDir, dir, reader)) {
-      kubelet.add([row], row.path === joinPath(kubeconfigDir, "kubelet.conf") ? { kubeadm_name: "kubelet.conf" } : {}, true);
+      // kubelet.conf's series, its user certificate named by file included, carry the kubeconfig's path.
+      kubelet.add([row], (row.embedded?.kubeconfig ?? row.path) === joinPath(kubeconfigDir, "kubelet.conf") ? { kubeadm_name: "kubelet.conf" } : {}, true);
     }
     kubelet.finish();
   }

@@ -212,16 +212,13 @@ export interface LabelOptions {
 export interface LabelledCertificate {
   readonly certificate: ExportedCertificate;
   readonly labels: readonly string[];
-  /** The label values without the discriminator, joined: equal keys collide. */
-  readonly key: string;
 }
 
 const DISCRIMINATOR = CERT_LABELS.indexOf("discriminator");
 
 /** A certificate's labels, its discriminator `""`. */
 export function labelOne(c: ExportedCertificate): LabelledCertificate {
-  const labels = labelValues(c, c.location, "");
-  return { certificate: c, labels, key: labels.join("\u0000") };
+  return { certificate: c, labels: labelValues(c, c.location, "") };
 }
 
 /**
@@ -233,15 +230,16 @@ export async function discriminate(labelled: readonly LabelledCertificate[], sha
   const out = labelled.slice();
   const byKey = new Map<string, number | number[]>();
   out.forEach((l, i) => {
-    const same = byKey.get(l.key);
-    if (same === undefined) byKey.set(l.key, i);
-    else if (typeof same === "number") byKey.set(l.key, [same, i]);
+    const key = l.labels.join("\u0000"); // every discriminator is "" here
+    const same = byKey.get(key);
+    if (same === undefined) byKey.set(key, i);
+    else if (typeof same === "number") byKey.set(key, [same, i]);
     else same.push(i);
   });
   for (const same of byKey.values()) {
     if (typeof same === "number") continue;
     for (const i of same) {
-      const { certificate: c, labels, key } = out[i]!;
+      const { certificate: c, labels } = out[i]!;
       const source = new TextEncoder().encode(c.source);
       const input = new Uint8Array(c.der.length + 1 + source.length + 1 + 4);
       input.set(c.der, 0);
@@ -249,7 +247,7 @@ export async function discriminate(labelled: readonly LabelledCertificate[], sha
       new DataView(input.buffer).setUint32(input.length - 4, c.index);
       const next = labels.slice();
       next[DISCRIMINATOR] = bytesToHex(new Uint8Array(await sha256(input))).slice(0, 8);
-      out[i] = { certificate: c, labels: next, key };
+      out[i] = { certificate: c, labels: next };
     }
   }
   return out;
@@ -292,6 +290,13 @@ export interface BuildInfo {
   readonly runtime: string;
   readonly os: string;
   readonly arch: string;
+}
+
+/** The last second (since the epoch) until which every certificate's x509_cert_expired stays what it is at `now`. */
+export function expiredUnchangedUntil(certs: readonly LabelledCertificate[], now: number): number {
+  let until = Number.MAX_SAFE_INTEGER;
+  for (const { certificate: c } of certs) if (c.notAfter >= now && c.notAfter < until) until = c.notAfter;
+  return until;
 }
 
 /** Each certificate's labels as written on the wire, rendered once and reused by every family and scrape. */

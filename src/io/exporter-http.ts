@@ -1,12 +1,35 @@
 import { createServer } from "node:http";
 import { once } from "node:events";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip, createGzip } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { EXPOSITION_CONTENT_TYPE } from "../exporter/exposition.js";
 
-/** What `kpki exporter` serves: the metrics text, written in chunks, and whether its first read is done. */
+/**
+ * What `kpki exporter` serves: the metrics text, and whether its first read is done. `metrics`
+ * gives the text's writer and a `version` object that stays the same for as long as the text
+ * does: its gzip form is then made once and kept, and the text itself is not kept.
+ */
 export interface ExporterHandler {
-  readonly metrics: (write: (chunk: string) => void) => void | Promise<void>;
+  readonly metrics: () => Promise<{ readonly version: object; readonly chunks: () => Iterable<string> }>;
   readonly ready: () => boolean;
+}
+
+/**
+ * The text, gzipped as it is made (level 1: the 17 MB of 10,000 certificates in about 0.3 MB), a
+ * chunk at a time: the next chunk is made once zlib has taken the last, so the whole text never
+ * sits in memory.
+ */
+async function gzipped(chunks: Iterable<string>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  const z = createGzip({ level: 1 });
+  z.on("data", (b: Buffer) => parts.push(b));
+  const ended = once(z, "end");
+  for (const chunk of chunks) if (!z.write(chunk)) await once(z, "drain");
+  z.end();
+  await ended;
+  return Buffer.concat(parts);
 }
 
 export interface ExporterServer {
@@ -31,6 +54,10 @@ export function parseListen(listen: string): { host: string | undefined; port: n
  */
 export async function serveExporter(listen: string, handler: ExporterHandler): Promise<ExporterServer> {
   const { host, port } = parseListen(listen);
+  // The last text is kept gzipped only, and sent again while it is the same: Prometheus asks for
+  // gzip; another client gets it decompressed on the way. Concurrent scrapes share one compression
+  // (on libuv's thread pool).
+  let kept: { version: object; gzip: Promise<Buffer> } | undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -38,14 +65,26 @@ export async function serveExporter(listen: string, handler: ExporterHandler): P
       return;
     }
     if (path === "/metrics") {
-      res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE });
-      if (req.method !== "GET") return void res.end();
-      void Promise.resolve()
-        .then(() => handler.metrics((chunk) => res.write(chunk)))
-        .then(
-          () => res.end(),
-          () => res.destroy(),
-        );
+      const wantsGzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+      void handler
+        .metrics()
+        .then(async ({ version, chunks }) => {
+          if (kept?.version !== version) {
+            const gzip = gzipped(chunks());
+            kept = { version, gzip };
+            gzip.catch(() => kept?.gzip === gzip && (kept = undefined)); // the next scrape tries again
+          }
+          const body = await kept.gzip;
+          if (wantsGzip) {
+            res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, "content-encoding": "gzip", "content-length": body.length, vary: "Accept-Encoding" });
+            return void res.end(req.method === "GET" ? body : undefined);
+          }
+          // A client without gzip (curl): the kept form, decompressed as it is sent.
+          res.writeHead(200, { "content-type": EXPOSITION_CONTENT_TYPE, vary: "Accept-Encoding" });
+          if (req.method !== "GET") return void res.end();
+          await pipeline(Readable.from([body]), createGunzip(), res);
+        })
+        .catch(() => res.destroy());
     } else if (path === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {

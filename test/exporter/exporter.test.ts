@@ -12,6 +12,7 @@ import { writeExposition } from "../../src/exporter/exposition.js";
 import { fakeIo } from "../helpers/fake-io.js";
 import { T0 } from "../helpers/clock.js";
 import { findBinary, missingBinaries } from "../helpers/testenv.js";
+import { samples } from "../helpers/exposition.js";
 
 const work = mkdtempSync(join(tmpdir(), "kpki-exporter-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -22,29 +23,6 @@ async function kpki(args: string[], clock: Date = T0) {
   return { code, stdout: f.stdout(), stderr: f.stderr() };
 }
 
-/** A sample line of the text format, read back: name, labels, value. */
-interface Sample {
-  readonly name: string;
-  readonly labels: Record<string, string>;
-  readonly labelOrder: string[];
-  readonly value: number;
-}
-function samples(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const m = /^([a-z_0-9]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    const labelOrder: string[] = [];
-    for (const l of (m[2] ?? "").matchAll(/([A-Za-z_0-9]+)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_s, c: string) => (c === "n" ? "\n" : c));
-      labelOrder.push(l[1]!);
-    }
-    out.push({ name: m[1]!, labels, labelOrder, value: Number(m[3]) });
-  }
-  return out;
-}
 
 const promtoolMissing = missingBinaries("promtool");
 /** promtool's lint of a /metrics text (Prometheus' own parser): its output, empty when clean. */

@@ -32,6 +32,7 @@ export const exporterCommand = defineCommand({
     "exclude-namespace": { type: "string", array: true, describe: "Leave out Secrets and ConfigMaps of these namespaces (repeatable)" },
     "include-label": { type: "string", array: true, describe: "Secrets and ConfigMaps with this label only, KEY or KEY=VALUE (repeatable)" },
     "exclude-label": { type: "string", array: true, describe: "Leave out Secrets and ConfigMaps with this label, KEY or KEY=VALUE (repeatable)" },
+    "list-page-size": { type: "number", default: 100, describe: "Objects per LIST page of the cluster sources (fewer: less memory at start and at each new list; more: fewer requests)" },
     "api-kubeconfig": { type: "string", describe: "The kubeconfig to reach the API server with [default: the in-cluster service account, $KUBECONFIG, ~/.kube/config]" },
     "leaf-only": { type: "boolean", default: false, describe: "Export leaf certificates only, not the CAs of bundles and kubeconfigs" },
     "expose-relative-metrics": { type: "boolean", default: false, describe: "Also export x509_cert_expires_in_seconds and x509_cert_valid_since_seconds" },
@@ -66,9 +67,10 @@ export const exporterCommand = defineCommand({
     } catch (error) {
       throw usageError(`invalid --listen "${args.listen}": ${(error as Error).message}`);
     }
+    if (!Number.isInteger(args["list-page-size"]) || args["list-page-size"] < 1 || args["list-page-size"] > 10_000) throw usageError(`invalid --list-page-size ${args["list-page-size"]}: expected a whole number from 1 to 10000`);
     if (args.configmaps && !args["configmap-key"]?.length) throw usageError("--configmaps needs the keys to read: --configmap-key KEY (e.g. ca.crt)");
     const dirs = dirsFromArgs(args);
-    const [{ readFileSources }, { addErrors, discriminate, labelOne, metricFamilies }, { writeExposition }, { exportStatus, snapshotJson }, { clusterSourceSpecs, DEFAULT_SECRET_TYPE }, { Reflector }] = await Promise.all([
+    const [{ readFileSources }, { addErrors, discriminate, expiredUnchangedUntil, labelOne, metricFamilies }, { expositionChunks, writeExposition }, { exportStatus, snapshotJson }, { clusterSourceSpecs, DEFAULT_SECRET_TYPE }, { Reflector }] = await Promise.all([
       import("../../exporter/file-sources.js"),
       import("../../exporter/series.js"),
       import("../../exporter/exposition.js"),
@@ -112,7 +114,7 @@ export const exporterCommand = defineCommand({
       ? specs.map(
           (spec) =>
             new Reflector(spec, api, {
-              pageSize: LIST_PAGE_SIZE,
+              pageSize: args["list-page-size"],
               watchTimeoutSeconds: WATCH_TIMEOUT_SECONDS,
               sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
               changed: () => changed(),
@@ -130,8 +132,8 @@ export const exporterCommand = defineCommand({
         const labelled = await discriminate([...files.labelled, ...reflectors.flatMap((r) => r.certificates())], sha256);
         return { labelled, errors: [...files.errors, ...reflectors.flatMap((r) => r.exportErrors())], sources: [...counted, ...reflectors.map((r) => r.state())] };
       })());
-    const write = (v: View, out: (chunk: string) => void): void =>
-      writeExposition(metricFamilies(v.labelled, v.errors, v.sources, build, { now: Math.floor(io.clock().getTime() / 1000), relative: args["expose-relative-metrics"] }), out);
+    const families = (v: View) => metricFamilies(v.labelled, v.errors, v.sources, build, { now: Math.floor(io.clock().getTime() / 1000), relative: args["expose-relative-metrics"] });
+    const write = (v: View, out: (chunk: string) => void): void => writeExposition(families(v), out);
 
     if (args.once) {
       await readFiles();
@@ -155,7 +157,16 @@ export const exporterCommand = defineCommand({
     await readFiles();
     // The server starts once the files are read; /readyz answers 200 once every cluster source's first list is in.
     const running = reflectors.map((r) => r.run());
-    const server = await io.exporterServer(args.listen, { metrics: async (out) => write(await current(), out), ready: () => reflectors.every((r) => r.up) });
+    // The text is the same until something changes, or a certificate's x509_cert_expired flips; with
+    // --expose-relative-metrics, whose values move with the clock, it is new at every second.
+    let text: { view: View; version: object; until: number } | undefined;
+    const metrics = async () => {
+      const v = await current();
+      const now = Math.floor(io.clock().getTime() / 1000);
+      if (text?.view !== v || now > text.until) text = { view: v, version: {}, until: args["expose-relative-metrics"] ? now : expiredUnchangedUntil(v.labelled, now) };
+      return { version: text.version, chunks: () => expositionChunks(families(v)) };
+    };
+    const server = await io.exporterServer(args.listen, { metrics, ready: () => reflectors.every((r) => r.up) });
     // Read the files again after a change in their folders, and every --rescan-interval in any case
     // (a folder made later, a watch the kernel refused, a file a kubeconfig names elsewhere).
     // One read at a time; a change during a read brings one more read after it.
@@ -213,8 +224,6 @@ interface View {
   readonly sources: readonly SourceState[];
 }
 
-/** Objects per LIST page: client-go's reflector's page size. */
-const LIST_PAGE_SIZE = 500;
 /** A watch is ended by the server after this, and opened again from its last resourceVersion (client-go: 5 to 10 minutes). */
 const WATCH_TIMEOUT_SECONDS = 300;
 
