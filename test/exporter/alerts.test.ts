@@ -30,6 +30,12 @@ describe("deploy/exporter's alert rules", () => {
       expect(promtool("check", "rules", RULES)).toMatchObject({ status: 0 });
     });
 
+    it("deploy/exporter/alerts.test.yaml, the README's example, passes: an expiring Secret and CSR certificate fire, a healthy one does not", () => {
+      const r = promtool("test", "rules", resolve(import.meta.dirname, "../../deploy/exporter/alerts.test.yaml"));
+      expect(r.status, r.output).toBe(0);
+      expect(r.output).toContain("SUCCESS");
+    });
+
     it("alerts 15 minutes into 28 days left (warning) and 14 days left or expired (critical), and not before; errors and future certificates too", () => {
       // time() starts at 0 in promtool's tests, so a value is the time left in seconds.
       const series = (labels: string, value: number) => ({ series: `${labels}`, values: `${value}x30` });

@@ -249,11 +249,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 /**
  * A bridge network config: enough for the runtime to report its network ready, so the Node turns
- * Ready. A pod with hostNetwork calls no CNI binary.
+ * Ready. A pod with hostNetwork calls no CNI binary. A pod on this network gets a default route
+ * through the bridge (isDefaultGateway) and its traffic to anything outside 10.244.0.0/24 leaves
+ * the namespace masqueraded to the node's address (ipMasq: iptables rules in the node's namespace),
+ * since the host has no route to the pod network: that is how such a pod reaches the API server
+ * through the `kubernetes` Service.
  */
 const CNI_CONFLIST = JSON.stringify({
   cniVersion: "0.4.0", name: "kpki-test",
-  plugins: [{ type: "bridge", bridge: "kpki-cni0", isGateway: true, ipMasq: false, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.0.0/24" }]] } }],
+  plugins: [{ type: "bridge", bridge: "kpki-cni0", isGateway: true, isDefaultGateway: true, ipMasq: true, ipam: { type: "host-local", ranges: [[{ subnet: "10.244.0.0/24" }]] } }],
 }, null, 2);
 
 function kubeletConfig(o: { nodeAddress: string; clientCaFile: string; work: string }): string {
