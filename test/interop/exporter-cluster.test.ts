@@ -7,7 +7,7 @@
  * a scrape makes no API request (kube-apiserver's own request counters); an API server restart and
  * a 410 Gone are recovered from without duplicates.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -203,6 +203,24 @@ describe.skipIf(skip)("kpki exporter lists and watches Secrets, ConfigMaps and C
     expect(new Set(ids).size).toBe(ids.length);
     expect(exporter!.exitCode).toBeNull();
   }, 120_000);
+
+  it("--once lists the cluster sources once and exits with the thresholds' status; an API server it cannot reach is 3 UNKNOWN", async () => {
+    const once = (...args: string[]) => spawnSync(process.execPath, [KPKI, "exporter", "--once", "--no-kubeadm", "--no-kubelet", ...args], { encoding: "utf8" });
+    const ok = once("--secrets", "--api-kubeconfig", join(dir, "exporter.conf"), "--include-namespace", "team-a", "-o", "json", "--warn-within", "1d", "--crit-within", "1d");
+    expect(ok.status, ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout) as { certificates: { labels: Record<string, string>; status: string }[] };
+    const expected = JSON.parse((await admin("-n", "team-a", "get", "secrets", "--field-selector", "type=kubernetes.io/tls", "-o", "json")).stdout) as { items: { metadata: { name: string } }[] };
+    expect(report.certificates.map((c) => c.labels["secret_name"]).sort()).toEqual(expected.items.map((i) => i.metadata.name).sort());
+    expect(new Set(report.certificates.map((c) => c.labels["secret_namespace"]))).toEqual(new Set(["team-a"]));
+    // rotating-2 ends in 90 days, the others sooner: within 60 days is a WARNING.
+    expect(once("--secrets", "--api-kubeconfig", join(dir, "exporter.conf"), "--include-namespace", "team-a", "--warn-within", "60d", "--crit-within", "1d").status).toBe(1);
+    const port = await freePort();
+    const conf = readFileSync(join(dir, "exporter.conf"), "utf8").replace(/server: https:\/\/[^\s]+/, `server: https://127.0.0.1:${port}`);
+    writeFileSync(join(work, "nowhere.conf"), conf, { mode: 0o600 });
+    const down = once("--secrets", "--api-kubeconfig", join(work, "nowhere.conf"));
+    expect(down.status).toBe(3);
+    expect(down.stderr).toMatch(/^UNKNOWN: listing from the API server failed: .*ECONNREFUSED/m);
+  });
 
   it("a watch from a resourceVersion the API server no longer has ends with 410 Gone, and a new LIST replaces everything without duplicates", async () => {
     const real = await exporterApi(join(dir, "exporter.conf"));
