@@ -7,6 +7,7 @@ import { approverRunCommand } from "./commands/approver-run.js";
 import { caCreateCommand } from "./commands/ca-create.js";
 import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
 import { certsCheckExpirationCommand, UNKNOWN_EXIT, usesThresholds } from "./commands/certs-check-expiration.js";
+import { certsCheckServedCommand } from "./commands/certs-check-served.js";
 import { certsGenerateCsrCommand } from "./commands/certs-generate-csr.js";
 import { certsRenewCommand } from "./commands/certs-renew.js";
 import { certsSignCommand } from "./commands/certs-sign.js";
@@ -35,7 +36,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   defineGroup({
     command: "certs",
     describe: "Certificates of kubeadm clusters: expiry report, renewal, CSRs, signing",
-    subcommands: [certsCheckExpirationCommand, certsRenewCommand, certsGenerateCsrCommand, certsSignCommand, certsCreateCommand, certsCertificateKeyCommand],
+    subcommands: [certsCheckExpirationCommand, certsCheckServedCommand, certsRenewCommand, certsGenerateCsrCommand, certsSignCommand, certsCreateCommand, certsCertificateKeyCommand],
   }),
   defineGroup({ command: "kubeconfig", describe: "Kubeconfig files for additional users", subcommands: [kubeconfigUserCommand] }),
   defineGroup({

@@ -10,10 +10,10 @@ export const UNKNOWN_EXIT = 3;
 
 const THRESHOLD_FLAGS = ["--warn-within", "--crit-within"];
 
-/** Whether the command line is `certs check-expiration` with a threshold, or `exporter --once` (the monitoring convention then applies). */
+/** Whether the command line is `certs check-expiration` or `certs check-served` with a threshold, or `exporter --once` (the monitoring convention then applies). */
 export function usesThresholds(args: readonly string[]): boolean {
   if (args[0] === "exporter") return args.some((a) => a === "--once" || a === "--once=true");
-  return args[0] === "certs" && args[1] === "check-expiration" && args.some((a) => THRESHOLD_FLAGS.includes(a.split("=")[0] ?? a));
+  return args[0] === "certs" && (args[1] === "check-expiration" || args[1] === "check-served") && args.some((a) => THRESHOLD_FLAGS.includes(a.split("=")[0] ?? a));
 }
 
 const COLOURS: Partial<Record<RowStatus, string>> = {

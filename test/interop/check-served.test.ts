@@ -1,0 +1,63 @@
+/**
+ * `kpki certs check-served` against the shared real kube-apiserver and etcd: what each presents next
+ * to the files on disk. A renewed copy of the PKI (the servers keep presenting the old certificate)
+ * is STALE; another cluster's PKI is UNTRUSTED; a port nobody listens on is unreachable.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { freePort } from "../helpers/procs.js";
+
+const cp = inject("controlPlane");
+const work = mkdtempSync(join(tmpdir(), "kpki-served-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface Report {
+  endpoints: { endpoint: string; status: string; served?: { serial: string; notAfter: string }; file?: { path: string; serial?: string } }[];
+}
+const served = (...args: string[]) => spawnSync(process.execPath, [cp.kpki, "certs", "check-served", ...args], { encoding: "utf8" });
+const serialOf = (file: string) => execFileSync("openssl", ["x509", "-in", file, "-noout", "-serial"], { encoding: "utf8" }).trim().replace(/^serial=/, "").toLowerCase();
+
+describe.skipIf(cp.skip)("kpki certs check-served against the real kube-apiserver and etcd", () => {
+  const apiserver = `apiserver=${new URL(cp.apiserverUrl).host}`;
+  const etcd = `etcd-server=${new URL(cp.etcdClientUrls[0] ?? "https://127.0.0.1:1").host}`;
+  const endpoints = ["--endpoint", apiserver, "--endpoint", etcd];
+
+  it("each server presents its file's certificate, signed by the cluster's CA: match, exit 0", () => {
+    const r = served("--dir", cp.dir, ...endpoints, "-o", "json");
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.endpoints.map((e) => [e.endpoint, e.status])).toEqual([["apiserver", "match"], ["etcd-server", "match"]]);
+    expect(report.endpoints[0]!.served?.serial).toBe(serialOf(join(cp.dir, "pki", "apiserver.crt")));
+    expect(report.endpoints[1]!.served?.serial).toBe(serialOf(join(cp.dir, "pki", "etcd", "server.crt")));
+    const text = served("--dir", cp.dir, ...endpoints);
+    expect(text.stdout.split("\n")[0]).toMatch(/^ENDPOINT\s+ADDRESS\s+SERVED EXPIRES\s+SERVED SERIAL\s+FILE\s+FILE SERIAL\s+STATUS$/);
+  });
+
+  it("after a renewal on disk that no server has loaded, the API server's certificate is STALE (restart needed): 1, and a WARNING with thresholds", () => {
+    const copy = join(work, "renewed");
+    cpSync(cp.dir, copy, { recursive: true });
+    execFileSync(process.execPath, [cp.kpki, "certs", "renew", "apiserver", "--dir", copy], { stdio: "pipe" });
+    const r = served("--dir", copy, ...endpoints, "-o", "json");
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.endpoints.map((e) => [e.endpoint, e.status])).toEqual([["apiserver", "STALE"], ["etcd-server", "match"]]);
+    expect(report.endpoints[0]!.file?.serial).toBe(serialOf(join(copy, "pki", "apiserver.crt")));
+    expect(report.endpoints[0]!.served?.serial).toBe(serialOf(join(cp.dir, "pki", "apiserver.crt")));
+    expect(served("--dir", copy, ...endpoints).stdout).toMatch(/STALE \(restart needed\)/);
+    expect(served("--dir", copy, ...endpoints, "--warn-within", "1d", "--crit-within", "1h").status).toBe(1);
+  });
+
+  it("against another cluster's CA files the servers are UNTRUSTED: CRITICAL with thresholds; an unreachable one is UNKNOWN", async () => {
+    const r = served("--dir", cp.foreignDir, ...endpoints, "-o", "json");
+    expect(r.status).toBe(1);
+    expect((JSON.parse(r.stdout) as Report).endpoints.map((e) => e.status)).toEqual(["UNTRUSTED", "UNTRUSTED"]);
+    expect(served("--dir", cp.foreignDir, ...endpoints, "--warn-within", "1d", "--crit-within", "1h").status).toBe(2);
+    const nobody = served("--dir", cp.dir, "--endpoint", `apiserver=127.0.0.1:${await freePort()}`, "--warn-within", "1d", "--crit-within", "1h");
+    expect(nobody.status).toBe(3);
+    expect(nobody.stderr).toMatch(/^UNKNOWN: apiserver \(127\.0\.0\.1:\d+\): TLS connection to .* failed/m);
+    expect(served("--endpoint", "apiserver=nowhere").status).toBe(2);
+  });
+});
