@@ -86,6 +86,15 @@ function field<T>(obj: Obj | undefined, path: string, kind: "string" | "number" 
   return cur as T;
 }
 
+/** The API server's advertise address and bind port, and certificatesDir, as a config file gives them (each undefined when it does not). */
+export function configEndpoints(docs: KubeadmConfigDocuments | undefined): { advertiseAddress?: string | undefined; bindPort?: number | undefined; certificatesDir?: string | undefined } {
+  return {
+    advertiseAddress: field<string>(docs?.init, "localAPIEndpoint.advertiseAddress", "string"),
+    bindPort: field<number>(docs?.init, "localAPIEndpoint.bindPort", "number"),
+    certificatesDir: field<string>(docs?.cluster, "certificatesDir", "string"),
+  };
+}
+
 /** The InitConfiguration and ClusterConfiguration documents of a kubeadm config file. */
 export interface KubeadmConfigDocuments {
   readonly init: Obj | undefined;

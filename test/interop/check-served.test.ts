@@ -4,7 +4,7 @@
  * is STALE; another cluster's PKI is UNTRUSTED; a port nobody listens on is unreachable.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -32,6 +32,13 @@ describe.skipIf(cp.skip)("kpki certs check-served against the real kube-apiserve
     expect(report.endpoints.map((e) => [e.endpoint, e.status])).toEqual([["apiserver", "match"], ["etcd-server", "match"]]);
     expect(report.endpoints[0]!.served?.serial).toBe(serialOf(join(cp.dir, "pki", "apiserver.crt")));
     expect(report.endpoints[1]!.served?.serial).toBe(serialOf(join(cp.dir, "pki", "etcd", "server.crt")));
+    // The address, port and folder from a kubeadm config file's localAPIEndpoint and certificatesDir.
+    const config = join(work, "kubeadm.yaml");
+    const api = new URL(cp.apiserverUrl);
+    writeFileSync(config, `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: ${api.hostname}\n  bindPort: ${api.port}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: ${join(cp.dir, "pki")}\n`);
+    const fromConfig = served("--config", config, "--endpoint", "apiserver", "-o", "json");
+    expect(fromConfig.status, fromConfig.stderr).toBe(0);
+    expect((JSON.parse(fromConfig.stdout) as Report).endpoints.map((e) => [e.endpoint, e.status, e.file?.path])).toEqual([["apiserver", "match", join(cp.dir, "pki", "apiserver.crt")]]);
     const text = served("--dir", cp.dir, ...endpoints);
     expect(text.stdout.split("\n")[0]).toMatch(/^ENDPOINT\s+ADDRESS\s+SERVED EXPIRES\s+SERVED SERIAL\s+FILE\s+FILE SERIAL\s+STATUS$/);
   });

@@ -1,8 +1,8 @@
-import { DEFAULTS } from "../../kubeadm/config.js";
+import { configEndpoints, DEFAULTS } from "../../kubeadm/config.js";
 import { usageError } from "../../errors.js";
 import type { ServedEndpoint, ServedEndpointName, ServedRow } from "../../expiry/served.js";
 import { defineCommand } from "../command.js";
-import { CERT_DIR_OPTIONS, dirsFromArgs, integerFlag, optionalDurationFlag } from "../options.js";
+import { CERT_DIR_OPTIONS, CONFIG_OPTIONS, configFromArgs, dirsFromArgs, integerFlag, optionalDurationFlag } from "../options.js";
 import { OUTPUT_FORMATS, renderData } from "../output.js";
 
 const NAMES: readonly ServedEndpointName[] = ["apiserver", "etcd-server", "etcd-peer", "controller-manager", "scheduler", "kubelet"];
@@ -25,11 +25,12 @@ export const certsCheckServedCommand = defineCommand({
   command: "check-served",
   describe: "Compare the certificates the control plane's servers present over TLS with the files on disk (STALE: restart needed)",
   options: {
+    ...CONFIG_OPTIONS,
     "cert-dir": { ...CERT_DIR_OPTIONS["cert-dir"], describe: "The path where certificates are stored [default: /etc/kubernetes/pki]" },
     dir: { ...CERT_DIR_OPTIONS.dir, describe: "Shorthand: certificates in DIR/pki" },
     "kubelet-dir": { type: "string", default: "/var/lib/kubelet/pki", describe: "Where the kubelet keeps kubelet-server-current.pem or kubelet.crt" },
-    "apiserver-advertise-address": { type: "string", describe: "The API server's advertise address, where it and etcd's peer port listen [default: this host's default address]" },
-    "apiserver-bind-port": { type: "number", default: 6443, describe: "The API server's port" },
+    "apiserver-advertise-address": { type: "string", describe: "The API server's advertise address, where it and etcd's peer port listen [default: --config's, or this host's default address]" },
+    "apiserver-bind-port": { type: "number", describe: "The API server's port [default: --config's, or 6443]" },
     endpoint: { type: "string", array: true, describe: "Check only this endpoint, NAME or NAME=HOST:PORT (repeatable): apiserver, etcd-server, etcd-peer, controller-manager, scheduler, kubelet" },
     output: { alias: "o", type: "string", default: "text", choices: OUTPUT_FORMATS, describe: "Output format" },
     "warn-within": { type: "string", describe: "Exit 1 (WARNING) if a served certificate expires within this duration, or is STALE" },
@@ -37,6 +38,7 @@ export const certsCheckServedCommand = defineCommand({
   },
   examples: [
     ["$0 certs check-served", "On a control-plane node: every server's certificate against its file"],
+    ["$0 certs check-served --config kubeadm.yaml", "The addresses and folder of kubeadm's config file"],
     ["$0 certs check-served --endpoint apiserver=10.0.0.5:6443 -o json", "One API server, as JSON"],
     ["$0 certs check-served --warn-within 30d --crit-within 7d", "For cron or Nagios: STALE is a WARNING, UNTRUSTED CRITICAL, unreachable UNKNOWN"],
   ],
@@ -50,15 +52,16 @@ export const certsCheckServedCommand = defineCommand({
   run: async (args, io) => {
     const monitoring = args["warn-within"] !== undefined || args["crit-within"] !== undefined;
     const thresholds = { warnMs: optionalDurationFlag("warn-within", args["warn-within"], { min: 0 }), critMs: optionalDurationFlag("crit-within", args["crit-within"], { min: 0 }) };
-    const bindPort = integerFlag("apiserver-bind-port", args["apiserver-bind-port"], 1);
+    const fromConfig = configEndpoints(await configFromArgs(args, io));
+    const bindPort = args["apiserver-bind-port"] !== undefined ? integerFlag("apiserver-bind-port", args["apiserver-bind-port"], 1) : (fromConfig.bindPort ?? DEFAULTS.bindPort);
     const asked = (args.endpoint ?? []).map(parseEndpointFlag);
     const [{ checkServed, kubeadmEndpoints, servedExitCode }, { decodePem }, { parseCertificateDer }] = await Promise.all([
       import("../../expiry/served.js"),
       import("../../pki/pem.js"),
       import("../../pki/cert.js"),
     ]);
-    const advertise = args["apiserver-advertise-address"] ?? io.host().defaultAddress ?? "127.0.0.1";
-    const all = kubeadmEndpoints({ certDir: dirsFromArgs(args).certDir ?? DEFAULTS.certificatesDir, kubeletDir: args["kubelet-dir"], advertise, bindPort });
+    const advertise = args["apiserver-advertise-address"] ?? fromConfig.advertiseAddress ?? io.host().defaultAddress ?? "127.0.0.1";
+    const all = kubeadmEndpoints({ certDir: dirsFromArgs(args).certDir ?? fromConfig.certificatesDir ?? DEFAULTS.certificatesDir, kubeletDir: args["kubelet-dir"], advertise, bindPort });
     const endpoints: ServedEndpoint[] = asked.length
       ? asked.map((a) => {
           const e = all.find((x) => x.name === a.name)!;
