@@ -57,6 +57,25 @@ describe.skipIf(cp.skip)("kpki certs check-served against the real kube-apiserve
     expect(served("--dir", copy, ...endpoints, "--warn-within", "1d", "--crit-within", "1h").status).toBe(1);
   });
 
+  it("check-expiration --served adds the servers' table after kubeadm's, and servedCertificates to its JSON; the worse code wins", async () => {
+    const config = join(work, "served.yaml");
+    const api = new URL(cp.apiserverUrl);
+    writeFileSync(config, `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: ${api.hostname}\n  bindPort: ${api.port}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: ${join(work, "renewed", "pki")}\n`);
+    const expiration = (...args: string[]) => spawnSync(process.execPath, [cp.kpki, "certs", "check-expiration", "--config", config, "--kubeconfig-dir", join(work, "renewed"), "--served", ...args], { encoding: "utf8" });
+    const text = expiration();
+    // The renewed copy of the test above: the files are fine, but the API server still presents the
+    // certificate renewed away (STALE): 1.
+    expect(text.status).toBe(1);
+    expect(text.stdout).toMatch(/^CERTIFICATE\s+EXPIRES/m);
+    expect(text.stdout).toMatch(/^apiserver\s+\S+\s+\S+\s+\S+\s+\S+apiserver\.crt\s+\S+\s+STALE \(restart needed\)$/m);
+    const json = JSON.parse(expiration("-o", "json").stdout) as { kind: string; certificates: unknown[]; servedCertificates: { endpoint: string; status: string }[] };
+    expect(json.kind).toBe("CertificateExpirationInfo");
+    expect(json.certificates.length).toBeGreaterThan(0);
+    // kubeadm's six endpoints, in order; the five this test cluster does not listen on are whatever this machine has there.
+    expect(json.servedCertificates.map((e) => e.endpoint)).toEqual(["apiserver", "etcd-server", "etcd-peer", "controller-manager", "scheduler", "kubelet"]);
+    expect(json.servedCertificates[0]!.status).toBe("STALE");
+  });
+
   it("against another cluster's CA files the servers are UNTRUSTED: CRITICAL with thresholds; an unreachable one is UNKNOWN", async () => {
     const r = served("--dir", cp.foreignDir, ...endpoints, "-o", "json");
     expect(r.status).toBe(1);

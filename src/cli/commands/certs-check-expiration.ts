@@ -64,12 +64,14 @@ export const certsCheckExpirationCommand = defineCommand({
     scan: { type: "string", array: true, describe: "Also report every certificate under a file, directory or glob (repeatable)" },
     verify: { type: "boolean", default: false, describe: "Check every signature of the detailed table, and also list kubeadm's own files in it" },
     kubeadm: { type: "boolean", default: true, describe: "Print kubeadm's tables (--no-kubeadm for only the detailed table)" },
+    served: { type: "boolean", default: false, describe: "Also ask each control-plane server what it presents over TLS, as certs check-served does (STALE: restart needed)" },
   },
   examples: [
     ["$0 certs check-expiration", "kubeadm's table for /etc/kubernetes"],
     ["$0 certs check-expiration --dir ./dev-cluster -o json", "The CertificateExpirationInfo object as JSON"],
     ["$0 certs check-expiration --kubelet --verify --warn-within 30d --crit-within 7d", "Everything on a control-plane node, for cron or Nagios: exit 1 within 30 days, 2 within 7"],
     ["$0 certs check-expiration --no-kubeadm --scan './certs/**/*.pem'", "Any tree: one row per certificate, with its chain and key"],
+    ["$0 certs check-expiration --served", "kubeadm's table, then what each server presents against its file"],
   ],
   epilogue:
     "The detailed table (--kubeconfig, --env-kubeconfig, --kubelet, --scan, --verify) shows SUBJECT, ISSUER, CHAIN, KEY (match, MISMATCH, " +
@@ -79,7 +81,8 @@ export const certsCheckExpirationCommand = defineCommand({
     "Exit codes: without --warn-within/--crit-within, kubeadm's: 0 (also when a certificate is expired or missing), " +
     "1 when a file cannot be read or holds no valid certificate, 2 usage error; " +
     "with them, the monitoring-plugin convention (Nagios, Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL (within --crit-within, " +
-    "expired, not yet valid, invalid), 3 UNKNOWN (usage error, a folder that does not exist, nothing found, a file that cannot be read).",
+    "expired, not yet valid, invalid), 3 UNKNOWN (usage error, a folder that does not exist, nothing found, a file that cannot be read). " +
+    "With --served, the worse of that and certs check-served's code.",
   run: async (args, io) => {
     const monitoring = args["warn-within"] !== undefined || args["crit-within"] !== undefined;
     const thresholds = {
@@ -93,7 +96,8 @@ export const certsCheckExpirationCommand = defineCommand({
       import("../../expiry/kubeadm-report.js"),
     ]);
     const dirs = dirsFromArgs(args);
-    const fromConfig = layoutFromConfig(await configFromArgs(args, io));
+    const docs = await configFromArgs(args, io);
+    const fromConfig = layoutFromConfig(docs);
     const kubeconfigs = [...(args.kubeconfig ?? [])];
     if (args["env-kubeconfig"]) kubeconfigs.push(...(io.env["KUBECONFIG"] ?? "").split(":").filter((p) => p !== ""));
     const scanned = await io.scan(args.scan ?? []);
@@ -125,6 +129,22 @@ export const certsCheckExpirationCommand = defineCommand({
     );
     if (progress) io.stderr("\r\x1b[K");
 
+    // --served: the servers at kubeadm's addresses (--config's, or this host's), after the files.
+    const served = args.served
+      ? await (async () => {
+          const [{ servedRows }, { configEndpoints }] = await Promise.all([import("./certs-check-served.js"), import("../../kubeadm/config.js")]);
+          const c = configEndpoints(docs);
+          return servedRows(io, {
+            certDir: dirs.certDir ?? fromConfig.certificatesDir ?? DEFAULTS.certificatesDir,
+            kubeletDir: args["kubelet-dir"],
+            advertise: c.advertiseAddress,
+            bindPort: c.bindPort ?? DEFAULTS.bindPort,
+            asked: [],
+            thresholds,
+          });
+        })()
+      : undefined;
+
     // Output: kubeadm's stdout unchanged; what is wrong goes to stderr, one line each.
     const { info, rows } = check;
     const kubeadmEntries = [...info.certificates, ...info.certificateAuthorities];
@@ -154,15 +174,25 @@ export const certsCheckExpirationCommand = defineCommand({
         if (args.kubeadm) io.stdout("\n");
         writeExtendedText(rows, io.stdout, colour ? (status) => COLOURS[status] : undefined);
       }
+      if (served) {
+        const { servedTable } = await import("./certs-check-served.js");
+        if (args.kubeadm || check.extended) io.stdout("\n");
+        io.stdout(servedTable(served));
+      }
     } else if (args.output === "json") {
-      const head = args.kubeadm ? kubeadmObject(info) : { kind: "CertificateExpirationInfo", apiVersion: "output.kubeadm.k8s.io/v1alpha3" };
+      const servedField = served ? { servedCertificates: served.map((await import("./certs-check-served.js")).servedJson) } : {};
+      const head = { ...(args.kubeadm ? kubeadmObject(info) : { kind: "CertificateExpirationInfo", apiVersion: "output.kubeadm.k8s.io/v1alpha3" }), ...servedField };
       if (check.extended) writeExtendedJson(head, rows, io.stdout);
       else io.stdout(goJson(head));
     } else {
-      const extra = check.extended ? { additionalCertificates: extendedObjects([...rows]) } : {};
+      const extra = { ...(served ? { servedCertificates: served.map((await import("./certs-check-served.js")).servedJson) } : {}), ...(check.extended ? { additionalCertificates: extendedObjects([...rows]) } : {}) };
       const obj = args.kubeadm ? kubeadmObject(info, extra) : { kind: "CertificateExpirationInfo", apiVersion: "output.kubeadm.k8s.io/v1alpha3", ...extra };
       io.stdout(toGoYaml(obj));
     }
-    return monitoring ? check.monitoringExit : check.kubeadmExit;
+    if (!served) return monitoring ? check.monitoringExit : check.kubeadmExit;
+    const { servedExitCode } = await import("../../expiry/served.js");
+    for (const r of served) if (r.error) io.stderr(`${monitoring ? "UNKNOWN" : "warning"}: ${r.endpoint} (${r.address}): ${r.error}\n`);
+    // The worse of the two: the files' and the servers'.
+    return Math.max(monitoring ? check.monitoringExit : check.kubeadmExit, servedExitCode(served, monitoring));
   },
 });

@@ -1,6 +1,8 @@
 import { configEndpoints, DEFAULTS } from "../../kubeadm/config.js";
 import { usageError } from "../../errors.js";
+import type { Thresholds } from "../../expiry/inventory.js";
 import type { ServedEndpoint, ServedEndpointName, ServedRow } from "../../expiry/served.js";
+import type { CliIo } from "../io.js";
 import { defineCommand } from "../command.js";
 import { CERT_DIR_OPTIONS, CONFIG_OPTIONS, configFromArgs, dirsFromArgs, integerFlag, optionalDurationFlag } from "../options.js";
 import { OUTPUT_FORMATS, renderData } from "../output.js";
@@ -55,30 +57,15 @@ export const certsCheckServedCommand = defineCommand({
     const fromConfig = configEndpoints(await configFromArgs(args, io));
     const bindPort = args["apiserver-bind-port"] !== undefined ? integerFlag("apiserver-bind-port", args["apiserver-bind-port"], 1) : (fromConfig.bindPort ?? DEFAULTS.bindPort);
     const asked = (args.endpoint ?? []).map(parseEndpointFlag);
-    const [{ checkServed, kubeadmEndpoints, servedExitCode }, { decodePem }, { parseCertificateDer }] = await Promise.all([
-      import("../../expiry/served.js"),
-      import("../../pki/pem.js"),
-      import("../../pki/cert.js"),
-    ]);
-    const advertise = args["apiserver-advertise-address"] ?? fromConfig.advertiseAddress ?? io.host().defaultAddress ?? "127.0.0.1";
-    const all = kubeadmEndpoints({ certDir: dirsFromArgs(args).certDir ?? fromConfig.certificatesDir ?? DEFAULTS.certificatesDir, kubeletDir: args["kubelet-dir"], advertise, bindPort });
-    const endpoints: ServedEndpoint[] = asked.length
-      ? asked.map((a) => {
-          const e = all.find((x) => x.name === a.name)!;
-          return a.host !== undefined && a.port !== undefined ? { ...e, host: a.host, port: a.port } : e;
-        })
-      : all;
-    const rows = await checkServed(
-      endpoints,
-      {
-        peerChain: io.tlsPeerChain,
-        readBytes: io.readBytes,
-        certificatesIn: (bytes) => decodePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "CERTIFICATE").map((b) => parseCertificateDer(b.der)),
-        crypto: io.crypto,
-      },
-      io.clock(),
+    const { servedExitCode } = await import("../../expiry/served.js");
+    const rows = await servedRows(io, {
+      certDir: dirsFromArgs(args).certDir ?? fromConfig.certificatesDir ?? DEFAULTS.certificatesDir,
+      kubeletDir: args["kubelet-dir"],
+      advertise: args["apiserver-advertise-address"] ?? fromConfig.advertiseAddress,
+      bindPort,
+      asked,
       thresholds,
-    );
+    });
     for (const r of rows) if (r.error) io.stderr(`${monitoring ? "UNKNOWN" : "warning"}: ${r.endpoint} (${r.address}): ${r.error}\n`);
     if (args.output === "text") io.stdout(servedTable(rows));
     else io.stdout(await renderData({ kind: "ServedCertificates", endpoints: rows.map(servedJson) }, args.output));
@@ -86,9 +73,35 @@ export const certsCheckServedCommand = defineCommand({
   },
 });
 
+/** Asks kubeadm's endpoints (or those asked for, at their addresses) what they present; `advertise` undefined: this host's default address. */
+export async function servedRows(
+  io: CliIo,
+  o: { certDir: string; kubeletDir: string; advertise: string | undefined; bindPort: number; asked: readonly { name: ServedEndpointName; host?: string; port?: number }[]; thresholds: Thresholds },
+): Promise<ServedRow[]> {
+  const [{ checkServed, kubeadmEndpoints }, { decodePem }, { parseCertificateDer }] = await Promise.all([import("../../expiry/served.js"), import("../../pki/pem.js"), import("../../pki/cert.js")]);
+  const all = kubeadmEndpoints({ certDir: o.certDir, kubeletDir: o.kubeletDir, advertise: o.advertise ?? io.host().defaultAddress ?? "127.0.0.1", bindPort: o.bindPort });
+  const endpoints: ServedEndpoint[] = o.asked.length
+    ? o.asked.map((a) => {
+        const e = all.find((x) => x.name === a.name)!;
+        return a.host !== undefined && a.port !== undefined ? { ...e, host: a.host, port: a.port } : e;
+      })
+    : all;
+  return checkServed(
+    endpoints,
+    {
+      peerChain: io.tlsPeerChain,
+      readBytes: io.readBytes,
+      certificatesIn: (bytes) => decodePem(new TextDecoder().decode(bytes)).filter((b) => b.label === "CERTIFICATE").map((b) => parseCertificateDer(b.der)),
+      crypto: io.crypto,
+    },
+    io.clock(),
+    o.thresholds,
+  );
+}
+
 const iso = (d: Date | undefined): string => (d ? d.toISOString().replace(/\.\d+Z$/, "Z") : "-");
 
-function servedJson(r: ServedRow): unknown {
+export function servedJson(r: ServedRow): unknown {
   return {
     endpoint: r.endpoint,
     address: r.address,
@@ -100,7 +113,7 @@ function servedJson(r: ServedRow): unknown {
 }
 
 /** One line per endpoint, columns padded. */
-function servedTable(rows: readonly ServedRow[]): string {
+export function servedTable(rows: readonly ServedRow[]): string {
   const lines = [["ENDPOINT", "ADDRESS", "SERVED EXPIRES", "SERVED SERIAL", "FILE", "FILE SERIAL", "STATUS"]];
   for (const r of rows) {
     const status = r.status === "STALE" ? "STALE (restart needed)" : r.status;
