@@ -34,6 +34,8 @@ export interface ReflectorOptions {
   readonly watchTimeoutSeconds: number;
   /** Waits; injected so that tests need no real time. */
   readonly sleep: (ms: number) => Promise<void>;
+  /** Milliseconds since some fixed point (a watch that ends within a second of its start, with nothing on it, is retried after a backoff). */
+  readonly now: () => number;
   /** Something changed in what is exported. */
   readonly changed: () => void;
   readonly log: (message: string) => void;
@@ -108,12 +110,20 @@ export class Reflector {
         continue;
       }
       attempt = 0;
-      // Watch from the list's version; a watch the server ends is opened again from the last version seen.
+      // Watch from the list's version; a watch the server ends is opened again from the last version
+      // seen, at once, unless it ended within a second with nothing on it (a server that closes every
+      // watch: then after a backoff, not in a tight loop).
+      let quick = 0;
       for (;;) {
+        const started = this.opts.now();
         const ended = await this.watchFrom(rv);
         if (this.stopped) return;
         rv = ended.rv;
-        if (ended.error === undefined) continue;
+        if (ended.error === undefined) {
+          if (ended.events === 0 && this.opts.now() - started < 1000) await this.opts.sleep(backoffMs(quick++));
+          else quick = 0;
+          continue;
+        }
         if (this.api.statusOf(ended.error) === 410) {
           this.gone++;
           break; // too old: list again
@@ -184,14 +194,16 @@ export class Reflector {
     return rv;
   }
 
-  /** One watch, until it ends: resolves with the last resourceVersion seen and the error it ended with, if any. */
-  private watchFrom(rv: string): Promise<{ rv: string; error?: unknown }> {
+  /** One watch, until it ends: resolves with the last resourceVersion seen, how many events came, and the error it ended with, if any. */
+  private watchFrom(rv: string): Promise<{ rv: string; events: number; error?: unknown }> {
     return new Promise((resolve) => {
       let last = rv;
+      let events = 0;
       const params: Record<string, string | number> = { resourceVersion: rv, timeoutSeconds: this.opts.watchTimeoutSeconds };
       if (this.spec.fieldSelector) params["fieldSelector"] = this.spec.fieldSelector;
       if (this.spec.labelSelector) params["labelSelector"] = this.spec.labelSelector;
       const onEvent = (type: WatchEventType, obj: unknown): void => {
+        events++;
         const version = (obj as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
         if (typeof version === "string" && version) last = version;
         if (type === "BOOKMARK") return;
@@ -205,13 +217,13 @@ export class Reflector {
       this.api
         .watch(this.spec.path, params, onEvent, (error) => {
           this.watch = undefined;
-          resolve({ rv: last, ...(error === undefined ? {} : { error }) });
+          resolve({ rv: last, events, ...(error === undefined ? {} : { error }) });
         })
         .then((handle) => {
           this.watch = handle;
           if (this.stopped) handle.stop();
         })
-        .catch((error: unknown) => resolve({ rv: last, error }));
+        .catch((error: unknown) => resolve({ rv: last, events, error }));
     });
   }
 }

@@ -230,7 +230,7 @@ describe.skipIf(skip)("kpki exporter lists and watches Secrets, ConfigMaps and C
       return r.lists === 0 ? { ...page, resourceVersion: "1" } : page;
     } };
     const [spec] = clusterSourceSpecs({ secretTypes: ["kubernetes.io/tls:tls.crt"], configMapKeys: [], csrs: false, includeNamespaces: ["team-a"], excludeNamespaces: [], includeLabels: [], excludeLabels: [], leafOnly: false });
-    const r: Reflector = new Reflector(spec!, api, { pageSize: 2, watchTimeoutSeconds: 60, sleep: async () => undefined, changed: () => undefined, log: () => undefined });
+    const r: Reflector = new Reflector(spec!, api, { pageSize: 2, watchTimeoutSeconds: 60, sleep: async () => undefined, now: () => performance.now(), changed: () => undefined, log: () => undefined });
     const running = r.run();
     try {
       await waitFor("the second LIST", () => r.lists >= 2 && r.up, 20_000);

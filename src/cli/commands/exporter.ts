@@ -117,6 +117,7 @@ export const exporterCommand = defineCommand({
               pageSize: args["list-page-size"],
               watchTimeoutSeconds: WATCH_TIMEOUT_SECONDS,
               sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()),
+              now: () => performance.now(),
               changed: () => changed(),
               log: (message) => io.stderr(`exporter: ${spec.name}: ${message}\n`),
             }),
