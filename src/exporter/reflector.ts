@@ -147,8 +147,10 @@ export class Reflector {
     this.watch?.stop();
   }
 
+  /** Counts an error; x509_source_errors_total is part of what a scrape sends, so that changes too. */
   private count(reason: string, n = 1): void {
     this.errors.set(reason, (this.errors.get(reason) ?? 0) + n);
+    this.opts.changed();
   }
 
   /** Counts a kept object's errors, as x509-certificate-exporter counts a bundle's at each upsert. */
