@@ -173,12 +173,13 @@ export class Reflector {
     if (this.spec.labelSelector) base["labelSelector"] = this.spec.labelSelector;
     let token: string | undefined;
     let rv = "";
-    do {
+    while (!this.stopped) {
       let page;
       try {
         page = await this.api.list(this.spec.path, token ? { ...base, continue: token } : base);
       } catch (error) {
         if (token !== undefined && this.api.statusOf(error) === 410) {
+          // The continue token's version was compacted away: the whole list again, from its first page.
           fresh.clear();
           token = undefined;
           continue;
@@ -188,7 +189,8 @@ export class Reflector {
       for (const item of page.items) this.keep(fresh, item);
       rv = page.resourceVersion;
       token = page.continue || undefined;
-    } while (token !== undefined && !this.stopped);
+      if (token === undefined) break;
+    }
     this.objects = fresh;
     this.lists++;
     this.synced = true;

@@ -204,6 +204,41 @@ describe.skipIf(skip)("kpki exporter lists and watches Secrets, ConfigMaps and C
     expect(exporter!.exitCode).toBeNull();
   }, 120_000);
 
+  it("a LIST whose continue token etcd has compacted away (410 between pages) starts again from the first page, and keeps no object twice", async () => {
+    const etcdctl = (...args: string[]) => execFileSync(findBinary("etcdctl")!, ["--endpoints", cp!.etcdClientUrls.join(","), "--cacert", join(dir, "pki", "etcd", "ca.crt"),
+      "--cert", join(dir, "pki", "apiserver-etcd-client.crt"), "--key", join(dir, "pki", "apiserver-etcd-client.key"), ...args], { encoding: "utf8" });
+    // Five TLS Secrets in a namespace of their own: three pages of 2.
+    expect((await admin("create", "namespace", "paged")).code).toBe(0);
+    const c = certificate("paged", 30);
+    for (let i = 0; i < 5; i++) await tlsSecret("paged", `paged-${i}`, c.pem, c.key);
+    const real = await exporterApi(join(dir, "exporter.conf"));
+    let pages = 0;
+    let compacted = false;
+    const api = { ...real, list: async (path: string, params: Readonly<Record<string, string | number>>) => {
+      if (pages++ === 0) {
+        const page = await real.list(path, params);
+        // Between the first page and the second: a write, then etcd compacts everything before it, the first page's revision included.
+        await tlsSecret("team-b", "compaction", c.pem, c.key);
+        const revision = (JSON.parse(etcdctl("endpoint", "status", "-w", "json")) as { Status: { header: { revision: number } } }[])[0]!.Status.header.revision;
+        etcdctl("compact", String(revision));
+        compacted = true;
+        return page;
+      }
+      return real.list(path, params);
+    } };
+    const [spec] = clusterSourceSpecs({ secretTypes: ["kubernetes.io/tls:tls.crt"], configMapKeys: [], csrs: false, includeNamespaces: ["paged"], excludeNamespaces: [], includeLabels: [], excludeLabels: [], leafOnly: false });
+    const r = new Reflector(spec!, api, { pageSize: 2, watchTimeoutSeconds: 60, sleep: async () => undefined, now: () => performance.now(), changed: () => undefined, log: () => undefined });
+    try {
+      await r.listOnce();
+      expect(compacted).toBe(true);
+      // Asked: page 1, page 2 (refused, 410: its continue token is compacted away), then pages 1 to 3 again.
+      expect(pages).toBe(5);
+      expect(r.certificates().map((l) => l.certificate.location.secret_name).sort()).toEqual(["paged-0", "paged-1", "paged-2", "paged-3", "paged-4"]);
+    } finally {
+      real.close();
+    }
+  });
+
   it("--once lists the cluster sources once and exits with the thresholds' status; an API server it cannot reach is 3 UNKNOWN", async () => {
     const once = (...args: string[]) => spawnSync(process.execPath, [KPKI, "exporter", "--once", "--no-kubeadm", "--no-kubelet", ...args], { encoding: "utf8" });
     const ok = once("--secrets", "--api-kubeconfig", join(dir, "exporter.conf"), "--include-namespace", "team-a", "-o", "json", "--warn-within", "1d", "--crit-within", "1d");
