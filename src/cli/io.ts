@@ -64,7 +64,7 @@ export interface CliIo {
   /** File operations for `certs renew` (pair swaps, backups). */
   readonly renewPort: (now: Date) => RenewPort;
   /** The certificates a TLS server at host:port presents, leaf first, as DER, unverified (`kpki inspect HOST:PORT`; src/io/tls-peer.ts). */
-  readonly tlsPeerChain: (host: string, port: number) => Promise<Uint8Array<ArrayBuffer>[]>;
+  readonly tlsPeerChain: (host: string, port: number, client?: { readonly cert: Uint8Array; readonly key: Uint8Array }) => Promise<Uint8Array<ArrayBuffer>[]>;
   /** A fresh `mayExist` look-up (cached directory listings) for one command run. */
   readonly existenceCache: () => (path: string) => boolean;
   /** `kpki trust`: the host's trust stores (files, PATH, certutil/keytool/update-ca-certificates), loaded on first use (src/io/trust-store.ts). */

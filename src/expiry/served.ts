@@ -28,15 +28,18 @@ export interface ServedEndpoint {
   /** The files it may present, the first that exists is compared (the kubelet's two). */
   readonly certFiles: readonly string[];
   readonly caFiles: readonly string[];
+  /** A client certificate and key to present, where the server asks for one: etcd's, kubeadm's etcd/healthcheck-client (made for probes). */
+  readonly clientCert?: { readonly cert: string; readonly key: string };
 }
 
 /** kubeadm's endpoints for a node: `advertise` is the API server's advertise address, `bindPort` its port. */
 export function kubeadmEndpoints(o: { certDir: string; kubeletDir: string; advertise: string; bindPort: number }): ServedEndpoint[] {
   const pki = (f: string): string => `${o.certDir}/${f}`;
+  const probe = { cert: pki("etcd/healthcheck-client.crt"), key: pki("etcd/healthcheck-client.key") };
   return [
     { name: "apiserver", host: o.advertise, port: o.bindPort, certFiles: [pki("apiserver.crt")], caFiles: [pki("ca.crt")] },
-    { name: "etcd-server", host: "127.0.0.1", port: 2379, certFiles: [pki("etcd/server.crt")], caFiles: [pki("etcd/ca.crt")] },
-    { name: "etcd-peer", host: o.advertise, port: 2380, certFiles: [pki("etcd/peer.crt")], caFiles: [pki("etcd/ca.crt")] },
+    { name: "etcd-server", host: "127.0.0.1", port: 2379, certFiles: [pki("etcd/server.crt")], caFiles: [pki("etcd/ca.crt")], clientCert: probe },
+    { name: "etcd-peer", host: o.advertise, port: 2380, certFiles: [pki("etcd/peer.crt")], caFiles: [pki("etcd/ca.crt")], clientCert: probe },
     { name: "controller-manager", host: "127.0.0.1", port: 10257, certFiles: [], caFiles: [] },
     { name: "scheduler", host: "127.0.0.1", port: 10259, certFiles: [], caFiles: [] },
     { name: "kubelet", host: "127.0.0.1", port: 10250, certFiles: [`${o.kubeletDir}/kubelet-server-current.pem`, `${o.kubeletDir}/kubelet.crt`], caFiles: [pki("ca.crt")] },
@@ -66,8 +69,8 @@ export interface ServedRow {
 }
 
 export interface ServedPorts {
-  /** The chain a TLS server presents, leaf first (DER); throws when there is no handshake. */
-  readonly peerChain: (host: string, port: number) => Promise<Uint8Array<ArrayBuffer>[]>;
+  /** The chain a TLS server presents, leaf first (DER), with a client certificate when given; throws when there is no handshake. */
+  readonly peerChain: (host: string, port: number, client?: { readonly cert: Uint8Array; readonly key: Uint8Array }) => Promise<Uint8Array<ArrayBuffer>[]>;
   /** A file's bytes, undefined when it does not exist. */
   readonly readBytes: (path: string) => Promise<Uint8Array | undefined>;
   /** Every CERTIFICATE of a PEM file (a CA bundle during a rotation holds two). */
@@ -86,7 +89,9 @@ async function checkOne(e: ServedEndpoint, ports: ServedPorts, now: Date, t: Thr
   const base = { endpoint: e.name, address: address(e) };
   let leaf: ParsedCertificate;
   try {
-    const chain = await ports.peerChain(e.host, e.port);
+    // The client certificate when both files are there (a node without local etcd has neither).
+    const [cert, key] = e.clientCert ? await Promise.all([ports.readBytes(e.clientCert.cert), ports.readBytes(e.clientCert.key)]) : [undefined, undefined];
+    const chain = await ports.peerChain(e.host, e.port, cert && key ? { cert, key } : undefined);
     leaf = parseCertificateDer(chain[0]!);
   } catch (error) {
     return { ...base, status: "unreachable", error: (error as Error).message };

@@ -97,7 +97,7 @@ export function nodeIo(): CliIo {
     readBytes: readBytesIfExists,
     scan: async (paths) => (await import("./scan.js")).scanPaths(paths),
     existenceCache: directoryListingCache,
-    tlsPeerChain: async (host, port) => (await import("./tls-peer.js")).tlsPeerChain(host, port),
+    tlsPeerChain: async (host, port, client) => (await import("./tls-peer.js")).tlsPeerChain(host, port, client),
     trustStores: async () => (await import("./trust-store.js")).nodeTrustPort(),
     renewPort: (now) => {
       // The port's module loads on first use; it is only needed by certs renew.

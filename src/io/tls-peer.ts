@@ -12,9 +12,11 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
  * certificates the server sent by issuer, and may complete the list with an issuer from its own
  * CA store (getPeerCertificate(true); nodejs/node src/crypto/crypto_common.cc GetPeerCert).
  */
-export function tlsPeerChain(host: string, port: number): Promise<Uint8Array<ArrayBuffer>[]> {
+export function tlsPeerChain(host: string, port: number, client?: { readonly cert: Uint8Array; readonly key: Uint8Array }): Promise<Uint8Array<ArrayBuffer>[]> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, rejectUnauthorized: false, ...(isIP(host) ? {} : { servername: host }) });
+    // A client certificate where the server asks for one (etcd): without it, etcd logs every probe as a rejected connection.
+    const auth = client ? { cert: Buffer.from(client.cert), key: Buffer.from(client.key) } : {};
+    const socket = connect({ host, port, rejectUnauthorized: false, ...auth, ...(isIP(host) ? {} : { servername: host }) });
     const fail = (error: Error): void => {
       socket.destroy();
       reject(new PkiError("io", `TLS connection to ${host}:${port} failed: ${error.message}`));
