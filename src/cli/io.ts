@@ -49,7 +49,7 @@ export interface CliIo {
   readonly watchPaths: (paths: readonly { readonly path: string; readonly recursive: boolean }[], onChange: () => void) => Promise<{ readonly close: () => void }>;
   /** `kubeconfig user --via-api`: the certificates API as the user of a kubeconfig ($KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
   readonly userCsrApi: (kubeconfig: string | undefined) => Promise<UserCsrApi>;
-  /** `exporter --secrets/--configmaps/--csrs`: LIST and WATCH as the user of a kubeconfig (in-cluster, $KUBECONFIG, ~/.kube/config when undefined), loaded on first use. */
+  /** `exporter --secrets/--configmaps/--csrs`: LIST and WATCH as a kubeconfig says ($KUBECONFIG, ~/.kube/config, then the in-cluster service account, when undefined), loaded on first use. */
   readonly exporterApi: (kubeconfig: string | undefined) => Promise<ListWatchApi & { readonly close: () => void }>;
   /** What `kpki version` reports of the runtime: Node's version and the platform (`linux/x64`). */
   readonly runtime: { readonly node: string; readonly platform: string };

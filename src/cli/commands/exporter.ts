@@ -33,7 +33,7 @@ export const exporterCommand = defineCommand({
     "include-label": { type: "string", array: true, describe: "Secrets and ConfigMaps with this label only, KEY or KEY=VALUE (repeatable)" },
     "exclude-label": { type: "string", array: true, describe: "Leave out Secrets and ConfigMaps with this label, KEY or KEY=VALUE (repeatable)" },
     "list-page-size": { type: "number", default: 100, describe: "Objects per LIST page of the cluster sources (fewer: less memory at start and at each new list; more: fewer requests)" },
-    "api-kubeconfig": { type: "string", describe: "The kubeconfig to reach the API server with [default: the in-cluster service account, $KUBECONFIG, ~/.kube/config]" },
+    "api-kubeconfig": { type: "string", describe: "The kubeconfig to reach the API server with [default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account]" },
     "leaf-only": { type: "boolean", default: false, describe: "Export leaf certificates only, not the CAs of bundles and kubeconfigs" },
     "expose-relative-metrics": { type: "boolean", default: false, describe: "Also export x509_cert_expires_in_seconds and x509_cert_valid_since_seconds" },
     listen: { type: "string", default: ":9793", describe: "[HOST]:PORT for /metrics, /healthz and /readyz" },
