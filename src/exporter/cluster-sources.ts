@@ -18,7 +18,7 @@ import { parseCertificateDer } from "../pki/cert.js";
 import { scanCertificate } from "../pki/cert-scan.js";
 import { paddedBase64ToBytes, type Bytes } from "../pki/der.js";
 import { decodePem } from "../pki/pem.js";
-import { exportedCertificate, labelOne, type CertificateFacts, type ExportError, type LabelledCertificate, type Location, type SourceState } from "./series.js";
+import { dnFields, exportedCertificate, labelOne, type CertificateFacts, type ExportError, type LabelledCertificate, type Location, type SourceState } from "./series.js";
 
 /** A kind of cluster source, as x509_source_* name it. */
 export type ClusterKind = Extract<SourceState["kind"], "kube-secret" | "kube-configmap" | "kube-csr">;
@@ -285,7 +285,7 @@ function csrExport(obj: unknown, leafOnly: boolean): { key: string; kept: Object
   const read = bytes ? readBundle(bytes) : { certificates: [], errors: [{ reason: "decode_failed", message: "status.certificate is not valid base64" }] };
   // The Node a kubelet certificate is for: its subject's CN, system:node:NAME (what the Node authorizer reads).
   const leaf = read.certificates[0];
-  const cn = leaf && NODE_SIGNERS.has(signer) ? exportedCertificate(leaf, base, "", 0).subject.CN : "";
+  const cn = leaf && NODE_SIGNERS.has(signer) ? dnFields(leaf.subjectDer).CN : "";
   const location: Location = cn.startsWith(NODE_PREFIX) ? { ...base, node: cn.slice(NODE_PREFIX.length) } : base;
   const into = { certificates: [] as LabelledCertificate[], errors: [] as ExportError[] };
   bundleExport(read, location, `kube-csr:${key}`, leafOnly, into);

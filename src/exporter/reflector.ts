@@ -73,15 +73,6 @@ export class Reflector {
     return { kind: this.spec.kind, name: this.spec.name, up: this.synced, errors: new Map(this.errors), resyncs: { resource: this.spec.path.slice(this.spec.path.lastIndexOf("/") + 1), count: this.gone } };
   }
 
-  /** Everything kept, in the store's order. */
-  *entries(): Iterable<ObjectExport> {
-    yield* this.objects.values();
-  }
-
-  get size(): number {
-    return this.objects.size;
-  }
-
   certificates(): LabelledCertificate[] {
     const out: LabelledCertificate[] = [];
     for (const o of this.objects.values()) out.push(...o.certificates);

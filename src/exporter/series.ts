@@ -200,13 +200,8 @@ export interface SeriesOptions {
   readonly relative: boolean;
 }
 
-/** How certificates are labelled. */
-export interface LabelOptions {
-  /** Only leaf certificates (no CA of a bundle or kubeconfig). */
-  readonly leafOnly: boolean;
-  /** SHA-256 of the given bytes (the discriminator): WebCrypto's digest, passed in. */
-  readonly sha256: (bytes: Bytes) => Promise<ArrayBuffer>;
-}
+/** SHA-256 of the given bytes (for the discriminator): WebCrypto's digest, passed in. */
+export type Sha256 = (bytes: Bytes) => Promise<ArrayBuffer>;
 
 /** A certificate's label values, with a discriminator where two would otherwise be equal. */
 export interface LabelledCertificate {
@@ -226,7 +221,7 @@ export function labelOne(c: ExportedCertificate): LabelledCertificate {
  * digits of SHA-256(DER || 0 || source || 0 || index as 4 big-endian bytes). The others are
  * returned as they are.
  */
-export async function discriminate(labelled: readonly LabelledCertificate[], sha256: LabelOptions["sha256"]): Promise<LabelledCertificate[]> {
+export async function discriminate(labelled: readonly LabelledCertificate[], sha256: Sha256): Promise<LabelledCertificate[]> {
   const out = labelled.slice();
   const byKey = new Map<string, number | number[]>();
   out.forEach((l, i) => {
@@ -251,12 +246,6 @@ export async function discriminate(labelled: readonly LabelledCertificate[], sha
     }
   }
   return out;
-}
-
-/** Labels every certificate (the leaves only with `leafOnly`), with discriminators where labels collide. */
-export async function labelCertificates(certs: readonly ExportedCertificate[], opts: LabelOptions): Promise<LabelledCertificate[]> {
-  const kept = opts.leafOnly ? certs.filter((c) => c.chainPosition === "leaf") : certs;
-  return discriminate(kept.map(labelOne), opts.sha256);
 }
 
 /** A source's state: its first read finished (`up`), and its errors so far by reason. */
