@@ -5,6 +5,7 @@ import { defineGroup } from "./command.js";
 import { approverCheckCommand } from "./commands/approver-check.js";
 import { approverRunCommand } from "./commands/approver-run.js";
 import { caCreateCommand } from "./commands/ca-create.js";
+import { caRotateCommand } from "./commands/ca-rotate.js";
 import { certsCertificateKeyCommand } from "./commands/certs-certificate-key.js";
 import { certsCheckExpirationCommand, UNKNOWN_EXIT, usesThresholds } from "./commands/certs-check-expiration.js";
 import { certsCheckServedCommand } from "./commands/certs-check-served.js";
@@ -32,7 +33,7 @@ class UsageError extends Error {
 /** kpki's command tree: one module per command, listed here. */
 export const COMMANDS: readonly AnyCommand[] = [
   initCommand,
-  defineGroup({ command: "ca", describe: "Standalone certificate authorities for dev clusters", subcommands: [caCreateCommand] }),
+  defineGroup({ command: "ca", describe: "Certificate authorities: standalone ones for dev clusters, and staged rotation of a cluster's", subcommands: [caCreateCommand, caRotateCommand] }),
   defineGroup({
     command: "certs",
     describe: "Certificates of kubeadm clusters: expiry report, renewal, CSRs, signing",

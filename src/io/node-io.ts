@@ -100,7 +100,7 @@ export function nodeIo(): CliIo {
     tlsPeerChain: async (host, port, client) => (await import("./tls-peer.js")).tlsPeerChain(host, port, client),
     trustStores: async () => (await import("./trust-store.js")).nodeTrustPort(),
     renewPort: (now) => {
-      // The port's module loads on first use; it is only needed by certs renew.
+      // The port's module loads on first use; it is only needed by certs renew and ca rotate.
       const port = import("./renew-port.js").then((m) => m.fsRenewPort(now));
       return {
         read: async (p) => (await port).read(p),
@@ -108,6 +108,7 @@ export function nodeIo(): CliIo {
         backup: async (d, f) => (await port).backup(d, f),
         stagePair: async (k, c, kp, cp) => (await port).stagePair(k, c, kp, cp),
         stageFile: async (p, d) => (await port).stageFile(p, d),
+        removePair: async (k, c) => (await port).removePair(k, c),
         uninterruptible: async (section) => (await port).uninterruptible(section),
       };
     },

@@ -239,6 +239,36 @@ export function stagePair(keyPath: string, certPath: string, keyPem: string, cer
       });
       const steps: Step[] = [];
       let previous = oldCurrent;
+      // A new pair (no certificate yet; a key alone is what an interrupted creation leaves): the two
+      // links are made after the generation, the key's first, so the certificate appears last.
+      const fresh = !converted && !(await exists(certPath));
+      if (fresh) {
+        const gen = generationName(now);
+        const genTmp = tmps.add(temporaryName(base, gen));
+        await fs.mkdir(genTmp, { mode: 0o755 });
+        await writeSynced(join(genTmp, keyName), keyPem, 0o600);
+        await writeSynced(join(genTmp, certName), certPem, 0o644);
+        await fsyncPath(genTmp);
+        steps.push(generationStep(genTmp, gen));
+        steps.push(await currentStep(await symlinkTmp(base, "current", gen), oldCurrent));
+        for (const [path, name] of [[keyPath, keyName], [certPath, certName]] as const) {
+          const link = await symlinkTmp(dir, name, linkTarget(name));
+          steps.push({
+            run: async () => {
+              await fs.rename(link, path);
+              tmps.release(link);
+              await fsyncPath(dir);
+            },
+            undo: async () => {
+              await fs.unlink(path);
+              await fsyncPath(dir);
+            },
+          });
+        }
+        await fsyncPath(base);
+        await fsyncPath(dir);
+        return change(certPath, steps, tmps, created, async () => undefined);
+      }
       if (!converted) {
         // Conversion: a generation holding the old files, `current` at it, then each path swapped
         // for a link that resolves to the same old content.
@@ -289,6 +319,37 @@ export function stagePair(keyPath: string, certPath: string, keyPem: string, cer
       await tmps.removeAll().catch(() => undefined);
       for (const d of created.reverse()) await fs.rmdir(d).catch(() => undefined);
       throw ioError(`cannot write the new ${certPath} and ${keyName}`, error);
+    }
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/**
+ * Removes a pair that stagePair wrote or that is two regular files: the certificate first (a key
+ * alone is not a pair), then the key, then the pair's generations. Missing files are no error.
+ */
+export function removePair(keyPath: string, certPath: string): Promise<void> {
+  const dir = dirname(certPath);
+  const stem = basename(certPath).replace(/\.crt$/, "");
+  return tracked(async () => {
+    try {
+      for (const path of [certPath, keyPath]) {
+        await fs.rm(path, { force: true });
+        await fsyncPath(dir);
+      }
+      await fs.rm(join(dir, STORE, stem), { recursive: true, force: true });
+      await fs.rmdir(join(dir, STORE)).catch(() => undefined);
+    } catch (error) {
+      throw ioError(`cannot remove ${certPath} and ${basename(keyPath)}`, error);
     }
   });
 }

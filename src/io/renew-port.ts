@@ -1,9 +1,10 @@
 import { constants, promises as fs } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { PkiError } from "../errors.js";
-import type { BackupCopy, RenewPort } from "../renew/renew.js";
+import type { BackupCopy } from "../renew/renew.js";
+import type { RotatePort } from "../rotate/rotate.js";
 import { checkWritable, errnoText, fsyncPath, ioError, readFileIfExists } from "./fs-store.js";
-import { stageFile, stagePair } from "./pair-writer.js";
+import { removePair, stageFile, stagePair } from "./pair-writer.js";
 import { checkInterrupted, critically, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
 
 /** The nearest folder above `dir` (or `dir` itself) that exists, and the first missing one below it. */
@@ -103,9 +104,10 @@ async function backup(dir: string, files: readonly { from: string; to: string }[
   });
 }
 
-/** RenewPort on the local file system. `now` names new pair generations. */
-export function fsRenewPort(now: Date): RenewPort {
+/** The port of `certs renew` and `ca rotate` on the local file system. `now` names new pair generations. */
+export function fsRenewPort(now: Date): RotatePort {
   return {
+    removePair,
     read: readFileIfExists,
     checkWritable,
     backup,

@@ -11,6 +11,33 @@ const b64 = (text: string): string => bytesToBase64(new TextEncoder().encode(tex
  * other field, its order and its comments are kept.
  */
 export async function withRenewedClientCert(text: string, source: string, certPem: string, keyPem: string | undefined, caPem: string): Promise<string> {
+  const { doc, user, cluster } = await currentEntries(text, source);
+  // Data replaces file references: client-go refuses a kubeconfig that has both.
+  user.delete("client-certificate");
+  user.set("client-certificate-data", b64(certPem));
+  if (keyPem !== undefined) {
+    // (keyPem undefined: `certs sign --kubeconfig` adds a certificate for the key already there)
+    user.delete("client-key");
+    user.set("client-key-data", b64(keyPem));
+  }
+  cluster.delete("certificate-authority");
+  cluster.set("certificate-authority-data", b64(caPem));
+  return doc.toString({ indentSeq: false, lineWidth: 0 });
+}
+
+/**
+ * Sets the current context's cluster `certificate-authority-data` (one CA or a bundle, PEM) and
+ * changes nothing else: what CA rotation does to the kubeconfigs' trust.
+ */
+export async function withClusterCaData(text: string, source: string, caPem: string): Promise<string> {
+  const { doc, cluster } = await currentEntries(text, source);
+  cluster.delete("certificate-authority");
+  cluster.set("certificate-authority-data", b64(caPem));
+  return doc.toString({ indentSeq: false, lineWidth: 0 });
+}
+
+/** The parsed document and its current context's user and cluster maps, with kubeadm's messages. */
+async function currentEntries(text: string, source: string) {
   const { parseDocument, isMap, isSeq } = await import("yaml");
   const doc = parseDocument(text);
   if (doc.errors.length) throw invalidInput(`failed to load kubeConfig file ${source}: ${doc.errors[0]?.message.split("\n")[0]}`);
@@ -29,15 +56,5 @@ export async function withRenewedClientCert(text: string, source: string, certPe
   if (!isMap(user)) throw invalidInput(`invalid kubeConfig file ${source}: missing authInfo ${userName}`);
   const cluster = find("clusters", clusterName)?.get("cluster");
   if (!isMap(cluster)) throw invalidInput(`invalid kubeConfig file ${source}: missing cluster ${clusterName}`);
-  // Data replaces file references: client-go refuses a kubeconfig that has both.
-  user.delete("client-certificate");
-  user.set("client-certificate-data", b64(certPem));
-  if (keyPem !== undefined) {
-    // (keyPem undefined: `certs sign --kubeconfig` adds a certificate for the key already there)
-    user.delete("client-key");
-    user.set("client-key-data", b64(keyPem));
-  }
-  cluster.delete("certificate-authority");
-  cluster.set("certificate-authority-data", b64(caPem));
-  return doc.toString({ indentSeq: false, lineWidth: 0 });
+  return { doc, user, cluster };
 }

@@ -6,8 +6,8 @@ import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths
 import { withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
 import { leafSpec } from "../kubeadm/resolve.js";
 import { humanDuration, kubeadmDate } from "../expiry/human.js";
-import { createCertificate, randomSerial, type ParsedCertificate } from "../pki/cert.js";
-import { generateKeyPair, privateKeyToPem } from "../pki/keys.js";
+import { createCertificate, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
+import { generateKeyPair, privateKeyToPem, type KeyPair } from "../pki/keys.js";
 
 // The catalogue of renewable certificates lives in ./targets.ts (cheap to load for --help and completion).
 export { renewTargets, type RenewTarget };
@@ -214,11 +214,7 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
       const issuer = requireIssuer(await caOf(t.ca));
       const key = await keys.get(t.name);
       if (!key) throw new PkiError("io", `no key was generated for ${t.name}`);
-      // kubeadm's renewal keeps the identity and usages and takes a new key, serial and validity.
-      const { commonName, organizations, dnsNames, ips, extKeyUsages } = p.current;
-      const spec = leafSpec({ commonName, organizations, dnsNames, ips, extKeyUsages }, now, cfg.certificateValidityMs);
-      const cert = await createCertificate({ ...spec, serial: randomSerial(crypto) }, key.publicKey, issuer, crypto);
-      const keyPem = await privateKeyToPem(key, crypto);
+      const { cert, keyPem } = await renewedCertificate(p.current, key, issuer, cfg, now, crypto);
       const place = placeOf(t);
       if (place.kind === "pki") {
         staged.push({ target: t, change: await port.stagePair(place.key, place.cert, keyPem, cert.pem) });
@@ -270,6 +266,25 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
   });
   // Old generations and the roll-back links are no longer needed; a failure here leaves only those.
   for (const s of staged) await s.change.commit().catch(() => undefined);
+}
+
+/**
+ * kubeadm's renewal of one certificate: the identity and usages of `current` (CN, O, DNS and IP
+ * SANs, ExtKeyUsage), a new key and serial, NotBefore now - 5m and NotAfter now + the
+ * certificate validity, signed by `issuer`.
+ */
+export async function renewedCertificate(
+  current: ParsedCertificate,
+  key: KeyPair,
+  issuer: Issuer,
+  cfg: Pick<ClusterConfig, "certificateValidityMs">,
+  now: Date,
+  crypto: Crypto,
+): Promise<{ cert: ParsedCertificate; keyPem: string }> {
+  const { commonName, organizations, dnsNames, ips, extKeyUsages } = current;
+  const spec = leafSpec({ commonName, organizations, dnsNames, ips, extKeyUsages }, now, cfg.certificateValidityMs);
+  const cert = await createCertificate({ ...spec, serial: randomSerial(crypto) }, key.publicKey, issuer, crypto);
+  return { cert, keyPem: await privateKeyToPem(key, crypto) };
 }
 
 /** A backup folder name beside the cert dir: `<certDir>-backup-YYYYMMDDTHHMMSSZ`. */

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "../../src/cli/main.js";
 import { fsRenewPort } from "../../src/io/renew-port.js";
-import type { RenewPort } from "../../src/renew/renew.js";
+import type { RotatePort } from "../../src/rotate/rotate.js";
 import { chattr, mountTmpfs, rootFaultsUnavailable, snapshot, temporariesUnder, unmount } from "../helpers/disk-faults.js";
 import { fakeIo } from "../helpers/fake-io.js";
 
@@ -125,7 +125,7 @@ describe.skipIf(skipRoot)("immutable folders and files (chattr +i)", () => {
     const before = snapshot(dir);
     const victim = join(dir, "pki/etcd/server.key");
     // The real port, but etcd-server's key is immutable while its switch runs: the rename over it fails.
-    const port = (now: Date): RenewPort => {
+    const port = (now: Date): RotatePort => {
       const real = fsRenewPort(now);
       return {
         ...real,
