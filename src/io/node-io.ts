@@ -109,6 +109,7 @@ export function nodeIo(): CliIo {
         stagePair: async (k, c, kp, cp) => (await port).stagePair(k, c, kp, cp),
         stageFile: async (p, d) => (await port).stageFile(p, d),
         removePair: async (k, c) => (await port).removePair(k, c),
+        tidy: async (paths) => (await port).tidy(paths),
         uninterruptible: async (section) => (await port).uninterruptible(section),
       };
     },

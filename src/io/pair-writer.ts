@@ -334,6 +334,20 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * Removes what interrupted runs (their processes gone) left beside each path and in its pair store:
+ * a run that finds a file already replaced does not stage it again, so nothing else would.
+ */
+export function tidy(paths: readonly string[]): Promise<void> {
+  return tracked(async () => {
+    for (const path of paths) {
+      const dir = dirname(path);
+      removeStaleTemporaries(dir);
+      removeStaleTemporaries(join(dir, STORE, basename(path).replace(/\.(crt|key)$/, "")));
+    }
+  });
+}
+
+/**
  * Removes a pair that stagePair wrote or that is two regular files: the certificate first (a key
  * alone is not a pair), then the key, then the pair's generations. Missing files are no error.
  */

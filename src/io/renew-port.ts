@@ -4,7 +4,7 @@ import { PkiError } from "../errors.js";
 import type { BackupCopy } from "../renew/renew.js";
 import type { RotatePort } from "../rotate/rotate.js";
 import { checkWritable, errnoText, fsyncPath, ioError, readFileIfExists } from "./fs-store.js";
-import { removePair, stageFile, stagePair } from "./pair-writer.js";
+import { removePair, stageFile, stagePair, tidy } from "./pair-writer.js";
 import { checkInterrupted, critically, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
 
 /** The nearest folder above `dir` (or `dir` itself) that exists, and the first missing one below it. */
@@ -108,6 +108,7 @@ async function backup(dir: string, files: readonly { from: string; to: string }[
 export function fsRenewPort(now: Date): RotatePort {
   return {
     removePair,
+    tidy,
     read: readFileIfExists,
     checkWritable,
     backup,

@@ -45,6 +45,8 @@ export const ROTATABLE_CAS: readonly CaName[] = ["ca", "front-proxy-ca", "etcd-c
 /** The file operations of a rotation: renewal's, and removing a pair. */
 export interface RotatePort extends RenewPort {
   readonly removePair: (keyPath: string, certPath: string) => Promise<void>;
+  /** Removes the temporaries interrupted runs left beside these files and in their pair stores. */
+  readonly tidy: (paths: readonly string[]) => Promise<void>;
 }
 
 export interface RotateDeps {
@@ -271,8 +273,10 @@ async function trustEdits(ctx: Ctx, view: CaView, phase: "trust" | "finalize"): 
       }
       if (onDisk) edits.push({ file: signing.cert, change: `removed with ${fileName(signing.key)} (kube-controller-manager signs with ${fileName(caFiles.cert)} again)`, replaces: [signing.cert, signing.key], stage: async () => (await port.removePair(signing.key, signing.cert), "removed") });
     } else {
-      // Until reissue, kube-controller-manager signs with the current CA, from a file of its own.
-      if (!onDisk?.pair || !sameList(onDisk.bundle, [view.old])) {
+      // Until reissue, kube-controller-manager signs with the current CA, from a file of its own
+      // (reissue, once under way, gives it the new one).
+      const signsWith = (c: ParsedCertificate | undefined) => c !== undefined && onDisk?.pair !== undefined && sameList(onDisk.bundle, [c]);
+      if (!signsWith(view.old) && !signsWith(fresh?.certificate)) {
         edits.push({ file: signing.cert, change: `${fileName(signing.cert)} and ${fileName(signing.key)}: the current CA alone, for kube-controller-manager's --cluster-signing-*-file`, replaces: onDisk ? [signing.cert, signing.key] : [],
           stage: () => port.stagePair(signing.key, signing.cert, view.keyPem, view.old.pem) });
       }
@@ -359,7 +363,9 @@ async function reissueEdits(ctx: Ctx, view: CaView, notes: string[]): Promise<Ed
   if (view.ca === "ca") {
     const signing = signingPaths(ctx.cfg.certificatesDir);
     const onDisk = await readPair(port.read, signing.cert, signing.key, crypto).catch(() => undefined);
-    if (!fresh || !onDisk?.pair || !sameList(onDisk.bundle, [fresh.certificate])) {
+    // (Reissued and no pair: finalize has removed it.)
+    const removed = view.stage === "reissued" && !onDisk;
+    if (!removed && (!fresh || !onDisk?.pair || !sameList(onDisk.bundle, [fresh.certificate]))) {
       edits.push({ file: signing.cert, change: `${fileName(signing.cert)} and ${fileName(signing.key)}: the new CA (kube-controller-manager signs with it)`, replaces: onDisk ? [signing.cert, signing.key] : [],
         stage: () => { const f = requireFresh(view); return port.stagePair(signing.key, signing.cert, f.keyPem, f.certificate.pem); } });
     }
@@ -373,6 +379,13 @@ async function reissueEdits(ctx: Ctx, view: CaView, notes: string[]): Promise<Ed
       stage: async () => (await port.removePair(view.nextPaths.key, view.nextPaths.cert), "removed") });
   }
   return edits;
+}
+
+/** Every file a rotation of `ca` may write. */
+function filesOf(cfg: ClusterConfig, ca: CaName, manifestsDir: string): string[] {
+  const pairs = [caPaths(cfg.certificatesDir, ca), nextPaths(cfg.certificatesDir, ca), ...(ca === "ca" ? [signingPaths(cfg.certificatesDir)] : [])];
+  const leaves = leafTargets(cfg, ca).map((t) => (t.kind === "pki" ? pkiPaths(cfg.certificatesDir, t.file).cert : kubeconfigPaths(cfg.kubeconfigDir, t.file).file));
+  return [...pairs.map((p) => p.cert), ...leaves, ...(ca === "ca" ? [`${manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`] : [])];
 }
 
 function requireFresh(view: CaView): Pair {
@@ -408,6 +421,13 @@ async function readPairText(certPem: string, keyPem: string, crypto: Crypto): Pr
   if (!(await keyMatchesCertificate(certificate, key, crypto))) throw invalidInput("the supplied key is not the supplied CA certificate's");
   return { certificate, key, keyPem };
 }
+
+/**
+ * A rotation phase's backup folder beside the cert dir: `<certDir>-backup-<UTC time with ms>-<phase>`
+ * (milliseconds: a phase run again at once, after an interruption, gets a folder of its own).
+ */
+export const rotationBackupDir = (certificatesDir: string, now: Date, phase: RotatePhase): string =>
+  `${certificatesDir.replace(/\/+$/, "")}-backup-${now.toISOString().replace(/[-:]/g, "")}-${phase}`;
 
 /**
  * The edits of `phase` for one CA and, if it cannot run now, why (the edits are then what it will
@@ -489,7 +509,7 @@ export async function runRotation(cfg: ClusterConfig, phase: RotatePhase, opts: 
   if (opts.supplied && opts.cas.length !== 1) throw invalidInput("a supplied CA (--new-cert, --new-key) rotates one CA: name it with --ca");
   if (opts.supplied && phase !== "trust") throw invalidInput("--new-cert and --new-key belong to the trust phase");
   const ctx = { cfg, opts, deps };
-  const work: { ca: CaName; edits: Edit[] }[] = [];
+  const work: { ca: CaName; edits: Edit[]; idle: boolean }[] = [];
   for (const ca of opts.cas) {
     let view = await viewCa(cfg, ca, deps);
     const first: Edit[] = [];
@@ -505,13 +525,13 @@ export async function runRotation(cfg: ClusterConfig, phase: RotatePhase, opts: 
     const refused = (await phaseEdits(ctx, view, phase, [])).refused;
     if (refused) throw mismatch(refused);
     const edits = phase === "trust" ? await trustEdits(ctx, view, "trust") : phase === "reissue" ? await reissueEdits(ctx, view, []) : await trustEdits(ctx, view, "finalize");
-    work.push({ ca, edits: [...first, ...edits] });
+    work.push({ ca, edits: [...first, ...edits], idle: view.stage === "idle" });
   }
   const all = work.flatMap((w) => w.edits);
   const prefix = opts.dryRun ? "[dryrun] " : "";
   for (const w of work) {
     const name = caEntry(w.ca).baseName;
-    if (!w.edits.length) log(`${prefix}[rotate] ${name}: ${phase} has nothing left to do`);
+    if (!w.edits.length) log(`${prefix}[rotate] ${name}: ${phase === "finalize" && w.idle ? "no rotation under way; finalize" : phase} has nothing left to do`);
     for (const e of w.edits) log(`${prefix}[rotate] ${name}: ${e.file}: ${e.change}`);
   }
   const backupFiles = [...new Set(all.flatMap((e) => e.replaces))];
@@ -519,6 +539,8 @@ export async function runRotation(cfg: ClusterConfig, phase: RotatePhase, opts: 
     if (backupFiles.length) log(`[dryrun] would back up ${backupFiles.length} files to "${opts.backupDir}"`);
     return planRotation(cfg, opts, deps);
   }
+  // An interrupted run may have left temporaries beside a file it had finished; this run does not stage that file again.
+  await port.tidy(opts.cas.flatMap((ca) => filesOf(cfg, ca, opts.manifestsDir)));
   if (all.length) {
     for (const d of new Set([...all.map((e) => dirOf(e.file)), dirOf(opts.backupDir.replace(/\/+$/, ""))])) await port.checkWritable(d);
     const roots = [cfg.certificatesDir, cfg.kubeconfigDir, opts.manifestsDir].map((r) => r.replace(/\/+$/, ""));

@@ -55,6 +55,19 @@ export interface ControlPlaneOptions {
    * token and ca.crt in each service account's Secret for pods. Default: off, as before.
    */
   readonly serviceAccountTokens?: boolean;
+  /**
+   * The pair kube-controller-manager signs with (--cluster-signing-cert-file, --cluster-signing-key-file),
+   * read at each start. Default: pki/ca.crt and pki/ca.key.
+   */
+  readonly kcmSigningFiles?: () => { readonly cert: string; readonly key: string };
+  /**
+   * kube-controller-manager authenticates and authorizes its secure port's clients as kubeadm's manifest
+   * sets it up: --client-ca-file=pki/ca.crt, --requestheader-client-ca-file=pki/front-proxy-ca.crt, and
+   * controller-manager.conf for delegation. Default: off, as before.
+   */
+  readonly kcmAuthentication?: boolean;
+  /** Also run kube-scheduler (this binary) with kubeadm's flags and scheduler.conf, on 127.0.0.1. Default: none. */
+  readonly scheduler?: string;
 }
 
 export interface ControlPlane {
@@ -63,6 +76,9 @@ export interface ControlPlane {
   readonly apiserverUrl: string;
   readonly apiserverLog: string;
   readonly kcmLog: string;
+  /** kube-controller-manager's and kube-scheduler's secure ports (https://127.0.0.1:PORT). */
+  readonly kcmUrl: string;
+  readonly schedulerUrl: string;
   /** Starts every component (again, on the same data, after stop()). */
   start(): Promise<void>;
   /** Stops what this object started, by PID, in reverse order. */
@@ -75,6 +91,12 @@ export interface ControlPlane {
   stopControllerManager(): Promise<void>;
   /** Starts kube-controller-manager again (as start() does) and waits for its signer's caches. */
   startControllerManager(): Promise<void>;
+  /**
+   * Stops one component by PID and starts it again as start() does, waiting until it serves
+   * (etcd: /health; kube-apiserver: /readyz; kcm: its signer's caches; kube-scheduler: /healthz).
+   * Returns the milliseconds from the stop signal to serving again.
+   */
+  restart(name: "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | `etcd m${number}`): Promise<number>;
 }
 
 /** GET over mutual TLS with a client certificate and key from files. */
@@ -110,7 +132,7 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
   const { dir, work, apiPort } = opts;
   const pki = join(dir, "pki");
   const n = opts.etcdMembers;
-  const ports = await Promise.all(Array.from({ length: 3 * n + 1 }, () => freePort()));
+  const ports = await Promise.all(Array.from({ length: 3 * n + 2 }, () => freePort()));
   const members = Array.from({ length: n }, (_, i) => ({
     name: `m${i}`,
     client: `https://127.0.0.1:${ports[i]}`,
@@ -119,6 +141,8 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
     log: join(work, `etcd-m${i}.log`),
   }));
   const kcmPort = ports[3 * n] ?? 0;
+  const schedulerPort = ports[3 * n + 1] ?? 0;
+  const schedulerLog = join(work, "kube-scheduler.log");
   const bindAddress = opts.bindAddress ?? "127.0.0.1";
   const apiserverUrl = `https://${bindAddress}:${apiPort}`;
   const apiserverLog = join(work, "kube-apiserver.log");
@@ -204,7 +228,12 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
       "--leader-elect=false", `--controllers=${(opts.controllers ?? ["csrsigning", "csrcleaner"]).join(",")}`,
       ...(opts.signingDuration ? [`--experimental-cluster-signing-duration=${opts.signingDuration}`] : []),
       ...(opts.serviceAccountTokens ? [`--service-account-private-key-file=${join(pki, "sa.key")}`] : []),
-      `--cluster-signing-cert-file=${join(pki, "ca.crt")}`, `--cluster-signing-key-file=${join(pki, "ca.key")}`,
+      ...(() => {
+        const signing = opts.kcmSigningFiles?.() ?? { cert: join(pki, "ca.crt"), key: join(pki, "ca.key") };
+        return [`--cluster-signing-cert-file=${signing.cert}`, `--cluster-signing-key-file=${signing.key}`];
+      })(),
+      ...(opts.kcmAuthentication ? [`--authentication-kubeconfig=${join(dir, "controller-manager.conf")}`, `--authorization-kubeconfig=${join(dir, "controller-manager.conf")}`,
+        `--client-ca-file=${join(pki, "ca.crt")}`, `--requestheader-client-ca-file=${join(pki, "front-proxy-ca.crt")}`] : []),
       `--root-ca-file=${join(pki, "ca.crt")}`, "--v=2",
     ], kcmLog);
     track(kcm.pid, "kube-controller-manager");
@@ -222,38 +251,80 @@ export async function controlPlane(bin: Binaries, opts: ControlPlaneOptions): Pr
     await startKcm();
   };
 
+  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
+  const startEtcd = (m: (typeof members)[number]): void => {
+    const child = startProcess(bin.etcd, [
+      "--name", m.name, "--data-dir", join(work, `${m.name}.etcd`),
+      "--listen-client-urls", m.client, "--advertise-client-urls", m.client,
+      "--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
+      "--listen-metrics-urls", m.metrics,
+      "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "kpki-e2e",
+      "--cert-file", join(pki, "etcd/server.crt"), "--key-file", join(pki, "etcd/server.key"),
+      "--client-cert-auth", "--trusted-ca-file", join(pki, "etcd/ca.crt"),
+      "--peer-cert-file", join(pki, "etcd/peer.crt"), "--peer-key-file", join(pki, "etcd/peer.key"),
+      "--peer-client-cert-auth", "--peer-trusted-ca-file", join(pki, "etcd/ca.crt"),
+      "--logger", "zap", "--log-outputs", "stderr",
+    ], m.log);
+    track(child.pid, `etcd ${m.name}`);
+  };
+  const etcdHealthy = (m: (typeof members)[number]): Promise<void> =>
+    waitFor(`etcd ${m.name} /health`, async () => {
+      const res = await fetch(`${m.metrics}/health`).catch(() => undefined);
+      return res !== undefined && res.ok && (await res.text()).includes('"true"');
+    }, 30_000);
+
+  // kube-scheduler with kubeadm's flags (its clients' CA comes from kube-apiserver's extension-apiserver-authentication ConfigMap).
+  const startScheduler = async (): Promise<void> => {
+    if (!opts.scheduler) return;
+    const conf = join(dir, "scheduler.conf");
+    const child = startProcess(opts.scheduler, [`--kubeconfig=${conf}`, `--authentication-kubeconfig=${conf}`, `--authorization-kubeconfig=${conf}`,
+      "--bind-address=127.0.0.1", `--secure-port=${schedulerPort}`, "--port=0", "--leader-elect=false", `--cert-dir=${join(work, "scheduler-certs")}`, "--v=1"], schedulerLog);
+    track(child.pid, "kube-scheduler");
+    await waitFor("kube-scheduler /healthz", async () => {
+      if (child.exitCode !== null) throw new Error(`kube-scheduler exited (${child.exitCode}); see ${schedulerLog}`);
+      return new Promise<boolean>((resolveCheck) => {
+        const req = request(`https://127.0.0.1:${schedulerPort}/healthz`, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+          res.resume();
+          resolveCheck(res.statusCode === 200);
+        });
+        req.on("error", () => resolveCheck(false));
+        req.end();
+      });
+    }, 60_000, 100);
+  };
+
   const start = async (): Promise<void> => {
     try {
-      const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
-      for (const m of members) {
-        const child = startProcess(bin.etcd, [
-          "--name", m.name, "--data-dir", join(work, `${m.name}.etcd`),
-          "--listen-client-urls", m.client, "--advertise-client-urls", m.client,
-          "--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer,
-          "--listen-metrics-urls", m.metrics,
-          "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "kpki-e2e",
-          "--cert-file", join(pki, "etcd/server.crt"), "--key-file", join(pki, "etcd/server.key"),
-          "--client-cert-auth", "--trusted-ca-file", join(pki, "etcd/ca.crt"),
-          "--peer-cert-file", join(pki, "etcd/peer.crt"), "--peer-key-file", join(pki, "etcd/peer.key"),
-          "--peer-client-cert-auth", "--peer-trusted-ca-file", join(pki, "etcd/ca.crt"),
-          "--logger", "zap", "--log-outputs", "stderr",
-        ], m.log);
-        track(child.pid, `etcd ${m.name}`);
-      }
-      for (const m of members) {
-        await waitFor(`etcd ${m.name} /health`, async () => {
-          const res = await fetch(`${m.metrics}/health`);
-          return res.ok && (await res.text()).includes('"true"');
-        }, 30_000);
-      }
+      for (const m of members) startEtcd(m);
+      for (const m of members) await etcdHealthy(m);
       track(await startApiserver(), "kube-apiserver");
       if (opts.controllerManager) await startKcm();
+      await startScheduler();
     } catch (error) {
       await stop();
       throw error;
     }
   };
 
-  return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog, start, stop,
-    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })), pauseApiserver, stopControllerManager, startControllerManager };
+  const restart: ControlPlane["restart"] = async (name) => {
+    const begin = performance.now();
+    const at = await stopNamed(name);
+    // Put the new PID where the old one stood, so that stop() keeps its order.
+    const before = pids.length;
+    if (name === "kube-apiserver") track(await startApiserver(), name);
+    else if (name === "kube-controller-manager") await startKcm();
+    else if (name === "kube-scheduler") await startScheduler();
+    else {
+      const m = members.find((x) => `etcd ${x.name}` === name);
+      if (!m) throw new Error(`no ${name}`);
+      startEtcd(m);
+      await etcdHealthy(m);
+    }
+    if (pids.length === before + 1) pids.splice(at, 0, pids.pop()!);
+    return performance.now() - begin;
+  };
+
+  return { etcdClientUrls: members.map((m) => m.client), etcdLogs: members.map((m) => m.log), apiserverUrl, apiserverLog, kcmLog,
+    kcmUrl: `https://127.0.0.1:${kcmPort}`, schedulerUrl: `https://127.0.0.1:${schedulerPort}`, start, stop,
+    running: () => pids.map((pid) => ({ name: names.get(pid) ?? "?", pid })), pauseApiserver, stopControllerManager, startControllerManager, restart };
 }

@@ -55,7 +55,7 @@ export const caRotateCommand = defineCommand({
     ca: { type: "string", array: true, choices: CAS, describe: "The CA to rotate (repeatable) [default: ca, front-proxy-ca and etcd-ca (etcd-ca with local etcd only)]" },
     "manifests-dir": { type: "string", describe: "kubeadm's static pod manifests; kube-controller-manager.yaml's signing flags are edited there [default: <kubeconfig-dir>/manifests]" },
     "dry-run": { type: "boolean", default: false, describe: "Print what the phase would change; change nothing" },
-    "backup-dir": { type: "string", describe: "Where to copy the files a phase replaces [default: <cert-dir>-backup-<UTC time>]" },
+    "backup-dir": { type: "string", describe: "Where to copy the files a phase replaces [default: <cert-dir>-backup-<UTC time>-<phase>]" },
     "new-cert": { type: "string", describe: "trust: use this CA certificate as the new CA instead of generating one (with --new-key and one --ca)" },
     "new-key": { type: "string", describe: "trust: the new CA's private key (with --new-cert)" },
     "encryption-algorithm": { ...KEY_OPTIONS["encryption-algorithm"], describe: "Key type of the new CA and of reissued keys [default: the config's, else RSA-2048]" },
@@ -83,7 +83,7 @@ export const caRotateCommand = defineCommand({
     if (args["new-cert"] !== undefined && phase !== "trust") throw usageError("--new-cert and --new-key belong to the trust phase");
     const cfg = await clusterConfigFromArgs({ ...args, "node-name": "rotate", "apiserver-advertise-address": args.config ? undefined : "127.0.0.1" }, io);
     const now = io.now();
-    const [{ planRotation, runRotation }, { defaultBackupDir }] = await Promise.all([import("../../rotate/rotate.js"), import("../../renew/renew.js")]);
+    const { planRotation, rotationBackupDir, runRotation } = await import("../../rotate/rotate.js");
     const cas = args.ca?.length ? CAS.filter((c) => args.ca?.includes(c)) : CAS.filter((c) => c !== "etcd-ca" || !cfg.etcd.external);
     const supplied = args["new-cert"] !== undefined && args["new-key"] !== undefined
       ? { certPem: await readFlagFile(io, "new-cert", args["new-cert"]), keyPem: await readFlagFile(io, "new-key", args["new-key"]) }
@@ -91,7 +91,7 @@ export const caRotateCommand = defineCommand({
     const opts = {
       cas,
       manifestsDir: args["manifests-dir"] ?? `${cfg.kubeconfigDir.replace(/\/+$/, "")}/manifests`,
-      backupDir: args["backup-dir"] ?? defaultBackupDir(cfg.certificatesDir, now),
+      backupDir: args["backup-dir"] ?? rotationBackupDir(cfg.certificatesDir, now, phase === "plan" ? "trust" : phase),
       dryRun: args["dry-run"],
       supplied,
     };
