@@ -1,7 +1,7 @@
 import type { HostFacts } from "../kubeadm/config.js";
 import type { PkiStore } from "../kubeadm/store.js";
 import type { ScanEntry } from "../io/scan.js";
-import type { RotatePort } from "../rotate/rotate.js";
+import type { ClusterInfoPort, RotatePort } from "../rotate/rotate.js";
 import type { SignatureVerifier } from "../pki/signature.js";
 import type { ApproverApi } from "../approver/ports.js";
 import type { ApproverTelemetry } from "../io/approver-http.js";
@@ -61,6 +61,8 @@ export interface CliIo {
   readonly readBytes: (path: string) => Promise<Uint8Array<ArrayBuffer> | undefined>;
   /** Expands --scan arguments (files, directories, globs); see src/io/scan.ts. */
   readonly scan: (paths: readonly string[]) => Promise<ScanEntry[]>;
+  /** kube-public/cluster-info through the API with this kubeconfig's credentials (`ca rotate --kubeconfig`; src/io/cluster-info-api.ts). */
+  readonly clusterInfoApi: (kubeconfig: string) => Promise<ClusterInfoPort & { close(): void }>;
   /** File operations for `certs renew` and `ca rotate` (pair swaps, backups). */
   readonly renewPort: (now: Date) => RotatePort;
   /** The certificates a TLS server at host:port presents, leaf first, as DER, unverified (`kpki inspect HOST:PORT`; src/io/tls-peer.ts). */

@@ -99,6 +99,7 @@ export function nodeIo(): CliIo {
     existenceCache: directoryListingCache,
     tlsPeerChain: async (host, port, client) => (await import("./tls-peer.js")).tlsPeerChain(host, port, client),
     trustStores: async () => (await import("./trust-store.js")).nodeTrustPort(),
+    clusterInfoApi: async (kubeconfig) => (await import("./cluster-info-api.js")).clusterInfoApi(kubeconfig),
     renewPort: (now) => {
       // The port's module loads on first use; it is only needed by certs renew and ca rotate.
       const port = import("./renew-port.js").then((m) => m.fsRenewPort(now));

@@ -1,5 +1,5 @@
 import { invalidInput } from "../errors.js";
-import { bytesToBase64 } from "../pki/der.js";
+import { base64ToBytes, bytesToBase64 } from "../pki/der.js";
 
 const b64 = (text: string): string => bytesToBase64(new TextEncoder().encode(text));
 
@@ -57,4 +57,38 @@ async function currentEntries(text: string, source: string) {
   const cluster = find("clusters", clusterName)?.get("cluster");
   if (!isMap(cluster)) throw invalidInput(`invalid kubeConfig file ${source}: missing cluster ${clusterName}`);
   return { doc, user, cluster };
+}
+
+/**
+ * The `certificate-authority-data` (PEM) of every cluster of a kubeconfig that has no current
+ * context: kube-public/cluster-info's, which kubeadm writes with one cluster named ""
+ * (cmd/kubeadm/app/phases/bootstraptoken/clusterinfo/clusterinfo.go).
+ */
+export async function clustersCaData(text: string, source: string): Promise<string[]> {
+  const { parseDocument, isMap, isSeq } = await import("yaml");
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw invalidInput(`failed to load kubeConfig ${source}: ${doc.errors[0]?.message.split("\n")[0]}`);
+  const seq = doc.get("clusters");
+  if (!isSeq(seq)) return [];
+  return seq.items.flatMap((item) => {
+    const cluster = isMap(item) ? item.get("cluster") : undefined;
+    const data = isMap(cluster) ? cluster.get("certificate-authority-data") : undefined;
+    return typeof data === "string" ? [new TextDecoder().decode(base64ToBytes(data.replace(/\s+/g, "")))] : [];
+  });
+}
+
+/** Sets `certificate-authority-data` of every cluster of a kubeconfig (cluster-info's); nothing else changes. */
+export async function withAllClustersCaData(text: string, source: string, caPem: string): Promise<string> {
+  const { parseDocument, isMap, isSeq } = await import("yaml");
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw invalidInput(`failed to load kubeConfig ${source}: ${doc.errors[0]?.message.split("\n")[0]}`);
+  const seq = doc.get("clusters");
+  if (!isSeq(seq)) throw invalidInput(`${source} has no clusters`);
+  for (const item of seq.items) {
+    const cluster = isMap(item) ? item.get("cluster") : undefined;
+    if (!isMap(cluster)) continue;
+    cluster.delete("certificate-authority");
+    cluster.set("certificate-authority-data", b64(caPem));
+  }
+  return doc.toString({ indentSeq: false, lineWidth: 0 });
 }

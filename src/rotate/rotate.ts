@@ -2,7 +2,7 @@ import { PkiError, invalidInput, mismatch } from "../errors.js";
 import { caEntry, KUBECONFIGS, type CaName } from "../kubeadm/catalogue.js";
 import type { ClusterConfig } from "../kubeadm/config.js";
 import { caPaths, dirOf, kubeconfigPaths, pkiPaths } from "../kubeadm/files.js";
-import { withClusterCaData, withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
+import { clustersCaData, withAllClustersCaData, withClusterCaData, withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
 import { readKubeconfig } from "../kubeadm/kubeconfig.js";
 import { createStandaloneCa } from "../pki/ca.js";
 import { isSignedBy, keyMatchesCertificate, parseCertificatesPem, type ParsedCertificate } from "../pki/cert.js";
@@ -49,11 +49,21 @@ export interface RotatePort extends RenewPort {
   readonly tidy: (paths: readonly string[]) => Promise<void>;
 }
 
+/** kube-public/cluster-info, which joining nodes read (kubeadm's bootstrap-token discovery). */
+export interface ClusterInfoPort {
+  /** Its data.kubeconfig, or undefined when the ConfigMap does not exist. */
+  readonly read: () => Promise<string | undefined>;
+  /** Replaces data.kubeconfig; refuses if the ConfigMap changed since it was read. */
+  readonly write: (kubeconfig: string) => Promise<void>;
+}
+
 export interface RotateDeps {
   readonly crypto: Crypto;
   readonly now: Date;
   readonly log: (line: string) => void;
   readonly port: RotatePort;
+  /** Given (`--kubeconfig`), trust and finalize edit cluster-info's CA too. */
+  readonly clusterInfo?: ClusterInfoPort | undefined;
 }
 
 export interface RotateOptions {
@@ -283,6 +293,23 @@ async function trustEdits(ctx: Ctx, view: CaView, phase: "trust" | "finalize"): 
       if (manifest !== undefined) {
         const edited = kcmManifestSigning(manifest, caFiles, signing);
         if (edited !== manifest) edits.push({ file: manifestPath, change: `--cluster-signing-cert-file/--cluster-signing-key-file: ${fileName(signing.cert)}, ${fileName(signing.key)}`, replaces: [manifestPath], stage: () => port.stageFile(manifestPath, edited) });
+      }
+    }
+  }
+  if (view.ca === "ca" && ctx.deps.clusterInfo) {
+    const api = ctx.deps.clusterInfo;
+    const where = "kube-public/cluster-info";
+    const text = await api.read();
+    if (text !== undefined) {
+      const have = (await clustersCaData(text, where)).flatMap((pem) => parseCertificatesPem(pem));
+      const ours = have.some((c) => sameCert(c, view.old) || (fresh !== undefined && sameCert(c, fresh.certificate)));
+      if (ours && differs(have)) {
+        edits.push({ file: where, change: `kubeconfig's certificate-authority-data: ${trustText} (what joining nodes pin)`, replaces: [],
+          stage: async () => {
+            if (!wanted) return notYet();
+            const edited = await withAllClustersCaData(text, where, pemOf(wanted));
+            return { switch: () => api.write(edited), rollBack: async () => undefined, discard: async () => undefined, commit: async () => undefined };
+          } });
       }
     }
   }

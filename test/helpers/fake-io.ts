@@ -42,6 +42,7 @@ export function fakeIo(overrides: Partial<CliIo> & { store?: PkiStore } = {}) {
     existenceCache: directoryListingCache,
     tlsPeerChain,
     trustStores: async () => (await import("../../src/io/trust-store.js")).nodeTrustPort(),
+    clusterInfoApi: async (kubeconfig) => (await import("../../src/io/cluster-info-api.js")).clusterInfoApi(kubeconfig),
     renewPort: fsRenewPort,
     ...overrides,
   };

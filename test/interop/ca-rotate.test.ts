@@ -9,6 +9,7 @@
  * its restart.
  */
 import { execFile, execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
@@ -70,6 +71,23 @@ const opensslVerify = (caFile: string, certFile: string): boolean => {
     return false;
   }
 };
+
+/** A kubeadm bootstrap token, whose JWS kube-controller-manager's bootstrapsigner puts in cluster-info. */
+const TOKEN = { id: "kpkirt", secret: "0123456789abcdef" };
+
+/**
+ * kube-public/cluster-info as a joining kubeadm reads it: the kubeconfig's CA certificates, and
+ * whether the token's detached JWS (HS256 over the kubeconfig, kid = token id) verifies.
+ */
+async function clusterInfo(): Promise<{ cas: number; jwsValid: boolean }> {
+  const r = await kubectl(["--kubeconfig", join(dir, "super-admin.conf"), "get", "configmap", "cluster-info", "-n", "kube-public", "-o", "json"]);
+  const data = (JSON.parse(r.stdout) as { data: Record<string, string> }).data;
+  const kubeconfig = data["kubeconfig"] ?? "";
+  const ca = /certificate-authority-data: (\S+)/.exec(kubeconfig)?.[1] ?? "";
+  const [header, , signature] = (data[`jws-kubeconfig-${TOKEN.id}`] ?? "").split(".");
+  const mac = createHmac("sha256", TOKEN.secret).update(`${header}.${Buffer.from(kubeconfig).toString("base64url")}`).digest("base64url");
+  return { cas: (Buffer.from(ca, "base64").toString().match(/BEGIN CERTIFICATE/g) ?? []).length, jwsValid: signature !== undefined && mac === signature };
+}
 
 const CONFS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf"];
 let saToken = "";
@@ -177,7 +195,7 @@ describe.skipIf(skip)("kpki ca rotate on a live control plane", () => {
     mkdirSync(cpWork);
     cp = await controlPlane({ etcd: findBinary("etcd")!, kubeApiserver: findBinary("kube-apiserver")!, kubeControllerManager: findBinary("kube-controller-manager")! }, {
       dir, work: cpWork, apiPort, etcdMembers: 3, controllerManager: true, serviceAccountTokens: true, kcmAuthentication: true, kcmSigningFiles, scheduler: findBinary("kube-scheduler")!,
-      controllers: ["csrsigning", "csrapproving", "csrcleaner", "serviceaccount", "serviceaccount-token", "root-ca-cert-publisher"],
+      controllers: ["csrsigning", "csrapproving", "csrcleaner", "serviceaccount", "serviceaccount-token", "root-ca-cert-publisher", "bootstrapsigner"],
     });
     await cp.start();
     const sa = ["--kubeconfig", join(dir, "super-admin.conf")];
@@ -189,6 +207,15 @@ describe.skipIf(skip)("kpki ca rotate on a live control plane", () => {
       saToken = Buffer.from(r.stdout.trim(), "base64").toString();
       return saToken.length > 0;
     }, 30_000, 200);
+    // kubeadm's bootstrap token and cluster-info (phases/bootstraptoken/clusterinfo/clusterinfo.go): one cluster named "", no context.
+    const infoKubeconfig = ["apiVersion: v1", "clusters:", "- cluster:", `    certificate-authority-data: ${readFileSync(join(pki, "ca.crt")).toString("base64")}`,
+      `    server: ${cp.apiserverUrl}`, '  name: ""', "contexts: null", 'current-context: ""', "kind: Config", "preferences: {}", "users: null", ""].join("\n");
+    for (const obj of [
+      { apiVersion: "v1", kind: "Secret", metadata: { name: `bootstrap-token-${TOKEN.id}`, namespace: "kube-system" }, type: "bootstrap.kubernetes.io/token",
+        stringData: { "token-id": TOKEN.id, "token-secret": TOKEN.secret, "usage-bootstrap-signing": "true", "usage-bootstrap-authentication": "true" } },
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cluster-info", namespace: "kube-public" }, data: { kubeconfig: infoKubeconfig } },
+    ]) expect((await kubectl([...sa, "create", "-f", "-"], JSON.stringify(obj))).code).toBe(0);
+    await waitFor("cluster-info signed by the bootstrap signer", async () => (await clusterInfo()).jwsValid, 30_000, 200);
     copyFileSync(join(pki, "ca.crt"), oldCa);
     for (const f of ["admin.conf", "pki/etcd/healthcheck-client.crt", "pki/etcd/healthcheck-client.key"]) copyFileSync(join(dir, f), join(work, `old-${f.replace(/^pki\//, "").replace("/", "-")}`));
   }, 180_000);
@@ -201,7 +228,7 @@ describe.skipIf(skip)("kpki ca rotate on a live control plane", () => {
   }, 120_000);
 
   it("trust: every trust point holds both CAs; after the restarts the matrix holds, kcm still signs with the old CA; join hashes for both", async () => {
-    const t = await kpki("ca", "rotate", "trust", "--dir", dir);
+    const t = await kpki("ca", "rotate", "trust", "--dir", dir, "--kubeconfig", join(dir, "super-admin.conf"));
     timings.push(`trust: kpki ${Math.round(t.ms)} ms`);
     const hashes = /--discovery-token-ca-cert-hash (sha256:[0-9a-f]{64}) --discovery-token-ca-cert-hash (sha256:[0-9a-f]{64})/.exec(t.stdout);
     expect(hashes, t.stdout).not.toBeNull();
@@ -209,6 +236,11 @@ describe.skipIf(skip)("kpki ca rotate on a live control plane", () => {
     writeFileSync(newCa, certs(join(pki, "ca.crt"))[1]! + "\n");
     expect([hashes![1], hashes![2]]).toEqual([spkiHash(oldCa), spkiHash(newCa)]);
     for (const f of ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt"]) expect(certs(join(pki, f)), f).toHaveLength(2);
+    // cluster-info holds both, and the bootstrap signer has signed the new content: a node joining now pins either CA.
+    await waitFor("cluster-info with both CAs, signed again", async () => {
+      const info = await clusterInfo();
+      return info.cas === 2 && info.jwsValid;
+    }, 30_000, 200);
     expect(kcmSigningFiles()).toEqual({ cert: join(pki, "ca-signing.crt"), key: join(pki, "ca-signing.key") });
     await restart("trust", ALL);
     expect(await trustMatrix(oldCa)).toEqual([]);
@@ -239,10 +271,14 @@ describe.skipIf(skip)("kpki ca rotate on a live control plane", () => {
   }, 300_000);
 
   it("finalize: only the new CA is trusted; kubectl works with each kubeconfig; certificates of the old CA are refused", async () => {
-    const f = await kpki("ca", "rotate", "finalize", "--dir", dir);
+    const f = await kpki("ca", "rotate", "finalize", "--dir", dir, "--kubeconfig", join(dir, "super-admin.conf"));
     timings.push(`finalize: kpki ${Math.round(f.ms)} ms`);
     for (const file of ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt"]) expect(certs(join(pki, file)), file).toHaveLength(1);
     expect(kcmSigningFiles()).toEqual({ cert: join(pki, "ca.crt"), key: join(pki, "ca.key") });
+    await waitFor("cluster-info with the new CA alone, signed again", async () => {
+      const info = await clusterInfo();
+      return info.cas === 1 && info.jwsValid;
+    }, 30_000, 200);
     await restart("finalize", ALL);
     expect(await trustMatrix(join(pki, "ca.crt"))).toEqual([]);
     // The old admin.conf's client certificate (old CA) is refused by kube-apiserver: 401.

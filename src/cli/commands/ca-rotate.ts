@@ -56,6 +56,7 @@ export const caRotateCommand = defineCommand({
     "manifests-dir": { type: "string", describe: "kubeadm's static pod manifests; kube-controller-manager.yaml's signing flags are edited there [default: <kubeconfig-dir>/manifests]" },
     "dry-run": { type: "boolean", default: false, describe: "Print what the phase would change; change nothing" },
     "backup-dir": { type: "string", describe: "Where to copy the files a phase replaces [default: <cert-dir>-backup-<UTC time>-<phase>]" },
+    kubeconfig: { type: "string", describe: "Also give kube-public/cluster-info (what joining nodes pin) both CAs in trust and the new one in finalize, through the API with this kubeconfig" },
     "new-cert": { type: "string", describe: "trust: use this CA certificate as the new CA instead of generating one (with --new-key and one --ca)" },
     "new-key": { type: "string", describe: "trust: the new CA's private key (with --new-cert)" },
     "encryption-algorithm": { ...KEY_OPTIONS["encryption-algorithm"], describe: "Key type of the new CA and of reissued keys [default: the config's, else RSA-2048]" },
@@ -96,8 +97,14 @@ export const caRotateCommand = defineCommand({
       supplied,
     };
     const text = args.output === "text";
-    const deps = { crypto: io.crypto, now, log: (l: string) => (text ? io.stdout(`${l}\n`) : io.stderr(`${l}\n`)), port: io.renewPort(now) };
-    const plans = phase === "plan" ? await planRotation(cfg, opts, deps) : await runRotation(cfg, phase satisfies RotatePhase, opts, deps);
+    const clusterInfo = args.kubeconfig !== undefined ? await io.clusterInfoApi(args.kubeconfig) : undefined;
+    const deps = { crypto: io.crypto, now, log: (l: string) => (text ? io.stdout(`${l}\n`) : io.stderr(`${l}\n`)), port: io.renewPort(now), clusterInfo };
+    let plans: CaPlan[];
+    try {
+      plans = phase === "plan" ? await planRotation(cfg, opts, deps) : await runRotation(cfg, phase satisfies RotatePhase, opts, deps);
+    } finally {
+      clusterInfo?.close();
+    }
     if (!text) io.stdout(await renderData({ phase, dryRun: args["dry-run"], cas: plans }, args.output === "json" ? "json" : "yaml"));
     else if (phase === "plan") io.stdout(planText(plans));
     else if (phase === "trust" && !args["dry-run"]) {
