@@ -111,6 +111,8 @@ export function nodeIo(): CliIo {
         stageFile: async (p, d) => (await port).stageFile(p, d),
         removePair: async (k, c) => (await port).removePair(k, c),
         tidy: async (paths) => (await port).tidy(paths),
+        stageKubeletPem: async (p, d) => (await port).stageKubeletPem(p, d),
+        lock: async (p, w) => (await port).lock(p, w),
         uninterruptible: async (section) => (await port).uninterruptible(section),
       };
     },

@@ -401,5 +401,60 @@ export function stageFile(path: string, data: string): Promise<StagedChange> {
   });
 }
 
+/**
+ * Stages a new certificate-and-key file for a name the kubelet keeps as a symlink
+ * (`kubelet-client-current.pem -> kubelet-client-2026-11-30-23-30-00.pem`,
+ * pkg/kubelet/certificate's certificate store): the new file gets the kubelet's own kind of name and
+ * the switch swaps the link with one rename. A regular file is replaced as stageFile does.
+ */
+export function stageKubeletPem(currentPath: string, data: string, now: Date): Promise<StagedChange> {
+  return tracked(async () => {
+    let target: string;
+    try {
+      target = await fs.readlink(currentPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EINVAL") return stageFile(currentPath, data);
+      throw ioError(`cannot read ${currentPath}`, error);
+    }
+    const dir = dirname(currentPath);
+    const name = basename(currentPath);
+    const tmps = new Temporaries();
+    try {
+      removeStaleTemporaries(dir);
+      const prefix = name.replace(/-current\.pem$/, "");
+      const p2 = (n: number): string => String(n).padStart(2, "0");
+      const stampText = `${now.getUTCFullYear()}-${p2(now.getUTCMonth() + 1)}-${p2(now.getUTCDate())}-${p2(now.getUTCHours())}-${p2(now.getUTCMinutes())}-${p2(now.getUTCSeconds())}`;
+      // The kubelet's names have whole seconds; a run again within the same second takes a suffix.
+      const targetDir = dirname(join(dir, target));
+      let fileName = `${prefix}-${stampText}.pem`;
+      for (let n = 1; await exists(join(targetDir, fileName)); n++) fileName = `${prefix}-${stampText}-${n}.pem`;
+      const file = join(targetDir, fileName);
+      const fresh = tmps.add(temporaryName(dir, fileName));
+      await writeSynced(fresh, data, 0o600);
+      const link = tmps.add(temporaryName(dir, name));
+      await fs.symlink(target.includes("/") ? join(dirname(target), fileName) : fileName, link);
+      const restore = tmps.add(temporaryName(dir, name));
+      await fs.symlink(target, restore);
+      await fsyncPath(dir);
+      const steps: Step[] = [
+        {
+          run: async () => {
+            await fs.link(fresh, file);
+            await fsyncPath(dirname(file));
+          },
+          undo: async () => {
+            await fs.unlink(file);
+          },
+        },
+        renameStep(tmps, link, currentPath, restore, dir),
+      ];
+      return change(currentPath, steps, tmps, [], async () => undefined);
+    } catch (error) {
+      await tmps.removeAll().catch(() => undefined);
+      throw ioError(`cannot write the new ${currentPath}`, error);
+    }
+  });
+}
+
 /** The folder name kpki's pair store uses; scans skip it (its files are the same certificates again). */
 export const PAIR_STORE_DIR = STORE;

@@ -4,8 +4,8 @@ import { PkiError } from "../errors.js";
 import type { BackupCopy } from "../renew/renew.js";
 import type { RotatePort } from "../rotate/rotate.js";
 import { checkWritable, errnoText, fsyncPath, ioError, readFileIfExists } from "./fs-store.js";
-import { removePair, stageFile, stagePair, tidy } from "./pair-writer.js";
-import { checkInterrupted, critically, registerTemporary, removeStaleTemporaries, temporaryName, tracked } from "./temporaries.js";
+import { removePair, stageFile, stageKubeletPem, stagePair, tidy } from "./pair-writer.js";
+import { checkInterrupted, critically, registerTemporary, removeStaleTemporaries, takeLock, temporaryName, tracked } from "./temporaries.js";
 
 /** The nearest folder above `dir` (or `dir` itself) that exists, and the first missing one below it. */
 async function firstMissing(dir: string): Promise<string | undefined> {
@@ -109,6 +109,8 @@ export function fsRenewPort(now: Date): RotatePort {
   return {
     removePair,
     tidy,
+    stageKubeletPem: (path, data) => stageKubeletPem(path, data, now),
+    lock: (path, what) => takeLock(path, what),
     read: readFileIfExists,
     checkWritable,
     backup,

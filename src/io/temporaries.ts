@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, rmSync } from "node:fs";
+import { lstatSync, promises as fsp, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { PkiError } from "../errors.js";
 
@@ -141,6 +141,37 @@ export function installSignalCleanup(graceMs = 5000): void {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+}
+
+/**
+ * Takes `path` as a lock file that holds this process's PID, created exclusively. A lock left by a
+ * process that is gone (killed) is taken over; one whose process runs is refused, naming it (two
+ * processes that find the same dead lock at the same moment could both take it over). Returns the
+ * release; an exit on SIGINT/SIGTERM removes the file as it removes temporaries.
+ */
+export async function takeLock(path: string, what: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await fsp.open(path, "wx", 0o600);
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      const release = registerTemporary(path);
+      return async () => {
+        release();
+        await fsp.rm(path, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw error;
+      const pid = Number((await fsp.readFile(path, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new PkiError("io", `another ${what} (PID ${pid}) is running on these files; wait for it to end (its lock: ${path})`);
+      }
+      await fsp.rm(path, { force: true }); // its process is gone
+    }
+  }
 }
 
 /** Whether process `pid` exists (a PID kpki cannot signal, EPERM, still exists). */

@@ -47,6 +47,10 @@ export interface RotatePort extends RenewPort {
   readonly removePair: (keyPath: string, certPath: string) => Promise<void>;
   /** Removes the temporaries interrupted runs left beside these files and in their pair stores. */
   readonly tidy: (paths: readonly string[]) => Promise<void>;
+  /** Takes a lock file (refusing one held by a running process); resolves to its release. */
+  readonly lock: (path: string, what: string) => Promise<() => Promise<void>>;
+  /** Replaces a kubelet certificate-and-key file (`kubelet-client-current.pem`), the kubelet's way when it is a symlink. */
+  readonly stageKubeletPem: (path: string, data: string) => Promise<StagedChange>;
 }
 
 /** kube-public/cluster-info, which joining nodes read (kubeadm's bootstrap-token discovery). */
@@ -343,7 +347,7 @@ function leafTargets(cfg: ClusterConfig, ca: CaName): RenewTarget[] {
   return targets;
 }
 
-async function reissueEdits(ctx: Ctx, view: CaView, notes: string[]): Promise<Edit[]> {
+async function reissueEdits(ctx: Ctx, view: CaView): Promise<Edit[]> {
   const { port, crypto, now } = ctx.deps;
   const fresh = view.fresh;
   const edits: Edit[] = [];
@@ -372,7 +376,9 @@ async function reissueEdits(ctx: Ctx, view: CaView, notes: string[]): Promise<Ed
     if (text === undefined) continue;
     const v = await readKubeconfig(text, path);
     if (v.clientCertData === undefined) {
-      if (v.clientCertFile !== undefined) notes.push(`${path}: its client certificate is the kubelet's own (${v.clientCertFile}); kpki does not re-sign it. The kubelet renews it through kube-controller-manager, which signs with the new CA after reissue; check it before finalize.`);
+      // The kubelet's own files (kubeadm's kubelet.conf after TLS bootstrap): its client certificate,
+      // and beside it the serving certificate kube-controller-manager signed (serverTLSBootstrap).
+      if (v.clientCertFile !== undefined) edits.push(...(await kubeletPemEdits(ctx, view, v.clientCertFile)));
       continue;
     }
     const [current] = parseCertificatesPem(v.clientCertData);
@@ -409,10 +415,46 @@ async function reissueEdits(ctx: Ctx, view: CaView, notes: string[]): Promise<Ed
 }
 
 /** Every file a rotation of `ca` may write. */
-function filesOf(cfg: ClusterConfig, ca: CaName, manifestsDir: string): string[] {
+async function filesOf(ctx: Ctx, ca: CaName): Promise<string[]> {
+  const { cfg, opts } = ctx;
   const pairs = [caPaths(cfg.certificatesDir, ca), nextPaths(cfg.certificatesDir, ca), ...(ca === "ca" ? [signingPaths(cfg.certificatesDir)] : [])];
   const leaves = leafTargets(cfg, ca).map((t) => (t.kind === "pki" ? pkiPaths(cfg.certificatesDir, t.file).cert : kubeconfigPaths(cfg.kubeconfigDir, t.file).file));
-  return [...pairs.map((p) => p.cert), ...leaves, ...(ca === "ca" ? [`${manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`] : [])];
+  const out = [...pairs.map((p) => p.cert), ...leaves];
+  if (ca !== "ca") return out;
+  const kubelet = kubeconfigPaths(cfg.kubeconfigDir, "kubelet.conf").file;
+  const text = await ctx.deps.port.read(kubelet);
+  const clientFile = text === undefined ? undefined : (await readKubeconfig(text, kubelet).catch(() => undefined))?.clientCertFile;
+  return [...out, `${opts.manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`, ...(clientFile ? [clientFile] : [])];
+}
+
+/**
+ * The kubelet's certificate-and-key files signed by the old CA: `client` (kubelet.conf names it) and
+ * `kubelet-server-current.pem` beside it. Each is re-signed by the new CA with its key and names
+ * kept, so that the API server still accepts the kubelet, and the kubelet still serves it, after
+ * finalize. A kubelet that renews them itself would get them from kube-controller-manager, which
+ * signs with the new CA after reissue, but only at 70-90% of their lifetime.
+ */
+async function kubeletPemEdits(ctx: Ctx, view: CaView, client: string): Promise<Edit[]> {
+  const { port, crypto, now } = ctx.deps;
+  const edits: Edit[] = [];
+  for (const path of [client, `${dirOf(client)}/kubelet-server-current.pem`]) {
+    const text = await port.read(path);
+    if (text === undefined) continue;
+    const [current] = parseCertificatesPem(text);
+    if (!current || !(await isSignedBy(current, view.old, crypto))) continue;
+    if (view.fresh && (await isSignedBy(current, view.fresh.certificate, crypto))) continue;
+    edits.push({
+      file: path, change: "re-signed by the new CA, its key and names kept (the kubelet's own file)", replaces: [path],
+      stage: async () => {
+        const key = await parsePrivateKeyPem(text, crypto);
+        const keyBlock = /-----BEGIN (?:EC |RSA )?PRIVATE KEY-----[\s\S]*?-----END (?:EC |RSA )?PRIVATE KEY-----\n?/.exec(text)?.[0];
+        if (!keyBlock) throw mismatch(`${path} holds no private key`);
+        const made = await renewedCertificate(current, key, requireFresh(view), ctx.cfg, now, crypto);
+        return port.stageKubeletPem(path, `${made.cert.pem}${keyBlock.endsWith("\n") ? keyBlock : `${keyBlock}\n`}`);
+      },
+    });
+  }
+  return edits;
 }
 
 function requireFresh(view: CaView): Pair {
@@ -460,7 +502,7 @@ export const rotationBackupDir = (certificatesDir: string, now: Date, phase: Rot
  * The edits of `phase` for one CA and, if it cannot run now, why (the edits are then what it will
  * do, for the plan).
  */
-async function phaseEdits(ctx: Ctx, view: CaView, phase: RotatePhase, notes: string[]): Promise<{ edits: RotateEdit[]; refused?: string }> {
+async function phaseEdits(ctx: Ctx, view: CaView, phase: RotatePhase): Promise<{ edits: RotateEdit[]; refused?: string }> {
   const name = caEntry(view.ca).baseName;
   const left = (p: RotatePhase, n: number) => `${p} is not complete for ${name} (${n} edit${n === 1 ? "" : "s"} left): run \`kpki ca rotate ${p}\` first`;
   const trustLeft = async (): Promise<number> => (await trustEdits(ctx, view, "trust")).length + (view.fresh ? 0 : 1);
@@ -471,7 +513,7 @@ async function phaseEdits(ctx: Ctx, view: CaView, phase: RotatePhase, notes: str
     return { edits };
   }
   if (phase === "reissue") {
-    const edits = await reissueEdits(ctx, view, notes);
+    const edits = await reissueEdits(ctx, view);
     if (view.stage === "reissued") return { edits };
     const n = await trustLeft();
     return n ? { edits, refused: left("trust", n) } : { edits };
@@ -482,9 +524,9 @@ async function phaseEdits(ctx: Ctx, view: CaView, phase: RotatePhase, notes: str
   }
   if (view.stage !== "reissued") {
     const n = await trustLeft();
-    return { edits: await finalizeOutline(ctx, view), refused: n ? left("trust", n) : left("reissue", (await reissueEdits(ctx, view, [])).length) };
+    return { edits: await finalizeOutline(ctx, view), refused: n ? left("trust", n) : left("reissue", (await reissueEdits(ctx, view)).length) };
   }
-  const r = await reissueEdits(ctx, view, []);
+  const r = await reissueEdits(ctx, view);
   if (r.length) return { edits: await trustEdits(ctx, view, "finalize"), refused: left("reissue", r.length) };
   return { edits: await trustEdits(ctx, view, "finalize") };
 }
@@ -497,7 +539,7 @@ async function caPlan(ctx: Ctx, view: CaView): Promise<CaPlan> {
   const certificates = view.fresh ? [await cert("old", view.old), await cert("new", view.fresh.certificate)] : [await cert("current", view.old)];
   const phases: PhasePlan[] = [];
   for (const phase of ROTATE_PHASES) {
-    const { edits, refused } = await phaseEdits(ctx, view, phase, notes);
+    const { edits, refused } = await phaseEdits(ctx, view, phase);
     phases.push({ phase, edits: edits.map(({ file, change }) => ({ file, change })), restart: RESTARTS[view.ca][phase], refused });
   }
   if (view.stage === "idle" && !phases[2]!.edits.length) {
@@ -532,9 +574,20 @@ export async function planRotation(cfg: ClusterConfig, opts: RotateOptions, deps
  * stopped when it is run again. Returns the plan as it stands after.
  */
 export async function runRotation(cfg: ClusterConfig, phase: RotatePhase, opts: RotateOptions, deps: RotateDeps): Promise<CaPlan[]> {
-  const { port, log } = deps;
+  const { port } = deps;
   if (opts.supplied && opts.cas.length !== 1) throw invalidInput("a supplied CA (--new-cert, --new-key) rotates one CA: name it with --ca");
   if (opts.supplied && phase !== "trust") throw invalidInput("--new-cert and --new-key belong to the trust phase");
+  // One phase at a time on these files: a second run would read them while the first writes.
+  const release = opts.dryRun ? undefined : await port.lock(`${cfg.certificatesDir.replace(/\/+$/, "")}/.kpki-rotate.lock`, "kpki ca rotate");
+  try {
+    return await runLocked(cfg, phase, opts, deps);
+  } finally {
+    await release?.();
+  }
+}
+
+async function runLocked(cfg: ClusterConfig, phase: RotatePhase, opts: RotateOptions, deps: RotateDeps): Promise<CaPlan[]> {
+  const { port, log } = deps;
   const ctx = { cfg, opts, deps };
   const work: { ca: CaName; edits: Edit[]; idle: boolean }[] = [];
   for (const ca of opts.cas) {
@@ -549,9 +602,9 @@ export async function runRotation(cfg: ClusterConfig, phase: RotatePhase, opts: 
       }
       view = { ...view, stage: view.stage === "idle" ? "trusting" : view.stage, fresh: f.pair };
     }
-    const refused = (await phaseEdits(ctx, view, phase, [])).refused;
+    const refused = (await phaseEdits(ctx, view, phase)).refused;
     if (refused) throw mismatch(refused);
-    const edits = phase === "trust" ? await trustEdits(ctx, view, "trust") : phase === "reissue" ? await reissueEdits(ctx, view, []) : await trustEdits(ctx, view, "finalize");
+    const edits = phase === "trust" ? await trustEdits(ctx, view, "trust") : phase === "reissue" ? await reissueEdits(ctx, view) : await trustEdits(ctx, view, "finalize");
     work.push({ ca, edits: [...first, ...edits], idle: view.stage === "idle" });
   }
   const all = work.flatMap((w) => w.edits);
@@ -567,7 +620,7 @@ export async function runRotation(cfg: ClusterConfig, phase: RotatePhase, opts: 
     return planRotation(cfg, opts, deps);
   }
   // An interrupted run may have left temporaries beside a file it had finished; this run does not stage that file again.
-  await port.tidy(opts.cas.flatMap((ca) => filesOf(cfg, ca, opts.manifestsDir)));
+  await port.tidy((await Promise.all(opts.cas.map((ca) => filesOf(ctx, ca)))).flat());
   if (all.length) {
     for (const d of new Set([...all.map((e) => dirOf(e.file)), dirOf(opts.backupDir.replace(/\/+$/, ""))])) await port.checkWritable(d);
     const roots = [cfg.certificatesDir, cfg.kubeconfigDir, opts.manifestsDir].map((r) => r.replace(/\/+$/, ""));

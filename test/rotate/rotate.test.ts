@@ -5,7 +5,7 @@
  * phase followed by a rerun, which converges with every pair consistent.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -70,8 +70,9 @@ async function consistent(d: string): Promise<void> {
   const apiserver = bundle("pki/apiserver.crt")[0]!;
   for (const k of KUBECONFIGS) {
     const view = await readKubeconfig(read(k.fileName), k.fileName);
-    const cert = parseCertificatesPem(view.clientCertData!)[0]!;
-    expect(await keyMatchesCertificate(cert, await parsePrivateKeyPem(view.clientKeyData!, crypto), crypto), `${d} ${k.fileName}`).toBe(true);
+    const certText = view.clientCertData ?? readFileSync(view.clientCertFile!, "utf8");
+    const cert = parseCertificatesPem(certText)[0]!;
+    expect(await keyMatchesCertificate(cert, await parsePrivateKeyPem(view.clientKeyData ?? readFileSync(view.clientKeyFile!, "utf8"), crypto), crypto), `${d} ${k.fileName}`).toBe(true);
     expect(await signedByOne(cert, bundle("pki/ca.crt")), `${d} ${k.fileName}'s client certificate is trusted by ca.crt`).toBe(true);
     expect(await signedByOne(apiserver, parseCertificatesPem(view.caData!)), `${d} ${k.fileName} trusts the API server`).toBe(true);
   }
@@ -197,6 +198,76 @@ describe("kpki ca rotate", () => {
     const r = kpki("ca", "rotate", "trust", "--dir", d, "--ca", "front-proxy-ca", "--new-cert", join(ca, "front-proxy-ca.crt"), "--new-key", join(ca, "front-proxy-ca.key"));
     expect(r.status, r.stderr).toBe(0);
     expect(parseCertificatesPem(readFileSync(join(d, "pki/front-proxy-ca.crt"), "utf8"))[1]!.pem).toBe(readFileSync(join(ca, "front-proxy-ca.crt"), "utf8"));
+  });
+
+  it("the kubelet's own files (kubelet.conf naming kubelet-client-current.pem, and kubelet-server-current.pem): re-signed the kubelet's way, key kept", async () => {
+    const d = clusterAt("kubelet-files", []);
+    const kdir = join(d, "kubelet-pki");
+    mkdirSync(kdir);
+    // As a TLS-bootstrapped kubelet keeps them: <kind>-<time>.pem (certificate, then key), and a -current.pem link.
+    for (const [kind, subj, ext] of [["client", "/O=system:nodes/CN=system:node:n1", "extendedKeyUsage=clientAuth"], ["server", "/O=system:nodes/CN=system:node:n1", "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:n1,IP:192.0.2.1"]] as const) {
+      const key = join(kdir, `${kind}.key`);
+      execFileSync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj", subj, "-out", `${key}.csr`], { stdio: "pipe" });
+      writeFileSync(`${key}.ext`, `${ext}\n`);
+      execFileSync("openssl", ["x509", "-req", "-in", `${key}.csr`, "-CA", join(d, "pki/ca.crt"), "-CAkey", join(d, "pki/ca.key"), "-days", "300", "-extfile", `${key}.ext`, "-out", `${key}.crt`], { stdio: "pipe" });
+      writeFileSync(join(kdir, `kubelet-${kind}-2026-01-01-00-00-00.pem`), readFileSync(`${key}.crt`, "utf8") + readFileSync(key, "utf8"), { mode: 0o600 });
+      symlinkSync(`kubelet-${kind}-2026-01-01-00-00-00.pem`, join(kdir, `kubelet-${kind}-current.pem`));
+    }
+    const conf = join(d, "kubelet.conf");
+    const current = join(kdir, "kubelet-client-current.pem");
+    writeFileSync(conf, readFileSync(conf, "utf8").replace(/client-certificate-data: \S+/, `client-certificate: ${current}`).replace(/client-key-data: \S+/, `client-key: ${current}`));
+    const before = await Promise.all(["client", "server"].map(async (k) => parseCertificatesPem(readFileSync(join(kdir, `kubelet-${k}-current.pem`), "utf8"))[0]!));
+    for (const p of ["trust", "reissue"]) expect(kpki("ca", "rotate", p, "--dir", d, ...ALG).status).toBe(0);
+    const fresh = parseCertificatesPem(readFileSync(join(d, "pki/ca.crt"), "utf8"))[0]!;
+    for (const [i, kind] of (["client", "server"] as const).entries()) {
+      const link = readlinkSync(join(kdir, `kubelet-${kind}-current.pem`));
+      expect(link).toMatch(new RegExp(`^kubelet-${kind}-\\d{4}-\\d{2}-\\d{2}-\\d{2}-\\d{2}-\\d{2}(-\\d+)?\\.pem$`));
+      expect(link).not.toBe(`kubelet-${kind}-2026-01-01-00-00-00.pem`);
+      const text = readFileSync(join(kdir, link), "utf8");
+      const cert = parseCertificatesPem(text)[0]!;
+      expect(await isSignedBy(cert, fresh, crypto), kind).toBe(true);
+      expect([cert.commonName, cert.organizations, cert.dnsNames, Buffer.from(cert.spki).toString("hex")])
+        .toEqual([before[i]!.commonName, before[i]!.organizations, before[i]!.dnsNames, Buffer.from(before[i]!.spki).toString("hex")]);
+      expect(await keyMatchesCertificate(cert, await parsePrivateKeyPem(text, crypto), crypto)).toBe(true);
+    }
+    await consistent(d);
+    // A kubelet file of the old CA put back: finalize refuses (the API server would refuse the kubelet after it).
+    const link = join(kdir, "kubelet-client-current.pem");
+    rmSync(link);
+    symlinkSync("kubelet-client-2026-01-01-00-00-00.pem", link);
+    const r = kpki("ca", "rotate", "finalize", "--dir", d);
+    expect([r.status, r.stderr]).toEqual([1, "error: reissue is not complete for ca (1 edit left): run `kpki ca rotate reissue` first\n"]);
+    expect(kpki("ca", "rotate", "reissue", "--dir", d).status).toBe(0);
+    expect(kpki("ca", "rotate", "finalize", "--dir", d).status).toBe(0);
+    await consistent(d);
+  });
+
+  it("one phase at a time: a lock held by a running process refuses with one line; a dead one's is taken over; concurrent runs leave one new CA", async () => {
+    const d = clusterAt("lock", []);
+    const lock = join(d, "pki/.kpki-rotate.lock");
+    writeFileSync(lock, `${process.pid}\n`);
+    const before = snapshot(d);
+    const held = kpki("ca", "rotate", "trust", "--dir", d);
+    expect([held.status, held.stderr]).toEqual([1, `error: another kpki ca rotate (PID ${process.pid}) is running on these files; wait for it to end (its lock: ${lock})\n`]);
+    expect(snapshot(d)).toEqual(before);
+    // A lock whose process is gone (a killed run) is taken over, and removed at the end.
+    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    writeFileSync(lock, `${gone}\n`);
+    expect(kpki("ca", "rotate", "trust", "--dir", d, "--ca", "etcd-ca").status).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+    // Four runs at once: each ends done or refused, and the files hold one new CA, consistently.
+    const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [KPKI, "ca", "rotate", "trust", "--dir", d, ...ALG], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      child.on("exit", (code) => done({ code, stderr }));
+    })));
+    for (const r of runs) expect(r.code === 0 || /^error: another kpki ca rotate \(PID \d+\) is running on these files/.test(r.stderr), r.stderr).toBe(true);
+    expect(runs.some((r) => r.code === 0)).toBe(true);
+    expect(stages(d)).toEqual(["trusted", "trusted", "trusted"]);
+    expect(parseCertificatesPem(readFileSync(join(d, "pki/ca.crt"), "utf8"))[1]!.pem).toBe(readFileSync(join(d, "pki/ca-next.crt"), "utf8"));
+    await consistent(d);
+    expect(existsSync(lock)).toBe(false);
   });
 
   it("an external CA (certificate without key) is refused: kpki rotates only CAs whose key it holds", () => {
