@@ -97,6 +97,10 @@ describe("kpki ca rotate", () => {
     for (const k of KUBECONFIGS) expect(parseCertificatesPem((await readKubeconfig(readFileSync(join(d, k.fileName), "utf8"), k.fileName)).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
     expect(readFileSync(join(d, "pki/ca-signing.crt"), "utf8")).toBe(oldCa);
     await consistent(d);
+    // certs renew during the rotation signs with ca.key's CA and keeps both CAs in the kubeconfig it renews.
+    expect(kpki("certs", "renew", "admin.conf", "--dir", d, ...ALG).status).toBe(0);
+    expect(parseCertificatesPem((await readKubeconfig(readFileSync(join(d, "admin.conf"), "utf8"), "admin.conf")).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
+    expect((JSON.parse(kpki("ca", "rotate", "plan", "--dir", d, "-o", "json").stdout) as { cas: { phases: { edits: unknown[] }[] }[] }).cas[0]!.phases[0]!.edits).toEqual([]);
 
     const reissue = kpki("ca", "rotate", "reissue", "--dir", d, ...ALG);
     expect(reissue.status, reissue.stderr).toBe(0);
