@@ -39,10 +39,7 @@ import { kcmManifestSigning } from "./manifest.js";
 export const ROTATE_PHASES = ["trust", "reissue", "finalize"] as const;
 export type RotatePhase = (typeof ROTATE_PHASES)[number];
 export type CaStage = "idle" | "trusting" | "trusted" | "reissued";
-/** The CAs that can be rotated, in kubeadm's order. */
-export const ROTATABLE_CAS: readonly CaName[] = ["ca", "front-proxy-ca", "etcd-ca"];
-
-/** The file operations of a rotation: renewal's, and removing a pair. */
+/** The file operations of a rotation: renewal's, and removing pairs, tidying, a lock and the kubelet's files. */
 export interface RotatePort extends RenewPort {
   readonly removePair: (keyPath: string, certPath: string) => Promise<void>;
   /** Removes the temporaries interrupted runs left beside these files and in their pair stores. */
@@ -110,7 +107,7 @@ export interface CaPlan {
   readonly file: string;
   readonly stage: CaStage;
   readonly certificates: readonly CaCertificateView[];
-  /** The phase to run next, or "none" when no rotation is under way and none has been asked for. */
+  /** The phase to run next (trust when no rotation is under way). */
   readonly next: RotatePhase;
   readonly phases: readonly PhasePlan[];
   readonly notes: readonly string[];
@@ -204,7 +201,7 @@ async function viewCa(cfg: ClusterConfig, ca: CaName, deps: RotateDeps): Promise
   throw mismatch(`${next.cert} is neither certificate of ${paths.cert}: the rotation files were changed by hand; restore them from the backup`);
 }
 
-/** One edit with what it does; `run` stages it (nothing visible changes until the switch). */
+/** One edit with what it does; `stage` prepares it (nothing visible changes until the switch). */
 interface Edit extends RotateEdit {
   /** Existing files the edit replaces (backed up first). */
   readonly replaces: readonly string[];
@@ -218,8 +215,8 @@ interface Ctx {
 }
 
 /** The kubeadm kubeconfigs in the kubeconfig folder whose cluster trusts the old or the new CA. */
-async function kubeconfigsOf(ctx: Ctx, view: CaView): Promise<{ path: string; text: string; ca: ParsedCertificate[]; clientCertData: string | undefined; clientCertFile: string | undefined }[]> {
-  const found = [];
+async function kubeconfigsOf(ctx: Ctx, view: CaView): Promise<{ path: string; text: string; ca: ParsedCertificate[] }[]> {
+  const found: { path: string; text: string; ca: ParsedCertificate[] }[] = [];
   for (const k of KUBECONFIGS) {
     const path = kubeconfigPaths(ctx.cfg.kubeconfigDir, k.fileName).file;
     const text = await ctx.deps.port.read(path);
@@ -233,7 +230,7 @@ async function kubeconfigsOf(ctx: Ctx, view: CaView): Promise<{ path: string; te
       throw mismatch(`${path}: certificate-authority-data is not valid: ${(error as Error).message}`);
     }
     const ours = ca.some((c) => sameCert(c, view.old) || (view.fresh && sameCert(c, view.fresh.certificate)));
-    if (ours) found.push({ path, text, ca, clientCertData: v.clientCertData, clientCertFile: v.clientCertFile });
+    if (ours) found.push({ path, text, ca });
   }
   return found;
 }
@@ -244,10 +241,11 @@ const RESTARTS: Record<CaName, Record<RotatePhase, readonly string[]>> = {
     reissue: ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet"],
     finalize: ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "pods with in-cluster config (after kube-controller-manager)"],
   },
+  // kube-controller-manager reads front-proxy-ca.crt too (kubeadm's --requestheader-client-ca-file).
   "front-proxy-ca": {
-    trust: ["kube-apiserver"],
+    trust: ["kube-apiserver", "kube-controller-manager"],
     reissue: ["kube-apiserver"],
-    finalize: ["kube-apiserver"],
+    finalize: ["kube-apiserver", "kube-controller-manager"],
   },
   "etcd-ca": {
     trust: ["etcd (one member at a time)", "kube-apiserver"],
