@@ -237,6 +237,25 @@ export function stagePair(keyPath: string, certPath: string, keyPem: string, cer
           await fs.rename(join(base, gen), tmpDir);
         },
       });
+      /** The key's path, then the certificate's, swapped for their links through `current`; `undo` puts back what was there. */
+      const linkSteps = async (undo: (path: string, name: string) => Promise<void>): Promise<Step[]> => {
+        const out: Step[] = [];
+        for (const [path, name] of [[keyPath, keyName], [certPath, certName]] as const) {
+          const link = await symlinkTmp(dir, name, linkTarget(name));
+          out.push({
+            run: async () => {
+              await fs.rename(link, path);
+              tmps.release(link);
+              await fsyncPath(dir);
+            },
+            undo: async () => {
+              await undo(path, name);
+              await fsyncPath(dir);
+            },
+          });
+        }
+        return out;
+      };
       const steps: Step[] = [];
       let previous = oldCurrent;
       // A new pair (no certificate yet; a key alone is what an interrupted creation leaves): the two
@@ -251,20 +270,7 @@ export function stagePair(keyPath: string, certPath: string, keyPem: string, cer
         await fsyncPath(genTmp);
         steps.push(generationStep(genTmp, gen));
         steps.push(await currentStep(await symlinkTmp(base, "current", gen), oldCurrent));
-        for (const [path, name] of [[keyPath, keyName], [certPath, certName]] as const) {
-          const link = await symlinkTmp(dir, name, linkTarget(name));
-          steps.push({
-            run: async () => {
-              await fs.rename(link, path);
-              tmps.release(link);
-              await fsyncPath(dir);
-            },
-            undo: async () => {
-              await fs.unlink(path);
-              await fsyncPath(dir);
-            },
-          });
-        }
+        steps.push(...(await linkSteps((path) => fs.unlink(path))));
         await fsyncPath(base);
         await fsyncPath(dir);
         return change(certPath, steps, tmps, created, async () => undefined);
@@ -280,21 +286,8 @@ export function stagePair(keyPath: string, certPath: string, keyPem: string, cer
         await fsyncPath(gen0Tmp);
         steps.push(generationStep(gen0Tmp, gen0));
         steps.push(await currentStep(await symlinkTmp(base, "current", gen0), oldCurrent));
-        for (const [path, name] of [[keyPath, keyName], [certPath, certName]] as const) {
-          const link = await symlinkTmp(dir, name, linkTarget(name));
-          steps.push({
-            run: async () => {
-              await fs.rename(link, path);
-              tmps.release(link);
-              await fsyncPath(dir);
-            },
-            // The old file itself (or its copy) goes back to its own name.
-            undo: async () => {
-              await fs.rename(join(base, gen0, name), path);
-              await fsyncPath(dir);
-            },
-          });
-        }
+        // The old file itself (or its copy) goes back to its own name.
+        steps.push(...(await linkSteps((path, name) => fs.rename(join(base, gen0, name), path))));
         previous = gen0;
       }
       checkInterrupted();
