@@ -1,5 +1,5 @@
 import { mismatch } from "../errors.js";
-import { keyMatchesCertificate, parseCertificatePem, type Issuer, type ParsedCertificate } from "../pki/cert.js";
+import { keyMatchesCertificate, parseCertificatePem, parseCertificatesPem, type Issuer, type ParsedCertificate } from "../pki/cert.js";
 import { parsePrivateKeyPem, type KeyPair } from "../pki/keys.js";
 import { caEntry, type CaName } from "./catalogue.js";
 import { readKubeconfig } from "./kubeconfig.js";
@@ -103,6 +103,20 @@ export function requireIssuer(ca: CaFiles): Issuer {
   if (!ca.certificate) throw mismatch(`${ca.location.cert} does not exist`);
   if (!ca.key) throw mismatch(`${ca.location.key} does not exist: kpki cannot sign with the ${ca.location.name} certificate authority without its key (an external CA)`);
   return { certificate: ca.certificate, key: ca.key };
+}
+
+/**
+ * Every certificate of a CA file, as PEM: what a kubeconfig of the cluster trusts. One CA, or during
+ * a CA rotation (kpki ca rotate) the old one and the new one; `fallback` when the file cannot be read.
+ */
+export async function trustedCasPem(read: Read, certPath: string, fallback: string): Promise<string> {
+  const text = await read(certPath);
+  if (text === undefined) return fallback;
+  try {
+    return parseCertificatesPem(text).map((c) => c.pem).join("") || fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 /** Loads a CA that must be able to sign. */

@@ -29,10 +29,11 @@ export interface KubeconfigUserSpec {
 /**
  * `kubeadm kubeconfig user` (cmd/kubeadm/app/cmd/kubeconfig.go): a kubeconfig for the
  * control-plane endpoint with a client certificate (CN = client name, O = orgs,
- * clientAuth, NotAfter = now + validity) signed by ca, or with a token.
+ * clientAuth, NotAfter = now + validity) signed by ca, or with a token. `trustPem` is its
+ * certificate-authority-data (every CA of ca.crt, which holds two during a CA rotation).
  */
-export async function kubeconfigForUser(cfg: ClusterConfig, spec: KubeconfigUserSpec, ca: Issuer, now: Date, crypto: Crypto): Promise<string> {
-  const base = { clusterName: cfg.clusterName, server: controlPlaneApiEndpoint(cfg), caPem: ca.certificate.pem, user: spec.clientName };
+export async function kubeconfigForUser(cfg: ClusterConfig, spec: KubeconfigUserSpec, ca: Issuer, now: Date, crypto: Crypto, trustPem = ca.certificate.pem): Promise<string> {
+  const base = { clusterName: cfg.clusterName, server: controlPlaneApiEndpoint(cfg), caPem: trustPem, user: spec.clientName };
   if (spec.token !== undefined) return renderKubeconfig({ ...base, token: spec.token });
   const key = await generateKeyPair(cfg.encryptionAlgorithm, crypto);
   // The spec sets no NotBefore: NewSignedCert falls back to the CA's.

@@ -2,11 +2,11 @@ import { PkiError, invalidInput, isPkiError, mismatch } from "../errors.js";
 import { caEntry, type CaName } from "../kubeadm/catalogue.js";
 import { renewTargets, type RenewTarget } from "./targets.js";
 import type { ClusterConfig } from "../kubeadm/config.js";
-import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths, readCertificateAt, requireIssuer, type CaFiles, type CertificatePlace } from "../kubeadm/files.js";
+import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths, readCertificateAt, requireIssuer, trustedCasPem, type CaFiles, type CertificatePlace } from "../kubeadm/files.js";
 import { withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
 import { leafSpec } from "../kubeadm/resolve.js";
 import { humanDuration, kubeadmDate } from "../expiry/human.js";
-import { createCertificate, parseCertificatesPem, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
+import { createCertificate, randomSerial, type Issuer, type ParsedCertificate } from "../pki/cert.js";
 import { generateKeyPair, privateKeyToPem, type KeyPair } from "../pki/keys.js";
 
 // The catalogue of renewable certificates lives in ./targets.ts (cheap to load for --help and completion).
@@ -219,9 +219,8 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
       if (place.kind === "pki") {
         staged.push({ target: t, change: await port.stagePair(place.key, place.cert, keyPem, cert.pem) });
       } else {
-        // Every CA of ca.crt: during a CA rotation (kpki ca rotate) it holds the old and the new one, which the kubeconfig must both trust.
-        const trusted = parseCertificatesPem((await port.read(caLocation(cfg.certificatesDir, t.ca).cert)) ?? issuer.certificate.pem).map((c) => c.pem).join("");
-        staged.push({ target: t, change: await port.stageFile(place.path, await withRenewedClientCert(p.kubeconfigText ?? "", place.path, cert.pem, keyPem, trusted || issuer.certificate.pem)) });
+        const trusted = await trustedCasPem(port.read, caLocation(cfg.certificatesDir, t.ca).cert, issuer.certificate.pem);
+        staged.push({ target: t, change: await port.stageFile(place.path, await withRenewedClientCert(p.kubeconfigText ?? "", place.path, cert.pem, keyPem, trusted)) });
       }
       lines.push(`${t.longName} renewed`);
     }

@@ -97,9 +97,12 @@ describe("kpki ca rotate", () => {
     for (const k of KUBECONFIGS) expect(parseCertificatesPem((await readKubeconfig(readFileSync(join(d, k.fileName), "utf8"), k.fileName)).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
     expect(readFileSync(join(d, "pki/ca-signing.crt"), "utf8")).toBe(oldCa);
     await consistent(d);
-    // certs renew during the rotation signs with ca.key's CA and keeps both CAs in the kubeconfig it renews.
+    // certs renew during the rotation signs with ca.key's CA and keeps both CAs in the kubeconfig it renews; kubeconfig user trusts both too.
     expect(kpki("certs", "renew", "admin.conf", "--dir", d, ...ALG).status).toBe(0);
     expect(parseCertificatesPem((await readKubeconfig(readFileSync(join(d, "admin.conf"), "utf8"), "admin.conf")).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
+    const user = kpki("kubeconfig", "user", "--client-name", "jane", "--dir", d, "--apiserver-advertise-address", "192.0.2.1");
+    expect(user.status, user.stderr).toBe(0);
+    expect(parseCertificatesPem((await readKubeconfig(user.stdout, "stdout")).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
     expect((JSON.parse(kpki("ca", "rotate", "plan", "--dir", d, "-o", "json").stdout) as { cas: { phases: { edits: unknown[] }[] }[] }).cas[0]!.phases[0]!.edits).toEqual([]);
 
     const reissue = kpki("ca", "rotate", "reissue", "--dir", d, ...ALG);
