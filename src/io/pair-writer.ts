@@ -1,5 +1,5 @@
 import { constants, promises as fs } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { PkiError } from "../errors.js";
 import type { StagedChange } from "../renew/renew.js";
 import { fsyncPath, ioError } from "./fs-store.js";
@@ -418,7 +418,7 @@ export function stageKubeletPem(currentPath: string, data: string, now: Date): P
       const p2 = (n: number): string => String(n).padStart(2, "0");
       const stampText = `${now.getUTCFullYear()}-${p2(now.getUTCMonth() + 1)}-${p2(now.getUTCDate())}-${p2(now.getUTCHours())}-${p2(now.getUTCMinutes())}-${p2(now.getUTCSeconds())}`;
       // The kubelet's names have whole seconds; a run again within the same second takes a suffix.
-      const targetDir = dirname(join(dir, target));
+      const targetDir = dirname(resolve(dir, target)); // the kubelet links with an absolute path
       let fileName = `${prefix}-${stampText}.pem`;
       for (let n = 1; await exists(join(targetDir, fileName)); n++) fileName = `${prefix}-${stampText}-${n}.pem`;
       const file = join(targetDir, fileName);

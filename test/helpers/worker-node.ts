@@ -176,8 +176,14 @@ export interface WorkerNodeOptions {
   readonly containerd: string;
   /** The cluster CA: the kubelet accepts client certificates it issued (kube-apiserver's). */
   readonly clientCaFile: string;
-  /** The bootstrap kubeconfig (a bootstrap token); the kubelet writes `${work}/etc/kubelet.conf`. */
+  /** The bootstrap kubeconfig (a bootstrap token); the kubelet writes `kubeconfig`. */
   readonly bootstrapKubeconfig: string;
+  /**
+   * The kubelet's --kubeconfig, which its TLS bootstrap writes. Default `${work}/etc/kubelet.conf`; a
+   * cluster folder's kubelet.conf makes the node what kubeadm's control-plane node is after
+   * kubelet-finalize (kubelet.conf naming kubelet-client-current.pem).
+   */
+  readonly kubeconfig?: string;
   /** The kubelet's -v. Default 2 (it logs its certificate rotation deadlines at 2). */
   readonly verbosity?: number;
   /**
@@ -203,6 +209,8 @@ export interface WorkerNode {
   /** When the kubelet was started (ms since the epoch). */
   readonly startedAt: number;
   readonly kubeletPid: number | undefined;
+  /** Stops the kubelet (SIGTERM, by PID) and starts it again with the same flags; resolves once it serves /healthz. Returns the milliseconds in between. */
+  restartKubelet(): Promise<number>;
   /** containerd's socket (for `ctr -a`). */
   readonly containerdSocket: string;
   /**
@@ -461,7 +469,7 @@ export async function startWorkerNode(o: WorkerNodeOptions): Promise<WorkerNode>
   writeFileSync(join(ctrDir, "cni-conf", "10-kpki-test.conflist"), CNI_CONFLIST);
   const configFile = join(work, "kubelet-config.yaml");
   writeFileSync(configFile, kubeletConfig({ nodeAddress: network.nodeAddress, clientCaFile: o.clientCaFile, work }));
-  const kubeconfig = join(etcDir, "kubelet.conf");
+  const kubeconfig = o.kubeconfig ?? join(etcDir, "kubelet.conf");
   const containerdLog = join(work, "containerd.log");
   const kubeletLog = join(work, "kubelet.log");
   // ctr comes with containerd (Debian's package installs both in /usr/bin).
@@ -522,13 +530,31 @@ export async function startWorkerNode(o: WorkerNodeOptions): Promise<WorkerNode>
       }
     }
     const startedAt = Date.now();
-    const kubelet = nsenter(o.kubelet, [
+    const startKubelet = (): ChildProcess => nsenter(o.kubelet, [
       `--config=${configFile}`, `--bootstrap-kubeconfig=${o.bootstrapKubeconfig}`, `--kubeconfig=${kubeconfig}`,
       `--root-dir=${rootDir}`, `--cert-dir=${pkiDir}`, `--hostname-override=${o.nodeName}`, `--node-ip=${network.nodeAddress}`,
       "--container-runtime=remote", `--container-runtime-endpoint=unix://${socket}`, `--v=${o.verbosity ?? 2}`,
     ], kubeletLog);
+    const kubelet = startKubelet();
     children.push(kubelet);
-    return { nodeName: o.nodeName, nodeAddress: network.nodeAddress, pkiDir, kubeconfig, kubeletLog, containerdLog, startedAt, kubeletPid: kubelet.pid, containerdSocket: socket, stop };
+    const restartKubelet = async (): Promise<number> => {
+      const begin = performance.now();
+      const i = children.length - 1;
+      await stopProcess(children[i]?.pid, "SIGTERM", 10_000);
+      const again = startKubelet();
+      children[i] = again;
+      await waitFor("the kubelet's /healthz", () => {
+        if (again.exitCode !== null) throw new Error(`the kubelet exited; see ${kubeletLog}`);
+        try {
+          return execFileSync("nsenter", [`--net=/run/netns/${network.namespace}`, "curl", "-s", "http://127.0.0.1:10248/healthz"], { encoding: "utf8" }) === "ok";
+        } catch {
+          return false;
+        }
+      }, 60_000, 200);
+      return performance.now() - begin;
+    };
+    return { nodeName: o.nodeName, nodeAddress: network.nodeAddress, pkiDir, kubeconfig, kubeletLog, containerdLog, startedAt,
+      get kubeletPid() { return children[children.length - 1]?.pid; }, restartKubelet, containerdSocket: socket, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
