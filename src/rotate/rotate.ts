@@ -149,6 +149,8 @@ export async function discoveryHash(cert: ParsedCertificate, crypto: Crypto): Pr
 
 /** Where the new CA waits during a rotation: X-next.{crt,key} beside X. */
 export const nextPaths = (certificatesDir: string, ca: CaName) => pkiPaths(certificatesDir, `${caEntry(ca).baseName}-next`);
+/** kube-controller-manager's static pod manifest in `manifestsDir`. */
+const kcmManifestPath = (manifestsDir: string): string => `${manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`;
 /** kube-controller-manager's signing pair while ca.crt is a bundle. */
 export const signingPaths = (certificatesDir: string) => pkiPaths(certificatesDir, "ca-signing");
 
@@ -275,7 +277,7 @@ async function trustEdits(ctx: Ctx, view: CaView, phase: "trust" | "finalize"): 
     }
     const signing = signingPaths(ctx.cfg.certificatesDir);
     const onDisk = await readPair(port.read, signing.cert, signing.key, crypto).catch(() => undefined);
-    const manifestPath = `${ctx.opts.manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`;
+    const manifestPath = kcmManifestPath(ctx.opts.manifestsDir);
     const manifest = await port.read(manifestPath);
     const caFiles = caPaths(ctx.cfg.certificatesDir, "ca");
     if (phase === "finalize") {
@@ -289,7 +291,7 @@ async function trustEdits(ctx: Ctx, view: CaView, phase: "trust" | "finalize"): 
       // (reissue, once under way, gives it the new one).
       const signsWith = (c: ParsedCertificate | undefined) => c !== undefined && onDisk?.pair !== undefined && sameList(onDisk.bundle, [c]);
       if (!signsWith(view.old) && !signsWith(fresh?.certificate)) {
-        edits.push({ file: signing.cert, change: `${fileName(signing.cert)} and ${fileName(signing.key)}: the current CA alone, for kube-controller-manager's --cluster-signing-*-file`, replaces: onDisk ? [signing.cert, signing.key] : [],
+        edits.push({ file: signing.cert, change: `${fileName(signing.cert)} and ${fileName(signing.key)}: the current CA alone, for kube-controller-manager's --cluster-signing-*-file`, replaces: [signing.cert, signing.key],
           stage: () => port.stagePair(signing.key, signing.cert, view.keyPem, view.old.pem) });
       }
       if (manifest !== undefined) {
@@ -325,17 +327,20 @@ async function trustEdits(ctx: Ctx, view: CaView, phase: "trust" | "finalize"): 
   return edits;
 }
 
+/** An edit the plan tells of but that cannot be made yet (its phase is refused, or its new CA not made). */
+const toldOnly = (e: RotateEdit): Edit => ({ ...e, replaces: [], stage: () => Promise.reject(new PkiError("io", `${e.file}: this edit comes later in the rotation`)) });
+
 /** What finalize will do, told before there is a new CA (a plan before reissue). */
-async function finalizeOutline(ctx: Ctx, view: CaView): Promise<RotateEdit[]> {
+async function finalizeOutline(ctx: Ctx, view: CaView): Promise<Edit[]> {
   const out: RotateEdit[] = [];
   if (view.ca === "ca") {
     for (const k of await kubeconfigsOf(ctx, view)) out.push({ file: k.path, change: "certificate-authority-data: the new CA alone" });
-    const manifestPath = `${ctx.opts.manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`;
+    const manifestPath = kcmManifestPath(ctx.opts.manifestsDir);
     if ((await ctx.deps.port.read(manifestPath)) !== undefined) out.push({ file: manifestPath, change: "--cluster-signing-cert-file/--cluster-signing-key-file: ca.crt, ca.key again" });
     out.push({ file: signingPaths(ctx.cfg.certificatesDir).cert, change: "removed with ca-signing.key (kube-controller-manager signs with ca.crt again)" });
   }
   out.push({ file: view.paths.cert, change: "the new CA alone" });
-  return out;
+  return out.map(toldOnly);
 }
 
 /** The certificates signed by `ca` that reissue re-signs: kubeadm's leaves and kubeconfigs (kubelet.conf when embedded). */
@@ -397,7 +402,7 @@ async function reissueEdits(ctx: Ctx, view: CaView): Promise<Edit[]> {
     // (Reissued and no pair: finalize has removed it.)
     const removed = view.stage === "reissued" && !onDisk;
     if (!removed && (!fresh || !onDisk?.pair || !sameList(onDisk.bundle, [fresh.certificate]))) {
-      edits.push({ file: signing.cert, change: `${fileName(signing.cert)} and ${fileName(signing.key)}: the new CA (kube-controller-manager signs with it)`, replaces: onDisk ? [signing.cert, signing.key] : [],
+      edits.push({ file: signing.cert, change: `${fileName(signing.cert)} and ${fileName(signing.key)}: the new CA (kube-controller-manager signs with it)`, replaces: [signing.cert, signing.key],
         stage: () => { const f = requireFresh(view); return port.stagePair(signing.key, signing.cert, f.keyPem, f.certificate.pem); } });
     }
   }
@@ -422,7 +427,7 @@ async function filesOf(ctx: Ctx, ca: CaName): Promise<string[]> {
   const kubelet = kubeconfigPaths(cfg.kubeconfigDir, "kubelet.conf").file;
   const text = await ctx.deps.port.read(kubelet);
   const clientFile = text === undefined ? undefined : (await readKubeconfig(text, kubelet).catch(() => undefined))?.clientCertFile;
-  return [...out, `${opts.manifestsDir.replace(/\/+$/, "")}/kube-controller-manager.yaml`, ...(clientFile ? [clientFile] : [])];
+  return [...out, kcmManifestPath(opts.manifestsDir), ...(clientFile ? [clientFile] : [])];
 }
 
 /**
@@ -500,14 +505,14 @@ export const rotationBackupDir = (certificatesDir: string, now: Date, phase: Rot
  * The edits of `phase` for one CA and, if it cannot run now, why (the edits are then what it will
  * do, for the plan).
  */
-async function phaseEdits(ctx: Ctx, view: CaView, phase: RotatePhase): Promise<{ edits: RotateEdit[]; refused?: string }> {
+async function phaseEdits(ctx: Ctx, view: CaView, phase: RotatePhase): Promise<{ edits: Edit[]; refused?: string }> {
   const name = caEntry(view.ca).baseName;
   const left = (p: RotatePhase, n: number) => `${p} is not complete for ${name} (${n} edit${n === 1 ? "" : "s"} left): run \`kpki ca rotate ${p}\` first`;
   const trustLeft = async (): Promise<number> => (await trustEdits(ctx, view, "trust")).length + (view.fresh ? 0 : 1);
   if (phase === "trust") {
     if (view.stage === "reissued") return { edits: [], refused: `${name} is past trust (the new CA signs already): run \`kpki ca rotate finalize\`` };
-    const edits: RotateEdit[] = await trustEdits(ctx, view, "trust");
-    if (!view.fresh) edits.unshift({ file: view.nextPaths.cert, change: `the new CA (and ${fileName(view.nextPaths.key)})` });
+    const edits = await trustEdits(ctx, view, "trust");
+    if (!view.fresh) edits.unshift(toldOnly({ file: view.nextPaths.cert, change: `the new CA (and ${fileName(view.nextPaths.key)})` }));
     return { edits };
   }
   if (phase === "reissue") {
@@ -600,9 +605,9 @@ async function runLocked(cfg: ClusterConfig, phase: RotatePhase, opts: RotateOpt
       }
       view = { ...view, stage: view.stage === "idle" ? "trusting" : view.stage, fresh: f.pair };
     }
-    const refused = (await phaseEdits(ctx, view, phase)).refused;
+    // Refused, the edits are only told of; otherwise they are exactly what the phase makes.
+    const { edits, refused } = await phaseEdits(ctx, view, phase);
     if (refused) throw mismatch(refused);
-    const edits = phase === "trust" ? await trustEdits(ctx, view, "trust") : phase === "reissue" ? await reissueEdits(ctx, view) : await trustEdits(ctx, view, "finalize");
     work.push({ ca, edits: [...first, ...edits], idle: view.stage === "idle" });
   }
   const all = work.flatMap((w) => w.edits);
