@@ -6,7 +6,7 @@
  * server it talks to, with the real Go clients (kubectl, etcdctl) verifying the servers. A
  * service-account token issued before the rotation works throughout; after finalize a certificate
  * of the old CA is refused. check-served sees the API server STALE after reissue and match after
- * its restart.
+ * its restart, and again after a plain `certs renew`.
  */
 import { execFile, execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -293,6 +293,20 @@ describe.skipIf(skip)("kpki ca rotate on a live control plane", () => {
       "--key", join(work, "old-etcd-healthcheck-client.key"), "--command-timeout", "3s", "endpoint", "health"], { env: { ...process.env, ETCDCTL_API: "3" } }).then(() => "accepted", () => "refused");
     expect(e).toBe("refused");
     expect((await plan()).cas.map((c) => [c.stage, c.next])).toEqual([["idle", "trust"], ["idle", "trust"], ["idle", "trust"]]);
-    console.log(`ca rotate timings:\n  ${timings.join("\n  ")}`);
   }, 300_000);
+
+  it("after the rotation, certs renew without a restart: check-served says the API server is STALE (1); after its restart, match (0)", async () => {
+    const endpoints = ["--endpoint", `apiserver=${new URL(cp!.apiserverUrl).host}`];
+    const served = () => run(process.execPath, [KPKI, "certs", "check-served", "--dir", dir, ...endpoints, "-o", "json"]).then(
+      (r) => ({ code: 0, stdout: r.stdout }), (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }));
+    const status = (out: string) => (JSON.parse(out) as { endpoints: { endpoint: string; status: string }[] }).endpoints.map((e) => [e.endpoint, e.status]);
+    await kpki("certs", "renew", "apiserver", "--dir", dir);
+    const stale = await served();
+    expect([stale.code, status(stale.stdout)]).toEqual([1, [["apiserver", "STALE"]]]);
+    await restart("renew", ["kube-apiserver"]);
+    const fresh = await served();
+    expect([fresh.code, status(fresh.stdout)]).toEqual([0, [["apiserver", "match"]]]);
+    expect(await trustMatrix(join(pki, "ca.crt"))).toEqual([]);
+    console.log(`ca rotate timings:\n  ${timings.join("\n  ")}`);
+  }, 120_000);
 });
