@@ -56,6 +56,7 @@ export {
   readCertificateAt,
   kubeconfigClientCertificate,
   type CaFiles,
+  type CaIssuer,
   type CaLocation,
   type CertificatePlace,
   type StoredCertificate,

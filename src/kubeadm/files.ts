@@ -1,5 +1,6 @@
 import { mismatch } from "../errors.js";
 import { keyMatchesCertificate, parseCertificatePem, parseCertificatesPem, type Issuer, type ParsedCertificate } from "../pki/cert.js";
+import { PemError } from "../pki/pem.js";
 import { parsePrivateKeyPem, type KeyPair } from "../pki/keys.js";
 import { caEntry, type CaName } from "./catalogue.js";
 import { readKubeconfig } from "./kubeconfig.js";
@@ -63,6 +64,16 @@ export interface CaFiles {
   readonly location: CaLocation;
   readonly certificate: ParsedCertificate | undefined;
   readonly key: KeyPair | undefined;
+  /**
+   * Every certificate of the CA file, as PEM, `certificate` first: what a kubeconfig of the cluster
+   * trusts. One CA, or during a CA rotation (kpki ca rotate) the old one and the new one.
+   */
+  readonly trustPem: string | undefined;
+}
+
+/** A CA that can sign, with what its clients trust (CaFiles.trustPem). */
+export interface CaIssuer extends Issuer {
+  readonly trustPem: string;
 }
 
 /** Whether the CA is external: its certificate is here, its key is not (kubeadm's UsingExternalCA). */
@@ -76,9 +87,13 @@ export const isExternalCa = (ca: CaFiles): boolean => ca.certificate !== undefin
 export async function loadCaFiles(read: Read, location: CaLocation, crypto: Crypto): Promise<CaFiles> {
   const [certText, keyText] = await Promise.all([read(location.cert), read(location.key)]);
   let certificate: ParsedCertificate | undefined;
+  let trustPem: string | undefined;
   if (certText !== undefined) {
     try {
-      certificate = parseCertificatePem(certText);
+      const all = parseCertificatesPem(certText);
+      if (!all[0]) throw new PemError("no CERTIFICATE block found");
+      certificate = all[0];
+      trustPem = all.map((c) => c.pem).join("");
     } catch (error) {
       throw mismatch(`failure loading ${location.name} certificate authority from ${location.cert}: ${(error as Error).message}`);
     }
@@ -95,32 +110,18 @@ export async function loadCaFiles(read: Read, location: CaLocation, crypto: Cryp
   if (certificate && key && !(await keyMatchesCertificate(certificate, key, crypto))) {
     throw mismatch(`${location.key} does not match ${location.cert}: the key is not the ${location.name} certificate authority's`);
   }
-  return { location, certificate, key };
+  return { location, certificate, key, trustPem };
 }
 
 /** The issuer to sign with; refuses a missing certificate or an external CA (no key) in one way. */
-export function requireIssuer(ca: CaFiles): Issuer {
+export function requireIssuer(ca: CaFiles): CaIssuer {
   if (!ca.certificate) throw mismatch(`${ca.location.cert} does not exist`);
   if (!ca.key) throw mismatch(`${ca.location.key} does not exist: kpki cannot sign with the ${ca.location.name} certificate authority without its key (an external CA)`);
-  return { certificate: ca.certificate, key: ca.key };
-}
-
-/**
- * Every certificate of a CA file, as PEM: what a kubeconfig of the cluster trusts. One CA, or during
- * a CA rotation (kpki ca rotate) the old one and the new one; `fallback` when the file cannot be read.
- */
-export async function trustedCasPem(read: Read, certPath: string, fallback: string): Promise<string> {
-  const text = await read(certPath);
-  if (text === undefined) return fallback;
-  try {
-    return parseCertificatesPem(text).map((c) => c.pem).join("") || fallback;
-  } catch {
-    return fallback;
-  }
+  return { certificate: ca.certificate, key: ca.key, trustPem: ca.trustPem ?? ca.certificate.pem };
 }
 
 /** Loads a CA that must be able to sign. */
-export async function loadIssuer(read: Read, location: CaLocation, crypto: Crypto): Promise<Issuer> {
+export async function loadIssuer(read: Read, location: CaLocation, crypto: Crypto): Promise<CaIssuer> {
   return requireIssuer(await loadCaFiles(read, location, crypto));
 }
 

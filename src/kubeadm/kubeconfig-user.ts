@@ -1,4 +1,4 @@
-import { createCertificate, randomSerial, type Issuer } from "../pki/cert.js";
+import { createCertificate, randomSerial } from "../pki/cert.js";
 import { createCsr } from "../pki/csr.js";
 import { base64ToBytes, bytesToBase64 } from "../pki/der.js";
 import { formatGoDuration } from "../pki/duration.js";
@@ -6,12 +6,12 @@ import { generateKeyPair, privateKeyToPem, type KeyAlgorithm, type KeyPair } fro
 import { mismatch, usageError } from "../errors.js";
 import { DEFAULTS, type ClusterConfig } from "./config.js";
 import { controlPlaneApiEndpoint, renderKubeconfig } from "./kubeconfig.js";
-import { caLocation, loadIssuer } from "./files.js";
+import { caLocation, loadIssuer, type CaIssuer } from "./files.js";
 import { clientCertSpec } from "./resolve.js";
 import type { PkiStore } from "./store.js";
 
 /** The cluster CA (ca.crt and ca.key) from the cert dir, checked as every CA is (files.ts), with kubeadm's message prefix. */
-export async function loadClusterCa(cfg: ClusterConfig, store: Pick<PkiStore, "read">, crypto: Crypto): Promise<Issuer> {
+export async function loadClusterCa(cfg: ClusterConfig, store: Pick<PkiStore, "read">, crypto: Crypto): Promise<CaIssuer> {
   try {
     return await loadIssuer(store.read, caLocation(cfg.certificatesDir, "ca"), crypto);
   } catch (error) {
@@ -29,11 +29,11 @@ export interface KubeconfigUserSpec {
 /**
  * `kubeadm kubeconfig user` (cmd/kubeadm/app/cmd/kubeconfig.go): a kubeconfig for the
  * control-plane endpoint with a client certificate (CN = client name, O = orgs,
- * clientAuth, NotAfter = now + validity) signed by ca, or with a token. `trustPem` is its
- * certificate-authority-data (every CA of ca.crt, which holds two during a CA rotation).
+ * clientAuth, NotAfter = now + validity) signed by ca, or with a token. Its
+ * certificate-authority-data is `ca.trustPem`: every CA of ca.crt, which holds two during a CA rotation.
  */
-export async function kubeconfigForUser(cfg: ClusterConfig, spec: KubeconfigUserSpec, ca: Issuer, now: Date, crypto: Crypto, trustPem = ca.certificate.pem): Promise<string> {
-  const base = { clusterName: cfg.clusterName, server: controlPlaneApiEndpoint(cfg), caPem: trustPem, user: spec.clientName };
+export async function kubeconfigForUser(cfg: ClusterConfig, spec: KubeconfigUserSpec, ca: CaIssuer, now: Date, crypto: Crypto): Promise<string> {
+  const base = { clusterName: cfg.clusterName, server: controlPlaneApiEndpoint(cfg), caPem: ca.trustPem, user: spec.clientName };
   if (spec.token !== undefined) return renderKubeconfig({ ...base, token: spec.token });
   const key = await generateKeyPair(cfg.encryptionAlgorithm, crypto);
   // The spec sets no NotBefore: NewSignedCert falls back to the CA's.

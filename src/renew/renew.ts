@@ -2,7 +2,7 @@ import { PkiError, invalidInput, isPkiError, mismatch } from "../errors.js";
 import { caEntry, type CaName } from "../kubeadm/catalogue.js";
 import { renewTargets, type RenewTarget } from "./targets.js";
 import type { ClusterConfig } from "../kubeadm/config.js";
-import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths, readCertificateAt, requireIssuer, trustedCasPem, type CaFiles, type CertificatePlace } from "../kubeadm/files.js";
+import { caLocation, dirOf, isExternalCa, kubeconfigPaths, loadCaFiles, pkiPaths, readCertificateAt, requireIssuer, type CaFiles, type CertificatePlace } from "../kubeadm/files.js";
 import { withRenewedClientCert } from "../kubeadm/kubeconfig-edit.js";
 import { leafSpec } from "../kubeadm/resolve.js";
 import { humanDuration, kubeadmDate } from "../expiry/human.js";
@@ -219,8 +219,7 @@ export async function runRenew(cfg: ClusterConfig, opts: RenewOptions, deps: Ren
       if (place.kind === "pki") {
         staged.push({ target: t, change: await port.stagePair(place.key, place.cert, keyPem, cert.pem) });
       } else {
-        const trusted = await trustedCasPem(port.read, caLocation(cfg.certificatesDir, t.ca).cert, issuer.certificate.pem);
-        staged.push({ target: t, change: await port.stageFile(place.path, await withRenewedClientCert(p.kubeconfigText ?? "", place.path, cert.pem, keyPem, trusted)) });
+        staged.push({ target: t, change: await port.stageFile(place.path, await withRenewedClientCert(p.kubeconfigText ?? "", place.path, cert.pem, keyPem, issuer.trustPem)) });
       }
       lines.push(`${t.longName} renewed`);
     }

@@ -101,9 +101,7 @@ export const certsSignCommand = defineCommand({
       if (!view.clientKeyData) throw mismatch(`${args.kubeconfig} has no client-key-data for this certificate`);
       const key = await parsePrivateKeyPem(view.clientKeyData, io.crypto);
       if (!bytesEqual(await spkiOf(key.publicKey, io.crypto), cert.spki)) throw mismatch(`${args.kubeconfig} holds a different key than ${args.csr}`);
-      const { trustedCasPem } = await import("../../kubeadm/files.js");
-      const trust = await trustedCasPem(io.readText, caCertPath, issuer.certificate.pem);
-      await io.store.write(args.kubeconfig, await withRenewedClientCert(text, args.kubeconfig, cert.pem, undefined, trust), MODES.kubeconfig);
+      await io.store.write(args.kubeconfig, await withRenewedClientCert(text, args.kubeconfig, cert.pem, undefined, issuer.trustPem), MODES.kubeconfig);
       io.stderr(`[sign] ${csr.commonName}: certificate written into ${args.kubeconfig}, valid until ${cert.notAfter.toISOString()}\n`);
     } else if (args.out) {
       if ((await io.readText(args.out)) !== undefined) throw mismatch(`${args.out} already exists; kpki does not overwrite certificates (renew does, with a backup)`);

@@ -79,9 +79,7 @@ export const kubeconfigUserCommand = defineCommand({
       io.stderr(`WARNING: the specified certificate validity period ${formatGoDuration(validityMs)} is longer than the default duration ${formatGoDuration(DEFAULT_USER_VALIDITY_MS)}, this may increase security risks.\n`);
     }
     const ca = await loadClusterCa(cfg, io.store, io.crypto);
-    const { caLocation, trustedCasPem } = await import("../../kubeadm/files.js");
-    const trust = await trustedCasPem(io.store.read, caLocation(cfg.certificatesDir, "ca").cert, ca.certificate.pem);
-    const text = await kubeconfigForUser(cfg, { clientName: args["client-name"], organizations: args.org ?? [], validityMs, token: args.token }, ca, io.now(), io.crypto, trust);
+    const text = await kubeconfigForUser(cfg, { clientName: args["client-name"], organizations: args.org ?? [], validityMs, token: args.token }, ca, io.now(), io.crypto);
     io.stdout(`${text}\n`); // kubeadm prints with Fprintln: the YAML and one more newline
     return undefined;
   },
