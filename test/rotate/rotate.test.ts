@@ -103,6 +103,12 @@ describe("kpki ca rotate", () => {
     const user = kpki("kubeconfig", "user", "--client-name", "jane", "--dir", d, "--apiserver-advertise-address", "192.0.2.1");
     expect(user.status, user.stderr).toBe(0);
     expect(parseCertificatesPem((await readKubeconfig(user.stdout, "stdout")).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
+    // So does a kubeconfig that certs sign finishes (generate-csr elsewhere, signed by this cluster's CA).
+    const csrDir = join(d, "..", "cycle-csr");
+    expect(kpki("certs", "generate-csr", "--dir", csrDir, "--node-name", "cp-1", ...ALG).status).toBe(0);
+    const signed = kpki("certs", "sign", "--csr", join(csrDir, "admin.conf.csr"), "--profile", "admin.conf", "--dir", d, "--kubeconfig", join(csrDir, "admin.conf"));
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(parseCertificatesPem((await readKubeconfig(readFileSync(join(csrDir, "admin.conf"), "utf8"), "admin.conf")).caData!).map((c) => c.pem)).toEqual(both.map((c) => c.pem));
     expect((JSON.parse(kpki("ca", "rotate", "plan", "--dir", d, "-o", "json").stdout) as { cas: { phases: { edits: unknown[] }[] }[] }).cas[0]!.phases[0]!.edits).toEqual([]);
 
     const reissue = kpki("ca", "rotate", "reissue", "--dir", d, ...ALG);
